@@ -1,0 +1,163 @@
+/**
+ * The tape: recording op outputs, `noGrad`, `detach`, and the reverse walk of `backward`.
+ * @module
+ */
+import type { GradNode, Tensor } from "./tensor.ts";
+import { keep } from "./scope.ts";
+import { fmtShape } from "./shape.ts";
+import { add, addInto, onesLike } from "./ops/elementwise.ts";
+import { alias, materialize } from "./ops/copy.ts";
+
+let gradEnabled = true;
+
+/**
+ * Whether ops currently record onto the tape.
+ * @returns True outside {@linkcode noGrad}.
+ */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Runs `fn` without recording gradients.
+ * @param fn Work.
+ * @returns Its result.
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Attaches a tape entry to an op's output when recording is on and an input needs gradients.
+ * @param out The op's output.
+ * @param op Op name.
+ * @param inputs The op's tensor inputs.
+ * @param backward Output gradient → one gradient per input.
+ * @returns `out`.
+ */
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: readonly Tensor[],
+  backward: (grad: Tensor) => readonly (Tensor | null)[],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward } satisfies GradNode;
+  }
+  return out;
+}
+
+/**
+ * Back-propagates `upstream` (default 1 for a scalar) from `root` through the tape. Leaf
+ * gradients accumulate into `.grad` (kept alive outside any `tidy` scope); intermediate
+ * gradients are disposed as soon as they are consumed; the graph is freed afterwards.
+ * @param root Where the walk starts.
+ * @param upstream Gradient w.r.t. `root`, same shape.
+ */
+export function backward(root: Tensor, upstream?: Tensor): void {
+  root.assertLive("back-propagate from");
+  if (!root.requiresGrad) {
+    throw new Error(`backward() on a tensor of shape "${fmtShape(root.shape)}" that does not require grad`);
+  }
+  if (upstream === undefined) {
+    if (root.size !== 1) {
+      throw new RangeError(
+        `backward() without upstream needs a scalar, got shape "${fmtShape(root.shape)}"`,
+      );
+    }
+  } else if (fmtShape(upstream.shape) !== fmtShape(root.shape)) {
+    throw new RangeError(
+      `Upstream gradient shape "${fmtShape(upstream.shape)}" differs from tensor shape "${fmtShape(root.shape)}"`,
+    );
+  }
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, Tensor>();
+  noGrad(() => {
+    grads.set(root, upstream ?? onesLike(root));
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t);
+      if (g === undefined) continue;
+      grads.delete(t);
+      if (t.node === null) {
+        accumulateLeaf(t, g, g !== upstream);
+        continue;
+      }
+      const raw = t.node.backward(g);
+      // A rule may hand back `g` itself or one tensor for several inputs: give each consumer its
+      // own view, so disposing one never frees another's storage.
+      const handed = new Set<Tensor>([g]);
+      const inputGrads = raw.map((r) => {
+        if (r === null) return null;
+        if (handed.has(r)) return alias(r);
+        handed.add(r);
+        return r;
+      });
+      t.node.inputs.forEach((input, k) => {
+        const gi = inputGrads[k];
+        if (!gi) return;
+        if (!input.requiresGrad) {
+          gi.dispose();
+          return;
+        }
+        if (fmtShape(gi.shape) !== fmtShape(input.shape)) {
+          throw new Error(
+            `Backward of "${t.node!.op}" gave gradient "${fmtShape(gi.shape)}" for input "${fmtShape(input.shape)}"`,
+          );
+        }
+        const prev = grads.get(input);
+        if (prev === undefined) grads.set(input, gi);
+        else {
+          grads.set(input, add(prev, gi));
+          prev.dispose();
+          gi.dispose();
+        }
+      });
+      if (g !== upstream) g.dispose();
+    }
+  });
+  for (const t of order) if (t.node !== null) t.node = null;
+}
+
+function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {
+  if (t.grad === null) {
+    // Later accumulation writes in place, so .grad must own contiguous, unshared storage.
+    const exclusive = owned && g.storage.refs === 1 && g.isContiguous && g.offset === 0;
+    t.grad = keep(exclusive ? g : materialize(g));
+    if (!exclusive && owned) g.dispose();
+  } else {
+    addInto(t.grad, g);
+    if (owned) g.dispose();
+  }
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, k] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (k < inputs.length) {
+      top[1]++;
+      const next = inputs[k];
+      if (next.requiresGrad && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}

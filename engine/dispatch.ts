@@ -1,0 +1,310 @@
+/**
+ * The GPU command recorder: a pipeline cache keyed by kernel family and configuration, a uniform
+ * ring, dispatches recorded into one open compute pass, batched submits, and batched readbacks.
+ * @module
+ */
+import { BufferPool } from "./pool.ts";
+
+/** A storage range bound to a kernel. */
+export interface GpuBinding {
+  /** The buffer. */
+  buffer: GPUBuffer;
+  /** Byte offset, a multiple of the device's storage offset alignment. */
+  offset: number;
+  /** Bytes visible to the kernel, a multiple of 4. */
+  size: number;
+}
+
+/** One kernel launch. Binding 0 is the uniform block; inputs, then outputs, follow. */
+export interface KernelLaunch {
+  /** Pipeline cache key: kernel family + configuration, never raw sizes. */
+  key: string;
+  /** WGSL source, generated only on a cache miss. */
+  wgsl: () => string;
+  /** Uniform block bytes (at most {@linkcode UNIFORM_SLOT} bytes). */
+  uniforms: ArrayBufferView;
+  /** Read-only storage bindings. */
+  inputs: readonly GpuBinding[];
+  /** Read-write storage bindings. */
+  outputs: readonly GpuBinding[];
+  /** Workgroup counts; each at most 65,535. */
+  workgroups: readonly number[];
+}
+
+/** Bytes reserved per dispatch in the uniform ring. */
+export const UNIFORM_SLOT = 256;
+
+/** Submit after this many recorded dispatches so the adapter starts while more are recorded. */
+const DISPATCHES_PER_SUBMIT = 64;
+
+interface PendingRead {
+  binding: GpuBinding;
+  resolve: (bytes: ArrayBuffer) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Counters that benchmarks and tests read. */
+export interface DispatchStats {
+  /** Kernel launches recorded. */
+  dispatches: number;
+  /** Queue submits. */
+  submits: number;
+  /** Readback round trips (`mapAsync` calls). */
+  readbacks: number;
+  /** Compiled pipelines in the cache. */
+  pipelines: number;
+}
+
+/** Records kernel launches on one device and submits them in batches. */
+export class Dispatcher {
+  /** The device. */
+  readonly device: GPUDevice;
+  /** The buffer pool whose deferred releases follow this dispatcher's submits. */
+  readonly pool: BufferPool;
+  /** When true, pipelines are compiled inside error scopes and each launch is submitted alone. */
+  readonly debug: boolean;
+  #pipelines = new Map<string, { pipeline: GPUComputePipeline; group: GPUBindGroupLayout }>();
+  #layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  #wgslByKey = new Map<string, string>();
+  #ring: GPUBuffer;
+  #ringStage: Uint8Array<ArrayBuffer>;
+  #slots = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #reads: PendingRead[] = [];
+  #readScheduled = false;
+  #stats: DispatchStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+
+  /**
+   * Creates a dispatcher.
+   * @param device The device to record on.
+   * @param debug Compile and submit inside error scopes and print failing WGSL.
+   */
+  constructor(device: GPUDevice, debug = false) {
+    this.device = device;
+    this.debug = debug;
+    this.pool = new BufferPool(device);
+    this.#ring = device.createBuffer({
+      size: UNIFORM_SLOT * DISPATCHES_PER_SUBMIT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "uniform-ring",
+    });
+    this.#ringStage = new Uint8Array(UNIFORM_SLOT * DISPATCHES_PER_SUBMIT);
+    device.addEventListener("uncapturederror", (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error;
+      console.error(`WebGPU error: ${error.message}`);
+    });
+  }
+
+  /**
+   * Counters since creation.
+   * @returns Dispatches, submits, readbacks and cached pipelines.
+   */
+  stats(): DispatchStats {
+    return { ...this.#stats, pipelines: this.#pipelines.size };
+  }
+
+  /**
+   * Records one kernel launch into the open compute pass.
+   * @param launch The kernel, its bindings and its workgroup counts.
+   */
+  run(launch: KernelLaunch): void {
+    const [x, y = 1, z = 1] = launch.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (x > 65535 || y > 65535 || z > 65535) {
+      throw new RangeError(
+        `Kernel "${launch.key}" needs workgroups "[${x},${y},${z}]": each must be at most 65535`,
+      );
+    }
+    if (launch.uniforms.byteLength > UNIFORM_SLOT) {
+      throw new RangeError(`Kernel "${launch.key}" uniforms exceed ${UNIFORM_SLOT} bytes`);
+    }
+    const pipeline = this.#pipeline(launch.key, launch.wgsl, launch.inputs.length, launch.outputs.length);
+    if (this.#slots === DISPATCHES_PER_SUBMIT) this.flush();
+    const slot = this.#slots++;
+    this.#ringStage.set(
+      new Uint8Array(launch.uniforms.buffer, launch.uniforms.byteOffset, launch.uniforms.byteLength),
+      slot * UNIFORM_SLOT,
+    );
+    const entries: GPUBindGroupEntry[] = [{
+      binding: 0,
+      resource: { buffer: this.#ring, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
+    }];
+    let binding = 1;
+    for (const b of [...launch.inputs, ...launch.outputs]) {
+      entries.push({
+        binding: binding++,
+        resource: { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.size) },
+      });
+    }
+    const group = this.device.createBindGroup({
+      layout: pipeline.group,
+      entries,
+      label: launch.key,
+    });
+    if (this.debug) this.device.pushErrorScope("validation");
+    const pass = this.#openPass();
+    pass.setPipeline(pipeline.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    this.#stats.dispatches++;
+    if (this.debug) {
+      this.flush();
+      this.device.popErrorScope().then((error) => {
+        if (error) {
+          console.error(`Kernel "${launch.key}" failed: ${error.message}\n${this.#wgslByKey.get(launch.key)}`);
+        }
+      });
+    }
+  }
+
+  /**
+   * Records a buffer-to-buffer copy (outside any compute pass).
+   * @param src Source range.
+   * @param dst Destination range (same size as the source).
+   */
+  copy(src: GpuBinding, dst: GpuBinding): void {
+    this.#closePass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size);
+  }
+
+  /** Submits everything recorded so far. Cheap when nothing is pending. */
+  flush(): void {
+    this.#closePass();
+    if (this.#encoder === null) return;
+    if (this.#slots > 0) {
+      this.device.queue.writeBuffer(this.#ring, 0, this.#ringStage, 0, this.#slots * UNIFORM_SLOT);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#slots = 0;
+    this.#stats.submits++;
+    this.pool.afterSubmit();
+  }
+
+  /**
+   * Waits until the adapter has finished all submitted work (flushes first).
+   * @returns A promise that settles when the queue is idle.
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * Reads a storage range back. All reads requested in the same tick share one staging buffer,
+   * one submit and one `mapAsync`.
+   * @param binding The range to read.
+   * @returns The bytes.
+   */
+  read(binding: GpuBinding): Promise<ArrayBuffer> {
+    return new Promise((resolve, reject) => {
+      this.#reads.push({ binding, resolve, reject });
+      if (!this.#readScheduled) {
+        this.#readScheduled = true;
+        queueMicrotask(() => this.#flushReads());
+      }
+    });
+  }
+
+  async #flushReads(): Promise<void> {
+    this.#readScheduled = false;
+    const reads = this.#reads;
+    this.#reads = [];
+    if (reads.length === 0) return;
+    let total = 0;
+    const offsets: number[] = [];
+    for (const r of reads) {
+      offsets.push(total);
+      total += Math.ceil(r.binding.size / 4) * 4;
+    }
+    const staging = this.device.createBuffer({
+      size: Math.max(4, total),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "readback",
+    });
+    reads.forEach((r, i) => {
+      if (r.binding.size > 0) {
+        this.copy(r.binding, { buffer: staging, offset: offsets[i], size: r.binding.size });
+      }
+    });
+    this.flush();
+    this.#stats.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const all = staging.getMappedRange();
+      reads.forEach((r, i) => r.resolve(all.slice(offsets[i], offsets[i] + r.binding.size)));
+      staging.unmap();
+    } catch (error) {
+      for (const r of reads) r.reject(error);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  #openPass(): GPUComputePassEncoder {
+    if (this.#pass !== null) return this.#pass;
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#pass = this.#encoder.beginComputePass();
+    return this.#pass;
+  }
+
+  #closePass(): void {
+    if (this.#pass === null) return;
+    this.#pass.end();
+    this.#pass = null;
+  }
+
+  #pipeline(
+    key: string,
+    wgsl: () => string,
+    nIn: number,
+    nOut: number,
+  ): { pipeline: GPUComputePipeline; group: GPUBindGroupLayout } {
+    const cached = this.#pipelines.get(key);
+    if (cached) return cached;
+    const code = wgsl();
+    this.#wgslByKey.set(key, code);
+    const layout = this.#layout(nIn, nOut);
+    if (this.debug) this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code, label: key });
+    const pipeline = this.device.createComputePipeline({
+      layout: layout.pipeline,
+      compute: { module, entryPoint: "main" },
+      label: key,
+    });
+    if (this.debug) {
+      this.device.popErrorScope().then((error) => {
+        if (error) console.error(`Pipeline "${key}" failed: ${error.message}\n${code}`);
+      });
+    }
+    const made = { pipeline, group: layout.group };
+    this.#pipelines.set(key, made);
+    return made;
+  }
+
+  // Explicit layouts (never "auto"): binding 0 uniform, then read-only inputs, then outputs.
+  #layout(nIn: number, nOut: number): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    const key = `${nIn}:${nOut}`;
+    const cached = this.#layouts.get(key);
+    if (cached) return cached;
+    const entries: GPUBindGroupLayoutEntry[] = [{
+      binding: 0,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: "uniform" },
+    }];
+    for (let i = 0; i < nIn + nOut; i++) {
+      entries.push({
+        binding: i + 1,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: i < nIn ? "read-only-storage" : "storage" },
+      });
+    }
+    const group = this.device.createBindGroupLayout({ entries, label: `layout-${key}` });
+    const pipeline = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+    const made = { group, pipeline };
+    this.#layouts.set(key, made);
+    return made;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Memory counters for leak tests and benchmarks.
+ * @module
+ */
+import type { Backend } from "./backend.ts";
+import { liveTensorCount } from "./tensor.ts";
+
+/** Live memory of a backend. */
+export interface MemoryStats {
+  /** Tensors not yet disposed (all backends). */
+  liveTensors: number;
+  /** GPU bytes held by live tensors (0 on the CPU backend). */
+  liveBytes: number;
+  /** GPU buffers held by live tensors. */
+  liveBuffers: number;
+  /** GPU bytes parked in the pool. */
+  pooledBytes: number;
+}
+
+/**
+ * Current counters.
+ * @param backend The backend to report on.
+ * @returns Live tensors, live and pooled GPU bytes.
+ */
+export function memoryStats(backend: Backend): MemoryStats {
+  const pool = backend.kind === "webgpu" ? backend.dispatcher.pool.stats() : null;
+  return {
+    liveTensors: liveTensorCount(),
+    liveBytes: pool?.liveBytes ?? 0,
+    liveBuffers: pool?.liveBuffers ?? 0,
+    pooledBytes: pool?.pooledBytes ?? 0,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Reductions over axes: sum, mean, max (forward kernel, backward rule, float64 reference).
+ * @module
+ */
+import { empty } from "../alloc.ts";
+import { record } from "../autograd.ts";
+import { contiguousStrides, fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
+import type { Tensor } from "../tensor.ts";
+import { grid1d, Uniforms } from "../../kernels/common.ts";
+import { type ReduceOp, reduceKey, reduceWgsl } from "../../kernels/reduce.ts";
+import { materialize, view } from "./copy.ts";
+import { elementwise } from "./elementwise.ts";
+
+/** Options of the reductions. */
+export interface ReduceOptions {
+  /** Keep reduced dimensions as size 1. */
+  keepDims?: boolean;
+}
+
+/**
+ * Reduces the trailing `len` elements of each row, without autograd.
+ * @param x Input (any view).
+ * @param axes Axes to reduce.
+ * @param op Operator.
+ * @param scale Multiplier of the result (1/count for a mean).
+ * @returns The reduced tensor with kept dimensions removed.
+ */
+export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, scale = 1): Tensor {
+  x.assertLive(op);
+  if (x.dtype !== "float32") throw new TypeError(`${op}() needs a float tensor, got ${x.dtype}`);
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const perm = [...kept, ...axes];
+  const outShape = kept.map((i) => x.shape[i]);
+  const rows = sizeOf(outShape);
+  const len = sizeOf(axes.map((i) => x.shape[i]));
+  if (op === "max" && len === 0) throw new RangeError(`max() over an empty axis of "${fmtShape(x.shape)}"`);
+  const permuted = view(x, perm.map((i) => x.shape[i]), perm.map((i) => x.strides[i]), x.offset);
+  const src = materialize(permuted);
+  const out = empty(outShape, "float32", x.backend);
+  const backend = x.backend;
+  if (backend.kind === "cpu") {
+    const v = src.storage.array!;
+    const o = out.storage.array!;
+    for (let r = 0; r < rows; r++) {
+      let acc = op === "sum" ? 0 : -Infinity;
+      for (let j = 0; j < len; j++) {
+        const e = v[r * len + j];
+        acc = op === "sum" ? acc + e : Math.max(acc, e);
+      }
+      o[r] = acc * scale;
+    }
+  } else if (rows > 0) {
+    const tree = len >= 512 && rows < 4096;
+    backend.dispatcher.run({
+      key: reduceKey(op, tree),
+      wgsl: () => reduceWgsl(op, tree),
+      uniforms: new Uniforms().u32(rows, len, src.offset).f32(scale).words,
+      inputs: [src.binding()],
+      outputs: [out.binding()],
+      workgroups: tree ? grid1d(rows, 1) : grid1d(rows),
+    });
+  }
+  if (src !== permuted) src.dispose();
+  permuted.dispose();
+  return out;
+}
+
+function keptShape(shape: Shape, axes: readonly number[]): number[] {
+  return shape.map((n, i) => (axes.includes(i) ? 1 : n));
+}
+
+function withKeep(r: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+  if (!keepDims) return r;
+  return reshapeRaw(r, keptShape(x.shape, axes));
+}
+
+// A contiguous tensor viewed with another shape of the same size (no autograd).
+function reshapeRaw(r: Tensor, shape: Shape): Tensor {
+  const out = view(r, shape, contiguousStrides(shape), r.offset);
+  r.dispose();
+  return out;
+}
+
+// Broadcasts a reduced gradient back over the reduced axes (a stride-0 view).
+function spread(g: Tensor, x: Tensor, axes: readonly number[]): Tensor {
+  const shape = keptShape(x.shape, axes);
+  const strides = new Array<number>(shape.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (!axes.includes(i)) {
+      strides[i] = s;
+      s *= shape[i];
+    }
+  }
+  const c = materialize(g);
+  const out = view(c, x.shape, strides, c.offset);
+  if (c !== g) c.dispose();
+  return out;
+}
+
+/**
+ * Sum over axes (all by default).
+ * @param x Input.
+ * @param axes Axis or axes (negative counts from the end).
+ * @param options `keepDims`.
+ * @returns The sum.
+ */
+export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const out = withKeep(reduceRaw(x, ax, "sum"), x, ax, options.keepDims ?? false);
+  return record(out, "sum", [x], (g) => [spread(g, x, ax)]);
+}
+
+/**
+ * Mean over axes (all by default).
+ * @param x Input.
+ * @param axes Axis or axes.
+ * @param options `keepDims`.
+ * @returns The mean.
+ */
+export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const count = sizeOf(ax.map((i) => x.shape[i]));
+  const out = withKeep(reduceRaw(x, ax, "sum", 1 / count), x, ax, options.keepDims ?? false);
+  return record(out, "mean", [x], (g) => {
+    const s = spread(g, x, ax);
+    const r = elementwise("muls", [s], 1 / count);
+    s.dispose();
+    return [r];
+  });
+}
+
+/**
+ * Maximum over axes (all by default). The gradient flows to every maximal element.
+ * @param x Input.
+ * @param axes Axis or axes.
+ * @param options `keepDims`.
+ * @returns The maximum.
+ */
+export function max(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const out = withKeep(reduceRaw(x, ax, "max"), x, ax, options.keepDims ?? false);
+  return record(out, "max", [x], (g) => {
+    const m = spread(out, x, ax);
+    const mask = elementwise("eq", [x, m]);
+    const s = spread(g, x, ax);
+    const r = elementwise("mul", [s, mask]);
+    for (const t of [m, mask, s]) t.dispose();
+    return [r];
+  });
+}
+
+/**
+ * Sums a broadcast tensor down to `shape` (the gradient of broadcasting).
+ * @param g Tensor of the broadcast shape.
+ * @param shape Target shape it was broadcast from.
+ * @returns A tensor of `shape`.
+ */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const out = reshapeRaw(reduceRaw(g, axes, "sum"), shape);
+  return record(out, "sumTo", [g], (gg) => [spread(gg, g, axes)]);
+}

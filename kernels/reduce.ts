@@ -1,0 +1,75 @@
+/**
+ * Row reductions of a contiguous `[rows, len]` block: sum or max, times a scale (mean).
+ * Two variants: one invocation per row (many rows), or one workgroup per row with a shared-memory
+ * tree (few long rows).
+ * @module
+ */
+import { bindingsWgsl, MAIN_1D, PARAMS_WGSL } from "./common.ts";
+
+/** Reduction operator. */
+export type ReduceOp = "sum" | "max";
+
+/** Threads per row in the tree variant. */
+export const REDUCE_TREE_WG = 256;
+
+function combine(op: ReduceOp, acc: string, v: string): string {
+  return op === "sum" ? `${acc} + ${v}` : `max(${acc}, ${v})`;
+}
+
+function init(op: ReduceOp): string {
+  return op === "sum" ? "0.0" : "-3.4028234663852886e38";
+}
+
+/**
+ * Cache key.
+ * @param op Operator.
+ * @param tree Tree variant.
+ * @returns The key.
+ */
+export function reduceKey(op: ReduceOp, tree: boolean): string {
+  return `reduce:${op}:${tree ? "tree" : "rows"}`;
+}
+
+/**
+ * WGSL of a row reduction. Uniforms: 0 rows, 1 len, 2 input offset, 3 scale (f32).
+ * @param op Operator.
+ * @param tree One workgroup per row.
+ * @returns WGSL source.
+ */
+export function reduceWgsl(op: ReduceOp, tree: boolean): string {
+  const decl = bindingsWgsl([{ name: "x", type: "f32" }], [{ name: "out", type: "f32" }]);
+  if (!tree) {
+    return `${PARAMS_WGSL}
+${decl}
+${MAIN_1D}
+  if (gi >= pu(0u)) { return; }
+  let len = pu(1u);
+  let base = pu(2u) + gi * len;
+  var acc: f32 = ${init(op)};
+  for (var j = 0u; j < len; j = j + 1u) { acc = ${combine(op, "acc", "x[base + j]")}; }
+  out[gi] = acc * pf(3u);
+}`;
+  }
+  const wg = REDUCE_TREE_WG;
+  return `${PARAMS_WGSL}
+${decl}
+var<workgroup> buf: array<f32, ${wg}>;
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  let len = pu(1u);
+  let base = pu(2u) + row * len;
+  var acc: f32 = ${init(op)};
+  if (row < pu(0u)) {
+    for (var j = lid; j < len; j = j + ${wg}u) { acc = ${combine(op, "acc", "x[base + j]")}; }
+  }
+  buf[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { buf[lid] = ${combine(op, "buf[lid]", "buf[lid + s]")}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && row < pu(0u)) { out[row] = buf[0] * pf(3u); }
+}`;
+}
