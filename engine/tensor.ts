@@ -191,9 +191,10 @@ export class Tensor {
   }
 
   /**
-   * The whole storage as a GPU binding (kernels add {@linkcode Tensor.offset} themselves), or,
-   * for a contiguous tensor whose offset is aligned, exactly its range.
-   * @param exact Bind exactly this tensor's range (must be contiguous and aligned).
+   * The whole storage as a GPU binding (kernels add {@linkcode Tensor.offset} themselves), or
+   * exactly the range `[offset, offset + size)` of a dense view (contiguous or a permutation of
+   * contiguous, e.g. a transposed matrix; the caller guarantees density) at an aligned offset.
+   * @param exact Bind exactly this tensor's range.
    * @returns The binding.
    */
   binding(exact = false): GpuBinding {
@@ -201,8 +202,8 @@ export class Tensor {
     if (buffer === null) throw new TypeError("Tensor has no GPU storage");
     if (!exact) return { buffer, offset: 0, size: Math.ceil((this.storage.length * 4) / 16) * 16 };
     const align = (this.backend as GpuBackend).storageAlign;
-    if (!this.isContiguous || (this.offset * 4) % align !== 0) {
-      throw new RangeError(`Tensor "${fmtShape(this.shape)}" is not an aligned contiguous range`);
+    if ((this.offset * 4) % align !== 0) {
+      throw new RangeError(`Tensor "${fmtShape(this.shape)}" starts at an unaligned offset`);
     }
     return {
       buffer,

@@ -1,0 +1,109 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertClose, checkOp } from "../../_check.ts";
+import { gpuTest } from "../../_gpu.ts";
+import { matmul } from "../../../engine/ops/matmul.ts";
+import { slice, transpose } from "../../../engine/ops/view.ts";
+import { CPU } from "../../../engine/backend.ts";
+import { tensor } from "../../../engine/ops/creation.ts";
+
+checkOp({
+  name: "`matmul()` NN of odd shapes",
+  inputs: [[7, 13], [13, 5]],
+  fn: ([a, b]) => matmul(a, b),
+});
+checkOp({
+  name: "`matmul()` NT of odd shapes",
+  inputs: [[7, 13], [5, 13]],
+  fn: ([a, b]) => matmul(a, b, { transB: true }),
+});
+checkOp({
+  name: "`matmul()` TN of odd shapes",
+  inputs: [[13, 7], [13, 5]],
+  fn: ([a, b]) => matmul(a, b, { transA: true }),
+});
+checkOp({
+  name: "`matmul()` TT of odd shapes",
+  inputs: [[13, 7], [5, 13]],
+  fn: ([a, b]) => matmul(a, b, { transA: true, transB: true }),
+});
+checkOp({
+  name: "`matmul()` batched NN",
+  inputs: [[3, 5, 6], [3, 6, 4]],
+  fn: ([a, b]) => matmul(a, b),
+});
+checkOp({
+  name: "`matmul()` batched NT with 4-aligned sizes",
+  inputs: [[2, 8, 12], [2, 4, 12]],
+  fn: ([a, b]) => matmul(a, b, { transB: true }),
+});
+checkOp({
+  name: "`matmul()` shares a 2-D weight over a batch",
+  inputs: [[2, 3, 9], [9, 5]],
+  fn: ([a, b]) => matmul(a, b),
+});
+checkOp({
+  name: "`matmul()` shares a 2-D left matrix over a batch",
+  inputs: [[4, 6], [3, 6, 5]],
+  fn: ([a, b]) => matmul(a, b),
+});
+checkOp({
+  name: "`matmul()` reads transposed views without copies",
+  inputs: [[13, 7], [5, 13]],
+  fn: ([a, b]) => matmul(transpose(a), transpose(b)),
+});
+checkOp({
+  name: "`matmul()` reads sliced views",
+  inputs: [[9, 10], [10, 6]],
+  fn: ([a, b]) => matmul(slice(a, [1, 2], [8, 9]), slice(b, [2, 0], [9, 6])),
+});
+checkOp({
+  name: "`matmul()` handles a vector-shaped product",
+  inputs: [[1, 17], [17, 1]],
+  fn: ([a, b]) => matmul(a, b),
+});
+checkOp({
+  name: "`matmul()` of larger odd shapes",
+  inputs: [[65, 129], [129, 67]],
+  fn: ([a, b]) => matmul(a, b),
+  fwd: { atol: 1e-4, rtol: 1e-3 },
+  grad: { atol: 1e-3, rtol: 1e-3 },
+  noGrad: true,
+});
+
+gpuTest("`matmul()` is exact on small integers", async (gpu) => {
+  const m = 37, k = 45, n = 29;
+  const av = Array.from({ length: m * k }, (_, i) => ((i * 7) % 11) - 5);
+  const bv = Array.from({ length: k * n }, (_, i) => ((i * 5) % 9) - 4);
+  const ref = await matmul(
+    tensor(av, [m, k], { backend: CPU }),
+    tensor(bv, [k, n], { backend: CPU }),
+  ).toArray();
+  const got = await matmul(
+    tensor(av, [m, k], { backend: gpu }),
+    tensor(bv, [k, n], { backend: gpu }),
+  ).toArray();
+  assertEquals(Array.from(got), Array.from(ref));
+});
+
+gpuTest("`matmul()` matches the reference at N = 256 with K-scaled tolerance", async (gpu) => {
+  const n = 256;
+  const v = Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
+  const w = Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
+  const ref = await matmul(tensor(v, [n, n], { backend: CPU }), tensor(w, [n, n], { backend: CPU }))
+    .toArray();
+  const got = await matmul(tensor(v, [n, n], { backend: gpu }), tensor(w, [n, n], { backend: gpu }))
+    .toArray();
+  assertClose(got, ref, { atol: 1e-4 * Math.sqrt(n), rtol: 1e-3 }, "N=256");
+});
+
+Deno.test("`matmul()` names both shapes when inner dimensions differ", () => {
+  const a = tensor(new Array(6).fill(1), [2, 3], { backend: CPU });
+  const b = tensor(new Array(20).fill(1), [4, 5], { backend: CPU });
+  let message = "";
+  try {
+    matmul(a, b);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assertEquals(message, 'Cannot matmul "[2,3]" and "[4,5]": inner dimensions differ (3 vs 4)');
+});
