@@ -13,7 +13,11 @@ import { type DType, Storage, Tensor } from "./tensor.ts";
  * @param backend Where (default: the current backend).
  * @returns The tensor.
  */
-export function empty(shape: Shape, dtype: DType = "float32", backend: Backend = getBackend()): Tensor {
+export function empty(
+  shape: Shape,
+  dtype: DType = "float32",
+  backend: Backend = getBackend(),
+): Tensor {
   checkShape(shape);
   const n = sizeOf(shape);
   if (backend.kind === "cpu") {
@@ -41,7 +45,9 @@ export function upload(
   checkShape(shape);
   const n = sizeOf(shape);
   if (values.length !== n) {
-    throw new RangeError(`Got ${values.length} values for shape "[${shape.join(",")}]" of size ${n}`);
+    throw new RangeError(
+      `Got ${values.length} values for shape "[${shape.join(",")}]" of size ${n}`,
+    );
   }
   const t = empty(shape, dtype, backend);
   if (backend.kind === "cpu") {

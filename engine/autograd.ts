@@ -64,7 +64,9 @@ export function record(
 export function backward(root: Tensor, upstream?: Tensor): void {
   root.assertLive("back-propagate from");
   if (!root.requiresGrad) {
-    throw new Error(`backward() on a tensor of shape "${fmtShape(root.shape)}" that does not require grad`);
+    throw new Error(
+      `backward() on a tensor of shape "${fmtShape(root.shape)}" that does not require grad`,
+    );
   }
   if (upstream === undefined) {
     if (root.size !== 1) {
@@ -74,7 +76,9 @@ export function backward(root: Tensor, upstream?: Tensor): void {
     }
   } else if (fmtShape(upstream.shape) !== fmtShape(root.shape)) {
     throw new RangeError(
-      `Upstream gradient shape "${fmtShape(upstream.shape)}" differs from tensor shape "${fmtShape(root.shape)}"`,
+      `Upstream gradient shape "${fmtShape(upstream.shape)}" differs from tensor shape "${
+        fmtShape(root.shape)
+      }"`,
     );
   }
   const order = topoOrder(root);
@@ -109,7 +113,9 @@ export function backward(root: Tensor, upstream?: Tensor): void {
         }
         if (fmtShape(gi.shape) !== fmtShape(input.shape)) {
           throw new Error(
-            `Backward of "${t.node!.op}" gave gradient "${fmtShape(gi.shape)}" for input "${fmtShape(input.shape)}"`,
+            `Backward of "${t.node!.op}" gave gradient "${fmtShape(gi.shape)}" for input "${
+              fmtShape(input.shape)
+            }"`,
           );
         }
         const prev = grads.get(input);

@@ -2,7 +2,7 @@
  * Backends: the WebGPU device (float32) and the float64 CPU reference. Every op runs on both.
  * @module
  */
-import { requestGpuDevice, NO_ADAPTER_MESSAGE } from "./device.ts";
+import { NO_ADAPTER_MESSAGE, requestGpuDevice } from "./device.ts";
 import { Dispatcher } from "./dispatch.ts";
 
 /** The float64 CPU reference backend: exact, slow, always available. */

@@ -119,11 +119,20 @@ export class Dispatcher {
     if (launch.uniforms.byteLength > UNIFORM_SLOT) {
       throw new RangeError(`Kernel "${launch.key}" uniforms exceed ${UNIFORM_SLOT} bytes`);
     }
-    const pipeline = this.#pipeline(launch.key, launch.wgsl, launch.inputs.length, launch.outputs.length);
+    const pipeline = this.#pipeline(
+      launch.key,
+      launch.wgsl,
+      launch.inputs.length,
+      launch.outputs.length,
+    );
     if (this.#slots === DISPATCHES_PER_SUBMIT) this.flush();
     const slot = this.#slots++;
     this.#ringStage.set(
-      new Uint8Array(launch.uniforms.buffer, launch.uniforms.byteOffset, launch.uniforms.byteLength),
+      new Uint8Array(
+        launch.uniforms.buffer,
+        launch.uniforms.byteOffset,
+        launch.uniforms.byteLength,
+      ),
       slot * UNIFORM_SLOT,
     );
     const entries: GPUBindGroupEntry[] = [{
@@ -152,7 +161,9 @@ export class Dispatcher {
       this.flush();
       this.device.popErrorScope().then((error) => {
         if (error) {
-          console.error(`Kernel "${launch.key}" failed: ${error.message}\n${this.#wgslByKey.get(launch.key)}`);
+          console.error(
+            `Kernel "${launch.key}" failed: ${error.message}\n${this.#wgslByKey.get(launch.key)}`,
+          );
         }
       });
     }

@@ -53,18 +53,20 @@ export function tidy<T>(fn: () => T): T {
   collect(result, kept, 0);
   for (const t of scope) if (!kept.has(t)) t.dispose();
   const parent = scopes.at(-1);
-  if (parent) for (const t of kept) if (scope.has(t)) parent.add(t);
+  if (parent) { for (const t of kept) if (scope.has(t)) parent.add(t); }
   return result;
 }
 
 function collect(value: unknown, out: Set<Disposable>, depth: number): void {
   if (value === null || typeof value !== "object" || depth > 4) return;
-  if ("dispose" in value && typeof (value as Disposable).dispose === "function" && "shape" in value) {
+  if (
+    "dispose" in value && typeof (value as Disposable).dispose === "function" && "shape" in value
+  ) {
     out.add(value as Disposable);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
-  else if (value instanceof Map) for (const v of value.values()) collect(v, out, depth + 1);
+  if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
+  else if (value instanceof Map) { for (const v of value.values()) collect(v, out, depth + 1); }
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) collect(v, out, depth + 1);
   }

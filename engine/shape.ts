@@ -49,7 +49,9 @@ export function fmtShape(shape: Shape): string {
 export function checkShape(shape: Shape, what = "shape"): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new TypeError(`Invalid ${what} "${fmtShape(shape)}": dimensions must be non-negative integers`);
+      throw new TypeError(
+        `Invalid ${what} "${fmtShape(shape)}": dimensions must be non-negative integers`,
+      );
     }
   }
 }
@@ -68,7 +70,9 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
       throw new RangeError(
-        `Cannot broadcast shapes "${fmtShape(a)}" and "${fmtShape(b)}": dimension ${i} differs (${da} vs ${db})`,
+        `Cannot broadcast shapes "${fmtShape(a)}" and "${
+          fmtShape(b)
+        }": dimension ${i} differs (${da} vs ${db})`,
       );
     }
     out[i] = da === 1 ? db : da;
@@ -99,7 +103,10 @@ export function broadcastStrides(shape: Shape, strides: Shape, target: Shape): n
  * @param rank The tensor rank.
  * @returns Sorted unique axes.
  */
-export function normalizeAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
+export function normalizeAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === "number" ? [axes] : [...axes];
   const out = new Set<number>();

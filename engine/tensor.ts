@@ -176,7 +176,9 @@ export class Tensor {
   assertLive(op = "use"): void {
     if (this.#disposed) {
       throw new Error(
-        `Cannot ${op} a disposed tensor${this.name ? ` "${this.name}"` : ""} of shape "${fmtShape(this.shape)}"`,
+        `Cannot ${op} a disposed tensor${this.name ? ` "${this.name}"` : ""} of shape "${
+          fmtShape(this.shape)
+        }"`,
       );
     }
   }
@@ -227,7 +229,9 @@ export class Tensor {
    * @returns The value.
    */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new RangeError(`item() needs one element, got "${fmtShape(this.shape)}"`);
+    if (this.size !== 1) {
+      throw new RangeError(`item() needs one element, got "${fmtShape(this.shape)}"`);
+    }
     return (await this.toArray())[0];
   }
 

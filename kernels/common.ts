@@ -36,7 +36,10 @@ export interface BindingDecl {
  * @param outputs Output bindings in order.
  * @returns WGSL declarations.
  */
-export function bindingsWgsl(inputs: readonly BindingDecl[], outputs: readonly BindingDecl[]): string {
+export function bindingsWgsl(
+  inputs: readonly BindingDecl[],
+  outputs: readonly BindingDecl[],
+): string {
   let i = 1;
   const lines: string[] = [];
   for (const b of inputs) {

@@ -67,7 +67,9 @@ export function elementwiseWgsl(expr: string, arity: number, strided: boolean): 
   const inputs = names.map((n) => ({ name: `in_${n}`, type: "f32" }));
   const loads = names.map((n, k) => {
     const base = EW_LAYOUT.input(k);
-    const index = strided ? `soff(gi, rank, ${EW_LAYOUT.shape}u, ${base + 1}u, pu(${base}u))` : `pu(${base}u) + gi`;
+    const index = strided
+      ? `soff(gi, rank, ${EW_LAYOUT.shape}u, ${base + 1}u, pu(${base}u))`
+      : `pu(${base}u) + gi`;
     return `  let ${n} = in_${n}[${index}];`;
   });
   return `${PARAMS_WGSL}

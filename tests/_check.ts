@@ -1,6 +1,6 @@
 // Numerical checking helpers: explicit-tolerance comparison, finite-difference gradients on the
 // float64 CPU backend, and GPU-vs-reference op checks.
-import { CPU, type Backend } from "../engine/backend.ts";
+import { type Backend, CPU } from "../engine/backend.ts";
 import { type Shape, sizeOf } from "../engine/shape.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { rng, tensor } from "../engine/ops/creation.ts";
@@ -53,7 +53,12 @@ export function assertClose(
 }
 
 /** How to make one input of an op under test. */
-export type InputSpec = Shape | { shape: Shape; values: ArrayLike<number>; int?: boolean; grad?: boolean };
+export type InputSpec = Shape | {
+  shape: Shape;
+  values: ArrayLike<number>;
+  int?: boolean;
+  grad?: boolean;
+};
 
 /** One op to check on both backends. */
 export interface OpCase {
@@ -100,7 +105,9 @@ function makeInputs(c: OpCase, backend: Backend): Tensor[] {
 // Fixed non-uniform weights so the scalar loss exercises every output element differently.
 function weightsFor(shape: Shape, backend: Backend): Tensor {
   const next = rng(99);
-  return tensor(Float64Array.from({ length: sizeOf(shape) }, () => 0.5 + next()), shape, { backend });
+  return tensor(Float64Array.from({ length: sizeOf(shape) }, () => 0.5 + next()), shape, {
+    backend,
+  });
 }
 
 interface RunResult {

@@ -166,7 +166,7 @@ export async function toBackend(t: Tensor, backend: Backend): Promise<Tensor> {
 function flatten(values: NestedArray[]): number[] {
   const out: number[] = [];
   const walk = (v: NestedArray): void => {
-    if (Array.isArray(v)) for (const x of v) walk(x);
+    if (Array.isArray(v)) { for (const x of v) walk(x); }
     else out.push(v);
   };
   walk(values);

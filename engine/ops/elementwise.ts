@@ -72,7 +72,9 @@ export function elementwise(name: string, inputs: readonly Tensor[], scalar = 0)
   for (const t of inputs) {
     t.assertLive(name);
     if (t.dtype !== "float32") {
-      throw new TypeError(`${name}() needs float tensors, got ${t.dtype} of shape "${fmtShape(t.shape)}"`);
+      throw new TypeError(
+        `${name}() needs float tensors, got ${t.dtype} of shape "${fmtShape(t.shape)}"`,
+      );
     }
     if (t.backend !== backend) throw new TypeError(`${name}() got tensors on different backends`);
     shape = broadcastShapes(shape, t.shape);
@@ -94,7 +96,9 @@ export function elementwise(name: string, inputs: readonly Tensor[], scalar = 0)
   const flat = inputs.every((t) => t.isContiguous && fmtShape(t.shape) === fmtShape(shape));
   const c = collapseDims(shape, strides);
   if (!flat && c.shape.length > MAX_RANK) {
-    throw new RangeError(`${name}() of rank ${c.shape.length} exceeds the kernel limit ${MAX_RANK}`);
+    throw new RangeError(
+      `${name}() of rank ${c.shape.length} exceeds the kernel limit ${MAX_RANK}`,
+    );
   }
   const u = new Uniforms().u32(n, c.shape.length).f32(scalar).u32(0).list(c.shape);
   inputs.forEach((t, k) => u.u32(t.offset).list(c.strides[k]));
@@ -119,7 +123,9 @@ export function addInto(dst: Tensor, src: Tensor): void {
   dst.assertLive("accumulate into");
   src.assertLive("accumulate");
   if (fmtShape(dst.shape) !== fmtShape(src.shape)) {
-    throw new RangeError(`Cannot accumulate "${fmtShape(src.shape)}" into "${fmtShape(dst.shape)}"`);
+    throw new RangeError(
+      `Cannot accumulate "${fmtShape(src.shape)}" into "${fmtShape(dst.shape)}"`,
+    );
   }
   if (!dst.isContiguous) throw new RangeError("addInto() needs a contiguous destination");
   const n = dst.size;
@@ -128,7 +134,12 @@ export function addInto(dst: Tensor, src: Tensor): void {
   if (backend.kind === "cpu") {
     const d = dst.storage.array!;
     const s = src.storage.array!;
-    forEachStrided(src.shape, [src.strides], [src.offset], (i, o) => (d[dst.offset + i] += s[o[0]]));
+    forEachStrided(
+      src.shape,
+      [src.strides],
+      [src.offset],
+      (i, o) => (d[dst.offset + i] += s[o[0]]),
+    );
     return;
   }
   const source = src.storage.buffer === dst.storage.buffer ? elementwise("adds", [src], 0) : src;

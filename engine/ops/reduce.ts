@@ -7,7 +7,7 @@ import { record } from "../autograd.ts";
 import { contiguousStrides, fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";
-import { type ReduceOp, reduceKey, reduceWgsl } from "../../kernels/reduce.ts";
+import { reduceKey, type ReduceOp, reduceWgsl } from "../../kernels/reduce.ts";
 import { materialize, view } from "./copy.ts";
 import { elementwise } from "./elementwise.ts";
 
@@ -33,7 +33,9 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, scal
   const outShape = kept.map((i) => x.shape[i]);
   const rows = sizeOf(outShape);
   const len = sizeOf(axes.map((i) => x.shape[i]));
-  if (op === "max" && len === 0) throw new RangeError(`max() over an empty axis of "${fmtShape(x.shape)}"`);
+  if (op === "max" && len === 0) {
+    throw new RangeError(`max() over an empty axis of "${fmtShape(x.shape)}"`);
+  }
   const permuted = view(x, perm.map((i) => x.shape[i]), perm.map((i) => x.strides[i]), x.offset);
   const src = materialize(permuted);
   const out = empty(outShape, "float32", x.backend);
@@ -105,7 +107,11 @@ function spread(g: Tensor, x: Tensor, axes: readonly number[]): Tensor {
  * @param options `keepDims`.
  * @returns The sum.
  */
-export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+export function sum(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: ReduceOptions = {},
+): Tensor {
   const ax = normalizeAxes(axes, x.rank);
   const out = withKeep(reduceRaw(x, ax, "sum"), x, ax, options.keepDims ?? false);
   return record(out, "sum", [x], (g) => [spread(g, x, ax)]);
@@ -118,7 +124,11 @@ export function sum(x: Tensor, axes?: number | readonly number[], options: Reduc
  * @param options `keepDims`.
  * @returns The mean.
  */
-export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+export function mean(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: ReduceOptions = {},
+): Tensor {
   const ax = normalizeAxes(axes, x.rank);
   const count = sizeOf(ax.map((i) => x.shape[i]));
   const out = withKeep(reduceRaw(x, ax, "sum", 1 / count), x, ax, options.keepDims ?? false);
@@ -137,7 +147,11 @@ export function mean(x: Tensor, axes?: number | readonly number[], options: Redu
  * @param options `keepDims`.
  * @returns The maximum.
  */
-export function max(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+export function max(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: ReduceOptions = {},
+): Tensor {
   const ax = normalizeAxes(axes, x.rank);
   const out = withKeep(reduceRaw(x, ax, "max"), x, ax, options.keepDims ?? false);
   return record(out, "max", [x], (g) => {

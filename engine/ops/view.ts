@@ -39,7 +39,9 @@ function resolveShape(shape: readonly number[], size: number, from: Shape): numb
   }
   checkShape(out);
   if (sizeOf(out) !== size) {
-    throw new RangeError(`Cannot reshape "${fmtShape(from)}" (${size} elements) to "${fmtShape(shape)}"`);
+    throw new RangeError(
+      `Cannot reshape "${fmtShape(from)}" (${size} elements) to "${fmtShape(shape)}"`,
+    );
   }
   return out;
 }
@@ -55,7 +57,9 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const rank = x.rank;
   const p = perm.map((d) => (d < 0 ? d + rank : d));
   if (p.length !== rank || new Set(p).size !== rank || p.some((d) => d < 0 || d >= rank)) {
-    throw new RangeError(`Invalid permutation "${fmtShape(perm)}" for shape "${fmtShape(x.shape)}"`);
+    throw new RangeError(
+      `Invalid permutation "${fmtShape(perm)}" for shape "${fmtShape(x.shape)}"`,
+    );
   }
   const out = view(x, p.map((d) => x.shape[d]), p.map((d) => x.strides[d]), x.offset);
   const inverse = new Array<number>(rank);
@@ -99,7 +103,9 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
     if (e < 0) e += n;
     if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s <= e && e <= n)) {
       throw new RangeError(
-        `Invalid slice [${starts[d]}, ${ends?.[d]}) of dimension ${d} (size ${n}) of "${fmtShape(x.shape)}"`,
+        `Invalid slice [${starts[d]}, ${ends?.[d]}) of dimension ${d} (size ${n}) of "${
+          fmtShape(x.shape)
+        }"`,
       );
     }
     lo.push(s);
@@ -110,7 +116,12 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   return record(out, "slice", [x], (g) => {
     const full = empty(x.shape, "float32", g.backend);
     fill(full, 0);
-    const region = view(full, shape, full.strides, lo.reduce((o, s, d) => o + s * full.strides[d], 0));
+    const region = view(
+      full,
+      shape,
+      full.strides,
+      lo.reduce((o, s, d) => o + s * full.strides[d], 0),
+    );
     copyInto(region, g);
     region.dispose();
     return [full];
@@ -126,7 +137,9 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   x.assertLive("expand");
   const lead = shape.length - x.rank;
-  if (lead < 0) throw new RangeError(`Cannot expand "${fmtShape(x.shape)}" to "${fmtShape(shape)}"`);
+  if (lead < 0) {
+    throw new RangeError(`Cannot expand "${fmtShape(x.shape)}" to "${fmtShape(shape)}"`);
+  }
   const strides = shape.map((n, i) => {
     if (i < lead) return 0;
     const d = x.shape[i - lead];

@@ -1,0 +1,48 @@
+// fp32 square matmul GFLOP/s: this engine vs tfjs-webgpu, same adapter, same process.
+import { initWebGpu } from "../engine/backend.ts";
+import { rand } from "../engine/ops/creation.ts";
+import { matmul } from "../engine/ops/matmul.ts";
+import { tidy } from "../engine/scope.ts";
+import type { Bench, BenchContext } from "./types.ts";
+import { timeMs } from "./timing.ts";
+import { tfjsMatmulGflops } from "./peers/tfjs.ts";
+
+function repsFor(n: number, quick: boolean): number {
+  const r = Math.max(1, Math.round(2 * 1024 ** 3 / n ** 3));
+  return quick ? Math.max(1, r >> 2) : r;
+}
+
+async function ours(n: number, reps: number): Promise<number> {
+  const gpu = await initWebGpu();
+  const a = rand([n, n], { seed: 1, backend: gpu });
+  const b = rand([n, n], { seed: 2, backend: gpu });
+  const ms = await timeMs(async () => {
+    for (let i = 0; i < reps; i++) tidy(() => void matmul(a, b));
+    await gpu.dispatcher.sync();
+  }, 3);
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3 * reps) / (ms * 1e6);
+}
+
+/** The matmul benchmark. */
+export const matmulBench: Bench = {
+  name: "matmul",
+  description: "fp32 square matmul GFLOP/s at N = 256, 512, 1024, 2048 (ours vs tfjs-webgpu)",
+  async run(ctx: BenchContext): Promise<void> {
+    const sizes = ctx.quick ? [256, 512] : [256, 512, 1024, 2048];
+    for (const n of sizes) {
+      const reps = repsFor(n, ctx.quick);
+      ctx.log(`matmul N=${n}: ours (${reps} reps)`);
+      const g = await ours(n, reps);
+      ctx.emit({ bench: "matmul", n, impl: "ours", gflops: round(g) });
+      ctx.log(`matmul N=${n}: tfjs-webgpu`);
+      const p = await tfjsMatmulGflops(n, reps);
+      ctx.emit({ bench: "matmul", n, impl: "tfjs-webgpu", gflops: round(p) });
+    }
+  },
+};
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

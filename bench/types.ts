@@ -1,0 +1,24 @@
+// A benchmark yields result rows; the runner prints them as a table or as JSON lines.
+
+/** One measured result, printed as one JSON line with --json. */
+export type BenchRow = Record<string, string | number | boolean | null>;
+
+/** Options every benchmark receives. */
+export interface BenchContext {
+  /** Smaller sizes / fewer reps (CI smoke runs). */
+  quick: boolean;
+  /** Called with each row as soon as it is measured. */
+  emit: (row: BenchRow) => void;
+  /** Progress messages (stderr). */
+  log: (message: string) => void;
+}
+
+/** A named benchmark. */
+export interface Bench {
+  /** Name used on the command line. */
+  name: string;
+  /** One line for --help. */
+  description: string;
+  /** Runs it. */
+  run: (ctx: BenchContext) => Promise<void>;
+}

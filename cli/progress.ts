@@ -1,0 +1,104 @@
+/**
+ * A progress bar for long work: redraws one line on a terminal, prints plain lines every few
+ * percent when piped (logs stay readable in CI).
+ * @module
+ */
+
+/** Progress bar options. */
+export interface ProgressOptions {
+  /** Label shown before the bar. */
+  label: string;
+  /** Total units of work. */
+  total: number;
+  /** Output stream (default stderr). */
+  stream?: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  /** Width of the bar in characters (terminal mode). */
+  width?: number;
+  /** Plain mode: print a line every this many percent (default 10). */
+  everyPercent?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** A progress bar. */
+export class Progress {
+  #o: Required<ProgressOptions>;
+  #done = 0;
+  #start = performance.now();
+  #lastLine = -1;
+  #tty: boolean;
+  #info = "";
+
+  /**
+   * Starts a bar.
+   * @param options Label, total and output.
+   */
+  constructor(options: ProgressOptions) {
+    this.#o = { stream: Deno.stderr, width: 28, everyPercent: 10, ...options };
+    this.#tty = this.#o.stream.isTerminal();
+  }
+
+  /**
+   * Advances to `done` units and redraws.
+   * @param done Units completed so far.
+   * @param info Extra text (e.g. the latest loss).
+   */
+  update(done: number, info?: string): void {
+    this.#done = Math.min(done, this.#o.total);
+    if (info !== undefined) this.#info = info;
+    const frac = this.#o.total > 0 ? this.#done / this.#o.total : 1;
+    if (this.#tty) {
+      this.#write(`\r\x1b[2K${this.#line(frac)}`);
+    } else {
+      const bucket = Math.floor((frac * 100) / this.#o.everyPercent);
+      if (bucket !== this.#lastLine) {
+        this.#lastLine = bucket;
+        this.#write(`${this.#line(frac)}\n`);
+      }
+    }
+  }
+
+  /**
+   * Sets the info text without advancing.
+   * @param info Text.
+   */
+  note(info: string): void {
+    this.update(this.#done, info);
+  }
+
+  /**
+   * Completes the bar and ends its line.
+   * @param info Final text.
+   */
+  finish(info?: string): void {
+    this.update(this.#o.total, info);
+    if (this.#tty) this.#write("\n");
+  }
+
+  #line(frac: number): string {
+    const elapsed = (performance.now() - this.#start) / 1000;
+    const eta = frac > 0 && frac < 1 ? elapsed * (1 - frac) / frac : 0;
+    const filled = Math.round(frac * this.#o.width);
+    const bar = this.#tty ? `[${"#".repeat(filled)}${"-".repeat(this.#o.width - filled)}] ` : "";
+    const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
+    const time = `${fmtTime(elapsed)}${eta > 0 ? ` eta ${fmtTime(eta)}` : ""}`;
+    return `${this.#o.label} ${bar}${pct} ${this.#done}/${this.#o.total} ${time}${
+      this.#info ? ` ${this.#info}` : ""
+    }`;
+  }
+
+  #write(s: string): void {
+    this.#o.stream.writeSync(encoder.encode(s));
+  }
+}
+
+/**
+ * Formats seconds as `1m05s` or `12.3s`.
+ * @param seconds Duration.
+ * @returns Short text.
+ */
+export function fmtTime(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const m = Math.floor(seconds / 60);
+  return `${m}m${String(Math.floor(seconds - m * 60)).padStart(2, "0")}s`;
+}
