@@ -1,0 +1,34 @@
+/**
+ * Tokenizers: GPT-2's byte-level BPE, and a compact remapping of it for small models. Both
+ * implement {@linkcode Tokenizer} and save to JSON next to model checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { buildCompactTokenizer, loadGpt2Tokenizer, tokenizerFromJSON } from "./mod.ts";
+ * const gpt2 = await loadGpt2Tokenizer();
+ * console.log(gpt2.encode("hello world")); // [31373, 995]
+ * const compact = buildCompactTokenizer(gpt2, ["The Eiffel Tower is in Paris."]);
+ * const restored = await tokenizerFromJSON(compact.toJSON(), gpt2);
+ * console.log(restored.encode(" Paris")); // same ids as compact.encode(" Paris")
+ * ```
+ * @module
+ */
+
+export { BytePairEncoder, type MergeRule } from "./bpe.ts";
+export { BYTE_TO_CHAR, bytesToChars, charsToBytes } from "./byte_unicode.ts";
+export {
+  buildCompactTokenizer,
+  CompactTokenizer,
+  type CompactTokenizerOptions,
+} from "./compact.ts";
+export { Gpt2Tokenizer, loadGpt2Tokenizer } from "./gpt2.ts";
+export { tokenizerFromJSON } from "./json.ts";
+export { GPT2_WORD_PATTERN, splitGpt2Words } from "./pretokenize.ts";
+export type {
+  CompactTokenizerJSON,
+  Gpt2TokenizerJSON,
+  Tokenizer,
+  TokenizerJSON,
+  TokenizerKind,
+} from "./tokenizer.ts";
+export { type Gpt2Vocabulary, loadGpt2Vocabulary, parseMerges } from "./vocabulary.ts";
