@@ -12,6 +12,12 @@ export type ReduceOp = "sum" | "max";
 /** Threads per row in the tree variant. */
 export const REDUCE_TREE_WG = 256;
 
+/** Longest row the one-invocation-per-row variant handles (llvmpipe caps loops at 65,535). */
+export const REDUCE_ROW_MAX = 16384;
+
+/** Elements one tree workgroup reduces (256 threads × 1,024 iterations each). */
+export const REDUCE_CHUNK = REDUCE_TREE_WG * 1024;
+
 function combine(op: ReduceOp, acc: string, v: string): string {
   return op === "sum" ? `${acc} + ${v}` : `max(${acc}, ${v})`;
 }
@@ -31,7 +37,8 @@ export function reduceKey(op: ReduceOp, tree: boolean): string {
 }
 
 /**
- * WGSL of a row reduction. Uniforms: 0 rows, 1 len, 2 input offset, 3 scale (f32).
+ * WGSL of a row reduction. Uniforms: 0 rows, 1 len, 2 input offset, 3 scale (f32); the tree
+ * variant also reads 4 chunk length and 5 chunks per row, and writes one partial per chunk.
  * @param op Operator.
  * @param tree One workgroup per row.
  * @returns WGSL source.
@@ -51,18 +58,27 @@ ${MAIN_1D}
 }`;
   }
   const wg = REDUCE_TREE_WG;
+  // Workgroup w reduces chunk (w % nChunks) of row (w / nChunks) into out[w]: chunking keeps every
+  // invocation's loop far below llvmpipe's silent 65,535-iteration cap.
   return `${PARAMS_WGSL}
 ${decl}
 var<workgroup> buf: array<f32, ${wg}>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.y * nwg.x + wid.x;
+  let w = wid.y * nwg.x + wid.x;
   let len = pu(1u);
+  let chunkLen = pu(4u);
+  let nChunks = pu(5u);
+  let row = w / nChunks;
+  let start = (w % nChunks) * chunkLen;
+  let stop = min(len, start + chunkLen);
   let base = pu(2u) + row * len;
   var acc: f32 = ${init(op)};
   if (row < pu(0u)) {
-    for (var j = lid; j < len; j = j + ${wg}u) { acc = ${combine(op, "acc", "x[base + j]")}; }
+    for (var j = start + lid; j < stop; j = j + ${wg}u) { acc = ${
+    combine(op, "acc", "x[base + j]")
+  }; }
   }
   buf[lid] = acc;
   workgroupBarrier();
@@ -70,6 +86,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lid < s) { buf[lid] = ${combine(op, "buf[lid]", "buf[lid + s]")}; }
     workgroupBarrier();
   }
-  if (lid == 0u && row < pu(0u)) { out[row] = buf[0] * pf(3u); }
+  if (lid == 0u && row < pu(0u)) { out[w] = buf[0] * pf(3u); }
 }`;
 }

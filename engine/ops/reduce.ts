@@ -7,7 +7,14 @@ import { record } from "../autograd.ts";
 import { contiguousStrides, fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";
-import { reduceKey, type ReduceOp, reduceWgsl } from "../../kernels/reduce.ts";
+import {
+  REDUCE_CHUNK,
+  REDUCE_ROW_MAX,
+  reduceKey,
+  type ReduceOp,
+  reduceWgsl,
+} from "../../kernels/reduce.ts";
+import type { GpuBackend } from "../backend.ts";
 import { materialize, view } from "./copy.ts";
 import { elementwise } from "./elementwise.ts";
 
@@ -52,19 +59,51 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, scal
       o[r] = acc * scale;
     }
   } else if (rows > 0) {
-    const tree = len >= 512 && rows < 4096;
-    backend.dispatcher.run({
-      key: reduceKey(op, tree),
-      wgsl: () => reduceWgsl(op, tree),
-      uniforms: new Uniforms().u32(rows, len, src.offset).f32(scale).words,
-      inputs: [src.binding()],
-      outputs: [out.binding()],
-      workgroups: tree ? grid1d(rows, 1) : grid1d(rows),
-    });
+    gpuReduce(src, out, rows, len, op, scale);
   }
   if (src !== permuted) src.dispose();
   permuted.dispose();
   return out;
+}
+
+// Short rows: one invocation per row. Long rows: chunked workgroup partials, then a second
+// reduction over the partials when a row needs more than one chunk.
+function gpuReduce(
+  src: Tensor,
+  out: Tensor,
+  rows: number,
+  len: number,
+  op: ReduceOp,
+  scale: number,
+): void {
+  const d = (src.backend as GpuBackend).dispatcher;
+  const tree = len > REDUCE_ROW_MAX || (len >= 512 && rows < 4096);
+  if (!tree) {
+    d.run({
+      key: reduceKey(op, false),
+      wgsl: () => reduceWgsl(op, false),
+      uniforms: new Uniforms().u32(rows, len, src.offset).f32(scale).words,
+      inputs: [src.binding()],
+      outputs: [out.binding()],
+      workgroups: grid1d(rows),
+    });
+    return;
+  }
+  const chunks = Math.ceil(len / REDUCE_CHUNK);
+  const partial = chunks === 1 ? out : empty([rows, chunks], "float32", src.backend);
+  d.run({
+    key: reduceKey(op, true),
+    wgsl: () => reduceWgsl(op, true),
+    uniforms: new Uniforms().u32(rows, len, src.offset).f32(chunks === 1 ? scale : 1)
+      .u32(Math.min(len, REDUCE_CHUNK), chunks).words,
+    inputs: [src.binding()],
+    outputs: [partial.binding()],
+    workgroups: grid1d(rows * chunks, 1),
+  });
+  if (partial !== out) {
+    gpuReduce(partial, out, rows, chunks, op, scale);
+    partial.dispose();
+  }
 }
 
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
