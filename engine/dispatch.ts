@@ -140,7 +140,14 @@ export class Dispatcher {
       resource: { buffer: this.#ring, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
     }];
     let binding = 1;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
     for (const b of [...launch.inputs, ...launch.outputs]) {
+      // wgpu only logs an oversized binding and the kernel silently computes garbage: refuse.
+      if (b.size > limit) {
+        throw new RangeError(
+          `Kernel "${launch.key}" binds ${b.size} bytes; this adapter allows at most ${limit} per binding`,
+        );
+      }
       entries.push({
         binding: binding++,
         resource: { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.size) },
