@@ -1,0 +1,153 @@
+/**
+ * One pre-LayerNorm GPT-2 block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`, with the MLP's
+ * second projection (`mlp.c_proj`, MALMEN's edited layer) computing with `W + shift` and
+ * optionally captured.
+ * @module
+ */
+import type { Tensor } from "../../tensor.ts";
+import { add, gelu } from "../../ops/elementwise.ts";
+import { matmul } from "../../ops/matmul.ts";
+import { LayerNorm } from "../../nn/layer_norm.ts";
+import { Linear } from "../../nn/linear.ts";
+import { Module, type ParamOptions } from "../../nn/module.ts";
+import { GPT2_STD } from "../../nn/init.ts";
+import type { GPTConfig } from "./config.ts";
+import { captureKeys, type GradSink, tap } from "./capture.ts";
+import { mergeHeads, qkvAttention } from "./heads.ts";
+
+/**
+ * Standard deviation of the residual output projections (`attn.c_proj`, `mlp.c_proj`): GPT-2
+ * scales them by `1/√(2·nLayer)` so the residual stream's variance does not grow with depth.
+ * @param nLayer Number of blocks.
+ * @returns The std.
+ */
+export function residualStd(nLayer: number): number {
+  return GPT2_STD / Math.sqrt(2 * nLayer);
+}
+
+/** Causal multi-head self-attention with a fused query/key/value projection. */
+export class CausalSelfAttention extends Module {
+  /** Heads. */
+  readonly nHead: number;
+  /** Fused projection `[d, 3d]`. */
+  readonly c_attn: Linear;
+  /** Output projection `[d, d]`. */
+  readonly c_proj: Linear;
+
+  /**
+   * Creates the layer.
+   * @param config Model configuration.
+   * @param options Backend and seed.
+   */
+  constructor(config: GPTConfig, options: ParamOptions = {}) {
+    super();
+    const d = config.dModel;
+    this.nHead = config.nHead;
+    this.c_attn = this.addModule("c_attn", new Linear(d, 3 * d, options));
+    this.c_proj = this.addModule(
+      "c_proj",
+      new Linear(d, d, { ...options, std: residualStd(config.nLayer) }),
+    );
+  }
+
+  /**
+   * Applies attention.
+   * @param x `[B, T, d]`.
+   * @returns `[B, T, d]`.
+   */
+  forward(x: Tensor): Tensor {
+    const y = qkvAttention(this.c_attn.forward(x), this.nHead);
+    return this.c_proj.forward(mergeHeads(y));
+  }
+}
+
+/** What the MLP's second projection does besides `x·W + b` in one forward pass. */
+export interface ProjectionHooks {
+  /** Added to the weight: the projection computes with `W + shift` (`[4d, d]`). */
+  shift?: Tensor | null;
+  /** Rows whose inputs (keys) are copied out, and the sink of their output gradients. */
+  capture?: { positions: Tensor; sink: GradSink } | null;
+}
+
+/** The feed-forward network: `c_proj(gelu(c_fc(x)))`. */
+export class MLP extends Module {
+  /** First projection `[d, 4d]`. */
+  readonly c_fc: Linear;
+  /** Second projection `[4d, d]` (the edited layer). */
+  readonly c_proj: Linear;
+
+  /**
+   * Creates the layer.
+   * @param config Model configuration.
+   * @param options Backend and seed.
+   */
+  constructor(config: GPTConfig, options: ParamOptions = {}) {
+    super();
+    const d = config.dModel;
+    this.c_fc = this.addModule("c_fc", new Linear(d, 4 * d, options));
+    this.c_proj = this.addModule(
+      "c_proj",
+      new Linear(4 * d, d, { ...options, std: residualStd(config.nLayer) }),
+    );
+  }
+
+  /**
+   * Applies the MLP.
+   * @param x `[B, T, d]`.
+   * @param hooks Weight shift and capture of `c_proj`.
+   * @returns `[B, T, d]` and the captured keys (null without capture).
+   */
+  forward(x: Tensor, hooks: ProjectionHooks = {}): { out: Tensor; keys: Tensor | null } {
+    const h = gelu(this.c_fc.forward(x));
+    const keys = hooks.capture ? captureKeys(h, hooks.capture.positions) : null;
+    let out: Tensor;
+    if (hooks.shift) {
+      // W itself is never written: W + shift exists only for this pass, so dropping the shift
+      // restores the layer exactly, and gradients reach both W and the shift.
+      const w = add(this.c_proj.weight, hooks.shift);
+      out = add(matmul(h, w), this.c_proj.bias!);
+    } else {
+      out = this.c_proj.forward(h);
+    }
+    if (hooks.capture) out = tap(out, hooks.capture.sink);
+    return { out, keys };
+  }
+}
+
+/** A transformer block. */
+export class Block extends Module {
+  /** LayerNorm before attention. */
+  readonly ln_1: LayerNorm;
+  /** Self-attention. */
+  readonly attn: CausalSelfAttention;
+  /** LayerNorm before the MLP. */
+  readonly ln_2: LayerNorm;
+  /** Feed-forward network. */
+  readonly mlp: MLP;
+
+  /**
+   * Creates the block.
+   * @param config Model configuration.
+   * @param options Backend and seed.
+   */
+  constructor(config: GPTConfig, options: ParamOptions = {}) {
+    super();
+    const ln = { ...options, eps: config.layerNormEps };
+    this.ln_1 = this.addModule("ln_1", new LayerNorm(config.dModel, ln));
+    this.attn = this.addModule("attn", new CausalSelfAttention(config, options));
+    this.ln_2 = this.addModule("ln_2", new LayerNorm(config.dModel, ln));
+    this.mlp = this.addModule("mlp", new MLP(config, options));
+  }
+
+  /**
+   * Applies the block.
+   * @param x Residual stream `[B, T, d]`.
+   * @param hooks Shift and capture of `mlp.c_proj`.
+   * @returns The new residual stream and the captured keys (null without capture).
+   */
+  forward(x: Tensor, hooks: ProjectionHooks = {}): { out: Tensor; keys: Tensor | null } {
+    const a = add(x, this.attn.forward(this.ln_1.forward(x)));
+    const m = this.mlp.forward(this.ln_2.forward(a), hooks);
+    return { out: add(a, m.out), keys: m.keys };
+  }
+}

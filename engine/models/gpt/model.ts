@@ -1,0 +1,295 @@
+/**
+ * The GPT-2-architecture decoder: token and learned position embeddings, pre-LayerNorm blocks,
+ * a final LayerNorm and an output layer tied to the token embedding. Parameter names follow
+ * Hugging Face GPT-2 without the `transformer.` prefix (`wte.weight`, `h.0.mlp.c_proj.weight`),
+ * and every weight is stored `[in, out]`.
+ *
+ * MALMEN hooks: {@linkcode GPT.setShift} makes a block's `mlp.c_proj` compute with `W + shift`
+ * without touching `W`, and `forward(ids, { capture })` returns the keys and value-gradient
+ * sinks of chosen layers at chosen rows.
+ * @module
+ */
+import { upload } from "../../alloc.ts";
+import { type Backend, getBackend } from "../../backend.ts";
+import { keep } from "../../scope.ts";
+import { fmtShape, type Shape, sizeOf } from "../../shape.ts";
+import type { Tensor } from "../../tensor.ts";
+import { add } from "../../ops/elementwise.ts";
+import { matmul } from "../../ops/matmul.ts";
+import { crossEntropy } from "../../ops/loss.ts";
+import { Embedding } from "../../nn/embedding.ts";
+import { LayerNorm } from "../../nn/layer_norm.ts";
+import { Module, ModuleList } from "../../nn/module.ts";
+import { type GPTConfig, parameterShapes, validateConfig } from "./config.ts";
+import { Block } from "./block.ts";
+import { type CaptureRequest, checkCapture, GradSink, type LayerCapture } from "./capture.ts";
+
+/** Options of the {@linkcode GPT} constructor. */
+export interface GPTOptions {
+  /** Initialisation seed (default 0): values depend only on the seed and parameter names. */
+  seed?: number;
+  /** Where the parameters live (default: the current backend). */
+  backend?: Backend;
+  /**
+   * Draw GPT-2 initial values (default true). Loaders that overwrite every parameter pass false
+   * to skip the second, name-keyed draw.
+   */
+  initialize?: boolean;
+}
+
+/** Options of {@linkcode GPT.forward}. */
+export interface ForwardOptions {
+  /** Layers and rows whose `mlp.c_proj` keys and value-gradients are captured. */
+  capture?: CaptureRequest;
+}
+
+/** What {@linkcode GPT.forward} returns. */
+export interface GPTOutput {
+  /** Next-token logits `[B, T, V]`. */
+  logits: Tensor;
+  /** One entry per requested layer, in request order (empty without capture). */
+  captures: LayerCapture[];
+}
+
+/** A GPT-2-style decoder-only transformer. */
+export class GPT extends Module {
+  /** The configuration. */
+  readonly config: GPTConfig;
+  /** Where the parameters live. */
+  readonly backend: Backend;
+  /** Token embedding `[V, d]`, also the output layer. */
+  readonly wte: Embedding;
+  /** Position embedding `[nCtx, d]`. */
+  readonly wpe: Embedding;
+  /** The blocks `h.0 … h.{L−1}`. */
+  readonly h: ModuleList<Block>;
+  /** Final LayerNorm. */
+  readonly ln_f: LayerNorm;
+  readonly #shifts: (Tensor | null)[];
+  readonly #positionIds = new Map<number, Tensor>();
+
+  /**
+   * Builds the model with GPT-2 initialisation: N(0, 0.02²) weights and embeddings, residual
+   * projections (`attn.c_proj`, `mlp.c_proj`) scaled by `1/√(2·nLayer)`, zero biases, unit
+   * LayerNorm gains.
+   * @param config Hyper-parameters.
+   * @param options Seed, backend.
+   */
+  constructor(config: GPTConfig, options: GPTOptions = {}) {
+    super();
+    this.config = validateConfig(config);
+    const backend = options.backend ?? getBackend();
+    this.backend = backend;
+    for (const [name, shape] of parameterShapes(this.config)) {
+      checkBindable(backend, `Parameter "${name}"`, shape);
+    }
+    const p = { backend, seed: options.seed ?? 0 };
+    const c = this.config;
+    this.wte = this.addModule("wte", new Embedding(c.vocabSize, c.dModel, p));
+    this.wpe = this.addModule("wpe", new Embedding(c.nCtx, c.dModel, p));
+    this.h = this.addModule(
+      "h",
+      new ModuleList(Array.from({ length: c.nLayer }, () => new Block(c, p))),
+    );
+    this.ln_f = this.addModule("ln_f", new LayerNorm(c.dModel, { ...p, eps: c.layerNormEps }));
+    this.#shifts = new Array<Tensor | null>(c.nLayer).fill(null);
+    if (options.initialize ?? true) this.initialize(options.seed ?? 0);
+  }
+
+  /**
+   * Makes block `layer`'s `mlp.c_proj` compute with `W + shift` (io layout `[4d, d]`) from the
+   * next forward on, without modifying `W`; `null` removes it, which restores the layer exactly.
+   * The model keeps a reference (it never copies or disposes the shift). A shift may carry an
+   * autograd graph (gradients flow into it) or be a leaf with `requiresGrad`, in which case its
+   * `.grad` after backward is `∂L/∂W` of that layer.
+   * @param layer Block index.
+   * @param shift `[4d, d]` on the model's backend, or null.
+   */
+  setShift(layer: number, shift: Tensor | null): void {
+    this.#checkLayer(layer);
+    if (shift !== null) {
+      shift.assertLive("shift with");
+      const want = [4 * this.config.dModel, this.config.dModel];
+      if (shift.dtype !== "float32" || fmtShape(shift.shape) !== fmtShape(want)) {
+        throw new RangeError(
+          `Shift of layer ${layer} must be float "${fmtShape(want)}", got ${shift.dtype} "${
+            fmtShape(shift.shape)
+          }"`,
+        );
+      }
+      if (shift.backend !== this.backend) {
+        throw new TypeError(
+          `Shift of layer ${layer} is on ${shift.backend.kind}, the model on ${this.backend.kind}`,
+        );
+      }
+    }
+    this.#shifts[layer] = shift;
+  }
+
+  /**
+   * The shift of a block.
+   * @param layer Block index.
+   * @returns The tensor set by {@linkcode GPT.setShift}, or null.
+   */
+  getShift(layer: number): Tensor | null {
+    this.#checkLayer(layer);
+    return this.#shifts[layer];
+  }
+
+  /** Removes every shift. */
+  clearShifts(): void {
+    this.#shifts.fill(null);
+  }
+
+  /**
+   * Marks every parameter as trainable or frozen. A frozen model still back-propagates into
+   * shifts and capture taps (MALMEN's editing passes) without touching parameter gradients.
+   * @param trainable Whether parameters require gradients.
+   */
+  setTrainable(trainable: boolean): void {
+    for (const p of this.parameters().values()) p.requiresGrad = trainable;
+  }
+
+  /**
+   * The forward pass.
+   * @param ids Token ids, int32 `[B, T]` with `T ≤ nCtx`.
+   * @param options Capture request.
+   * @returns Logits `[B, T, V]` and the captures.
+   */
+  forward(ids: Tensor, options: ForwardOptions = {}): GPTOutput {
+    const [b, t] = this.#checkIds(ids);
+    const capture = options.capture;
+    if (capture) checkCapture(capture, this.config.nLayer, b * t);
+    checkBindable(this.backend, "Logits", [b, t, this.config.vocabSize]);
+    const tok = this.wte.forward(ids);
+    const pos = this.wpe.forward(this.#positions(t));
+    let x = add(tok, pos);
+    const captures: LayerCapture[] = [];
+    const sinks = new Map<number, GradSink>();
+    for (const l of capture?.layers ?? []) sinks.set(l, new GradSink(capture!.positions));
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const sink = sinks.get(l);
+      const r = this.h.at(l).forward(x, {
+        shift: this.#shifts[l],
+        capture: sink ? { positions: capture!.positions, sink } : null,
+      });
+      x = r.out;
+      if (sink) captures.push({ layer: l, keys: r.keys!, valueGrads: sink });
+    }
+    const logits = matmul(this.ln_f.forward(x), this.wte.weight, { transB: true });
+    if (capture) {
+      const order = new Map(capture.layers.map((l, i) => [l, i]));
+      captures.sort((p, q) => order.get(p.layer)! - order.get(q.layer)!);
+    }
+    return { logits, captures };
+  }
+
+  /**
+   * Next-token logits.
+   * @param ids Token ids, int32 `[B, T]`.
+   * @returns `[B, T, V]`.
+   */
+  logits(ids: Tensor): Tensor {
+    return this.forward(ids).logits;
+  }
+
+  /**
+   * Mean cross-entropy over the positions whose label is not -100.
+   * @param ids Token ids, int32 `[B, T]`.
+   * @param labels Labels aligned with the logits, int32 `[B, T]`.
+   * @returns A scalar.
+   */
+  loss(ids: Tensor, labels: Tensor): Tensor {
+    return lmLoss(this.forward(ids).logits, labels);
+  }
+
+  /** Disposes the parameters, the arena and cached position ids (not the shifts). */
+  override dispose(): void {
+    for (const t of this.#positionIds.values()) t.dispose();
+    this.#positionIds.clear();
+    this.clearShifts();
+    super.dispose();
+  }
+
+  #positions(t: number): Tensor {
+    let p = this.#positionIds.get(t);
+    if (p === undefined) {
+      p = keep(upload(Array.from({ length: t }, (_, i) => i), [t], "int32", this.backend));
+      this.#positionIds.set(t, p);
+    }
+    return p;
+  }
+
+  #checkIds(ids: Tensor): [number, number] {
+    ids.assertLive("run the model on");
+    if (ids.dtype !== "int32" || ids.rank !== 2) {
+      throw new TypeError(
+        `GPT input must be int32 token ids "[B,T]", got ${ids.dtype} "${fmtShape(ids.shape)}"`,
+      );
+    }
+    if (ids.backend !== this.backend) {
+      throw new TypeError(
+        `Token ids are on ${ids.backend.kind}, the model on ${this.backend.kind}`,
+      );
+    }
+    const [b, t] = ids.shape;
+    if (t > this.config.nCtx) {
+      throw new RangeError(
+        `Input "${fmtShape(ids.shape)}" is longer than the context of ${this.config.nCtx} tokens`,
+      );
+    }
+    if (b === 0 || t === 0) throw new RangeError(`Input "${fmtShape(ids.shape)}" is empty`);
+    return [b, t];
+  }
+
+  #checkLayer(layer: number): void {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.nLayer) {
+      throw new RangeError(`Layer ${layer} does not exist: the model has ${this.config.nLayer}`);
+    }
+  }
+}
+
+/**
+ * Mean cross-entropy of `[B, T, V]` logits against aligned labels, ignoring -100.
+ * @param logits `[B, T, V]`.
+ * @param labels int32 `[B, T]`.
+ * @returns A scalar.
+ */
+export function lmLoss(logits: Tensor, labels: Tensor): Tensor {
+  if (labels.dtype !== "int32" || fmtShape(labels.shape) !== fmtShape(logits.shape.slice(0, -1))) {
+    throw new RangeError(
+      `Labels "${fmtShape(labels.shape)}" (${labels.dtype}) do not match logits "${
+        fmtShape(logits.shape)
+      }"`,
+    );
+  }
+  return crossEntropy(logits, labels, { ignoreIndex: -100 });
+}
+
+/**
+ * The largest storage binding of a backend, in bytes (unbounded on the CPU).
+ * @param backend The backend.
+ * @returns Bytes.
+ */
+export function maxBindingBytes(backend: Backend): number {
+  if (backend.kind === "cpu") return Infinity;
+  return backend.dispatcher.device.limits.maxStorageBufferBindingSize;
+}
+
+/**
+ * Throws when a float32 tensor of `shape` could not be bound whole by the kernels that use it
+ * (the device requests the adapter's `maxStorageBufferBindingSize`).
+ * @param backend Where it would live.
+ * @param what Tensor name for the message.
+ * @param shape Its shape.
+ */
+export function checkBindable(backend: Backend, what: string, shape: Shape): void {
+  const bytes = sizeOf(shape) * 4;
+  const limit = maxBindingBytes(backend);
+  if (bytes > limit) {
+    throw new RangeError(
+      `${what} "${fmtShape(shape)}" needs ${bytes} bytes, more than this adapter's largest ` +
+        `storage binding (${limit} bytes)`,
+    );
+  }
+}

@@ -1,0 +1,363 @@
+import {
+  deepStrictEqual as assertEquals,
+  notDeepStrictEqual as assertNotEquals,
+  ok as assert,
+  throws as assertThrows,
+} from "node:assert/strict";
+import { assertClose } from "../../../_check.ts";
+import { gpuTest } from "../../../_gpu.ts";
+import { type Backend, CPU } from "../../../../engine/backend.ts";
+import { noGrad } from "../../../../engine/autograd.ts";
+import { tensor, zeros } from "../../../../engine/ops/creation.ts";
+import { mul } from "../../../../engine/ops/elementwise.ts";
+import { matmul } from "../../../../engine/ops/matmul.ts";
+import { memoryStats } from "../../../../engine/memory.ts";
+import { tidy } from "../../../../engine/scope.ts";
+import type { Tensor } from "../../../../engine/tensor.ts";
+import { gptConfig, parameterShapes } from "../../../../engine/models/gpt/config.ts";
+import { GPT, lmLoss } from "../../../../engine/models/gpt/model.ts";
+import { residualStd } from "../../../../engine/models/gpt/block.ts";
+import { seeded, seededInts } from "./_fixtures.ts";
+import { dropGrads, MICRO, randomModel, SMALL } from "./_models.ts";
+import { referenceLogits } from "./_reference.ts";
+
+const B = 3;
+const T = 9;
+
+function ids(backend: Backend, seed = 11, b = B, t = T, v = SMALL.vocabSize): Tensor {
+  return tensor(seededInts(b * t, v, seed), [b, t], { backend, dtype: "int32" });
+}
+
+// Random labels with every fourth position ignored.
+function labels(backend: Backend, seed = 12, b = B, t = T, v = SMALL.vocabSize): Tensor {
+  const l = seededInts(b * t, v, seed).map((x, i) => (i % 4 === 1 ? -100 : x));
+  return tensor(l, [b, t], { backend, dtype: "int32" });
+}
+
+async function read(t: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await t.toArray());
+}
+
+Deno.test("`GPT` names and shapes its parameters like HF GPT-2", () => {
+  const model = new GPT(SMALL, { backend: CPU });
+  const got = new Map([...model.parameters()].map(([n, t]) => [n, [...t.shape]]));
+  assertEquals(got, parameterShapes(SMALL));
+  model.dispose();
+});
+
+Deno.test("`GPT` initialises like GPT-2, deterministically from the seed", async () => {
+  const config = gptConfig({ ...SMALL, dModel: 64, nHead: 4, nLayer: 3 });
+  const a = new GPT(config, { backend: CPU, seed: 5 });
+  const std = async (name: string): Promise<number> => {
+    const v = await a.getParameter(name).toArray();
+    return Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
+  };
+  assertClose([await std("h.1.mlp.c_fc.weight")], [0.02], { atol: 0, rtol: 0.03 }, "c_fc std");
+  assertClose([await std("wte.weight")], [0.02], { atol: 0, rtol: 0.05 }, "wte std");
+  for (const name of ["h.2.mlp.c_proj.weight", "h.0.attn.c_proj.weight"]) {
+    assertClose([await std(name)], [residualStd(3)], { atol: 0, rtol: 0.05 }, name);
+  }
+  assertEquals(
+    Array.from(await a.getParameter("h.0.ln_1.weight").toArray()),
+    new Array(64).fill(1),
+  );
+  assertEquals(
+    Array.from(await a.getParameter("h.0.attn.c_attn.bias").toArray()),
+    new Array(192).fill(0),
+  );
+  // Same seed → same values; layers differ from each other; another seed differs.
+  const b = new GPT(config, { backend: CPU, seed: 5 });
+  const c = new GPT(config, { backend: CPU, seed: 6 });
+  const w = (m: GPT, n: string): Promise<unknown> => m.getParameter(n).toArray();
+  assertEquals(await w(a, "h.1.mlp.c_fc.weight"), await w(b, "h.1.mlp.c_fc.weight"));
+  assertNotEquals(await w(a, "h.1.mlp.c_fc.weight"), await w(a, "h.2.mlp.c_fc.weight"));
+  assertNotEquals(await w(a, "h.1.mlp.c_fc.weight"), await w(c, "h.1.mlp.c_fc.weight"));
+  for (const m of [a, b, c]) m.dispose();
+});
+
+Deno.test("`GPT.logits()` matches a naive float64 GPT-2 written from the HF definition", async () => {
+  const model = randomModel(SMALL, CPU, 2);
+  const weights = new Map<string, ArrayLike<number>>();
+  for (const [name, p] of model.parameters()) weights.set(name, await p.toArray());
+  const tokens = seededInts(2 * T, SMALL.vocabSize, 5);
+  const got = await noGrad(() =>
+    model.logits(tensor(tokens, [2, T], { backend: CPU, dtype: "int32" }))
+  )
+    .toArray();
+  const want = [0, 1].flatMap((b) =>
+    referenceLogits(SMALL, weights, tokens.slice(b * T, (b + 1) * T)).flat()
+  );
+  assertClose(got, want, { atol: 1e-12, rtol: 1e-10 }, "logits");
+  model.dispose();
+});
+
+Deno.test("`GPT.loss()` gradients match finite differences in float64", async () => {
+  const model = randomModel(MICRO, CPU, 3);
+  const x = ids(CPU, 21, 2, 5, MICRO.vocabSize);
+  const y = labels(CPU, 22, 2, 5, MICRO.vocabSize);
+  model.loss(x, y).backward();
+  const probes: [string, number][] = [
+    ["wte.weight", 7],
+    ["wte.weight", 40],
+    ["wpe.weight", 13],
+    ["h.0.ln_1.weight", 2],
+    ["h.0.attn.c_attn.weight", 29],
+    ["h.0.attn.c_attn.bias", 4],
+    ["h.0.attn.c_attn.bias", 15],
+    ["h.1.attn.c_proj.weight", 17],
+    ["h.1.ln_2.bias", 5],
+    ["h.0.mlp.c_fc.weight", 100],
+    ["h.1.mlp.c_proj.weight", 61],
+    ["h.1.mlp.c_proj.bias", 1],
+    ["ln_f.weight", 3],
+  ];
+  const eps = 1e-6;
+  for (const [name, i] of probes) {
+    const p = model.getParameter(name);
+    const a = p.storage.array as Float64Array;
+    const keep = a[p.offset + i];
+    const at = (v: number): number => {
+      a[p.offset + i] = v;
+      return noGrad(() => tidy(() => (model.loss(x, y).storage.array as Float64Array)[0]));
+    };
+    const fd = (at(keep + eps) - at(keep - eps)) / (2 * eps);
+    a[p.offset + i] = keep;
+    const g = (await p.grad!.toArray())[i];
+    assertClose([g], [fd], { atol: 1e-8, rtol: 1e-6 }, `${name}[${i}]`);
+  }
+  dropGrads(model.parameters().values());
+  model.dispose();
+});
+
+gpuTest(
+  "`GPT` on WebGPU matches the float64 reference: logits and every parameter gradient",
+  async (gpu) => {
+    const results = [];
+    for (const backend of [CPU, gpu] as Backend[]) {
+      const model = randomModel(SMALL, backend, 4);
+      const x = ids(backend);
+      const y = labels(backend);
+      const logits = tidy(() => {
+        const out = model.forward(x);
+        const loss = mul(model.loss(x, y), 1);
+        loss.backward();
+        return out.logits;
+      });
+      const grads = new Map<string, Float64Array>();
+      for (const [name, p] of model.parameters()) grads.set(name, await read(p.grad!));
+      results.push({ logits: await read(logits), grads });
+      dropGrads(model.parameters().values());
+      model.dispose();
+    }
+    const [ref, got] = results;
+    assertClose(got.logits, ref.logits, { atol: 2e-5, rtol: 1e-4 }, "logits");
+    for (const [name, g] of ref.grads) {
+      assertClose(got.grads.get(name)!, g, { atol: 2e-6, rtol: 2e-3 }, `${name} gradient`);
+    }
+  },
+);
+
+for (const kind of ["cpu", "webgpu"] as const) {
+  const register = kind === "cpu"
+    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
+    : gpuTest;
+  const on = kind === "cpu" ? "" : " on WebGPU";
+
+  register(
+    `\`GPT.forward()\` is causal: a later token never changes earlier logits${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 5);
+      const base = seededInts(B * T, SMALL.vocabSize, 31);
+      const changed = base.map((v, i) => (i % T === 6 ? (v + 1) % SMALL.vocabSize : v));
+      const run = (v: number[]) =>
+        noGrad(() => model.logits(tensor(v, [B, T], { backend, dtype: "int32" })).toArray());
+      const a = await run(base);
+      const b = await run(changed);
+      const V = SMALL.vocabSize;
+      for (let r = 0; r < B; r++) {
+        const before = (x: ArrayLike<number>) => Array.from(x).slice(r * T * V, (r * T + 6) * V);
+        assertEquals(before(b), before(a));
+        const at6 = (x: ArrayLike<number>) => Array.from(x).slice((r * T + 6) * V, (r * T + 7) * V);
+        assertNotEquals(at6(b), at6(a));
+      }
+      model.dispose();
+    },
+  );
+
+  register(
+    `\`GPT.setShift()\` changes the outputs and reverting restores them exactly${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 6);
+      const x = ids(backend);
+      const run = () => noGrad(() => model.logits(x).toArray());
+      const w = model.getParameter("h.1.mlp.c_proj.weight");
+      const wBefore = await w.toArray();
+      const base = await run();
+      const shift = tensor(seeded([60, 15], 9, -0.2, 0.2), [60, 15], { backend });
+      model.setShift(1, shift);
+      assertEquals(model.getShift(1), shift);
+      const shifted = await run();
+      assertNotEquals(shifted, base);
+      // Same as writing W + shift into the weight.
+      const edited = randomModel(SMALL, backend, 6);
+      const sv = await shift.toArray();
+      edited.loadStateDict(
+        new Map([["h.1.mlp.c_proj.weight", {
+          shape: [60, 15],
+          data: wBefore.map((v, i) => v + sv[i]),
+        }]]),
+        { strict: false },
+      );
+      const direct = await noGrad(() => edited.logits(x).toArray());
+      assertClose(shifted, direct, { atol: 1e-5, rtol: 1e-5 }, "W + shift");
+      model.setShift(1, null);
+      assertEquals(await run(), base);
+      assertEquals(await w.toArray(), wBefore);
+      model.setShift(0, shift);
+      model.clearShifts();
+      assertEquals(await run(), base);
+      edited.dispose();
+      model.dispose();
+    },
+  );
+
+  register(
+    `a leaf shift's gradient equals the gradient of the weight itself${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 7);
+      const shift = zeros([60, 15], { backend, requiresGrad: true });
+      model.setShift(0, shift);
+      tidy(() => model.loss(ids(backend), labels(backend)).backward());
+      const g = await shift.grad!.toArray();
+      assertEquals(g, await model.getParameter("h.0.mlp.c_proj.weight").grad!.toArray());
+      assert(g.some((v) => v !== 0));
+      // A frozen model gives the same G through the shift alone.
+      dropGrads(model.parameters().values());
+      model.setTrainable(false);
+      shift.grad!.dispose();
+      shift.grad = null;
+      tidy(() => model.loss(ids(backend), labels(backend)).backward());
+      assertEquals(await shift.grad!.toArray(), g);
+      for (const p of model.parameters().values()) assertEquals(p.grad, null);
+      model.dispose();
+    },
+  );
+}
+
+Deno.test("a shift with an autograd graph passes gradients back into it", async () => {
+  const model = randomModel(SMALL, CPU, 8);
+  const values = seeded([60, 15], 3, -0.1, 0.1);
+  // shift = 3·base, so ∂L/∂base = 3·G, with G read from a leaf shift of the same value.
+  const base = tensor(values, [60, 15], { backend: CPU, requiresGrad: true });
+  model.setShift(1, mul(base, 3));
+  model.loss(ids(CPU), labels(CPU)).backward();
+  const leaf = tensor(values.map((v) => 3 * v), [60, 15], { backend: CPU, requiresGrad: true });
+  model.setShift(1, leaf);
+  model.loss(ids(CPU), labels(CPU)).backward();
+  const g = await leaf.grad!.toArray();
+  assert(g.some((v) => v !== 0));
+  assertClose(await base.grad!.toArray(), g.map((v) => 3 * v), { atol: 1e-14, rtol: 1e-12 }, "3·G");
+  dropGrads(model.parameters().values());
+  model.dispose();
+});
+
+for (const kind of ["cpu", "webgpu"] as const) {
+  const register = kind === "cpu"
+    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
+    : gpuTest;
+  const on = kind === "cpu" ? "" : " on WebGPU";
+
+  register(
+    `capture returns c_proj inputs as keys and the rows of ∂L/∂(c_proj output)${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 9);
+      const x = ids(backend);
+      const y = labels(backend);
+      const all = tensor(Array.from({ length: B * T }, (_, i) => i), [B * T], {
+        backend,
+        dtype: "int32",
+      });
+      const some = [20, 3, 9, 26];
+      const subset = tensor(some, [some.length], { backend, dtype: "int32" });
+      const run = (positions: Tensor, layers: number[]) => {
+        const out = tidy(() => {
+          const r = model.forward(x, { capture: { layers, positions } });
+          lmLoss(r.logits, y).backward();
+          return r.captures;
+        });
+        return out;
+      };
+      const full = run(all, [0, 1]);
+      // Σ_j u_j δ_jᵀ over every row is ∂L/∂W of that layer: an independent check of both.
+      for (const c of full) {
+        const g = await model.getParameter(`h.${c.layer}.mlp.c_proj.weight`).grad!.toArray();
+        const kd = matmul(c.keys, c.valueGrads.grad!, { transA: true });
+        const tol = backend.kind === "cpu"
+          ? { atol: 1e-14, rtol: 1e-10 }
+          : { atol: 1e-6, rtol: 1e-4 };
+        assertClose(await kd.toArray(), g, tol, `layer ${c.layer} Kᵀ·Δ`);
+        assertEquals(c.keys.shape, [B * T, 60]);
+        assertEquals(c.valueGrads.grad!.shape, [B * T, 15]);
+      }
+      dropGrads(model.parameters().values());
+      // A subset in another layer order: the same rows, in request order.
+      const part = run(subset, [1, 0]);
+      assertEquals(part.map((c) => c.layer), [1, 0]);
+      for (const c of part) {
+        const f = full.find((q) => q.layer === c.layer)!;
+        const kf = await f.keys.toArray();
+        const df = await f.valueGrads.grad!.toArray();
+        const rows = (v: ArrayLike<number>, w: number) =>
+          some.flatMap((r) => Array.from(v).slice(r * w, r * w + w));
+        assertEquals(Array.from(await c.keys.toArray()), rows(kf, 60));
+        assertEquals(Array.from(await c.valueGrads.grad!.toArray()), rows(df, 15));
+      }
+      dropGrads(model.parameters().values());
+      // A frozen model: backward stops at the lowest tap and the value-gradients are unchanged.
+      model.setTrainable(false);
+      const frozen = run(subset, [1, 0]);
+      for (let i = 0; i < 2; i++) {
+        assertEquals(
+          await frozen[i].valueGrads.grad!.toArray(),
+          await part[i].valueGrads.grad!.toArray(),
+        );
+      }
+      for (const p of model.parameters().values()) assertEquals(p.grad, null);
+      for (const c of [...full, ...part, ...frozen]) {
+        c.keys.dispose();
+        c.valueGrads.dispose();
+      }
+      model.dispose();
+    },
+  );
+}
+
+Deno.test("`GPT.forward()` rejects bad inputs, shifts and layers with clear errors", () => {
+  const model = new GPT(SMALL, { backend: CPU });
+  assertThrows(
+    () => model.forward(tensor(new Array(12).fill(0), [1, 12], { backend: CPU, dtype: "int32" })),
+    /Input "\[1,12\]" is longer than the context of 11 tokens/,
+  );
+  assertThrows(() => model.forward(tensor([1, 2], [1, 2], { backend: CPU })), /int32 token ids/);
+  assertThrows(() => model.setShift(2, null), /Layer 2 does not exist: the model has 2/);
+  assertThrows(
+    () => model.setShift(0, zeros([15, 60], { backend: CPU })),
+    /Shift of layer 0 must be float "\[60,15\]", got float32 "\[15,60\]"/,
+  );
+  model.dispose();
+});
+
+gpuTest("a training step inside `tidy()` leaves only the gradients alive", async (gpu) => {
+  const model = randomModel(SMALL, gpu, 10);
+  const x = ids(gpu);
+  const y = labels(gpu);
+  tidy(() => model.loss(x, y).backward());
+  dropGrads(model.parameters().values());
+  const before = memoryStats(gpu).liveTensors;
+  tidy(() => model.loss(x, y).backward());
+  const grads = [...model.parameters().values()].filter((p) => p.grad !== null).length;
+  assertEquals(memoryStats(gpu).liveTensors, before + grads);
+  dropGrads(model.parameters().values());
+  model.dispose();
+  await gpu.dispatcher.sync();
+});
