@@ -8,7 +8,7 @@ import { AdamW } from "../engine/nn/adamw.ts";
 import { type GPTConfig, gptConfig } from "../engine/models/gpt/config.ts";
 import { disposeBatch, lmBatch } from "../engine/models/gpt/batch.ts";
 import { GPT } from "../engine/models/gpt/model.ts";
-import { seededInts } from "./_fixtures.ts";
+import { seededInts } from "../tests/engine/models/gpt/_fixtures.ts";
 
 const gpu = await initWebGpu();
 const steps = Number(Deno.args[0] ?? 10);
