@@ -89,3 +89,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u && row < pu(0u)) { out[w] = buf[0] * pf(3u); }
 }`;
 }
+
+/**
+ * Cache key of the column reduction.
+ * @param op Operator.
+ * @returns The key.
+ */
+export function reduceColsKey(op: ReduceOp): string {
+  return `reduce:${op}:cols`;
+}
+
+/**
+ * WGSL of a column reduction of a contiguous `[len, cols]` block: `out[j] = op_i x[i, j]`, one
+ * invocation per column (consecutive invocations read consecutive addresses). Uniforms: 0 cols,
+ * 1 len, 2 input offset, 3 scale (f32). `len` must stay under the loop cap ({@link REDUCE_ROW_MAX}).
+ * @param op Operator.
+ * @returns WGSL source.
+ */
+export function reduceColsWgsl(op: ReduceOp): string {
+  return `${PARAMS_WGSL}
+${bindingsWgsl([{ name: "x", type: "f32" }], [{ name: "out", type: "f32" }])}
+${MAIN_1D}
+  let cols = pu(0u);
+  if (gi >= cols) { return; }
+  let len = pu(1u);
+  var p = pu(2u) + gi;
+  var acc: f32 = ${init(op)};
+  for (var i = 0u; i < len; i = i + 1u) {
+    acc = ${combine(op, "acc", "x[p]")};
+    p = p + cols;
+  }
+  out[gi] = acc * pf(3u);
+}`;
+}

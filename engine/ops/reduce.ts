@@ -10,6 +10,8 @@ import { grid1d, Uniforms } from "../../kernels/common.ts";
 import {
   REDUCE_CHUNK,
   REDUCE_ROW_MAX,
+  reduceColsKey,
+  reduceColsWgsl,
   reduceKey,
   type ReduceOp,
   reduceWgsl,
@@ -36,6 +38,9 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, scal
   x.assertLive(op);
   if (x.dtype !== "float32") throw new TypeError(`${op}() needs a float tensor, got ${x.dtype}`);
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  if (x.backend.kind === "webgpu" && isLeadingContiguous(x, axes)) {
+    return reduceColumns(x, axes, kept, op, scale);
+  }
   const perm = [...kept, ...axes];
   const outShape = kept.map((i) => x.shape[i]);
   const rows = sizeOf(outShape);
@@ -63,6 +68,37 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, scal
   }
   if (src !== permuted) src.dispose();
   permuted.dispose();
+  return out;
+}
+
+// Reducing leading axes of a contiguous tensor (a bias gradient): read columns in place
+// instead of transposing first.
+function isLeadingContiguous(x: Tensor, axes: readonly number[]): boolean {
+  if (!x.isContiguous || axes.length === 0 || axes.length === x.rank) return false;
+  if (!axes.every((a, i) => a === i)) return false;
+  const len = sizeOf(axes.map((i) => x.shape[i]));
+  return len <= REDUCE_ROW_MAX && len > 1;
+}
+
+function reduceColumns(
+  x: Tensor,
+  axes: readonly number[],
+  kept: readonly number[],
+  op: ReduceOp,
+  scale: number,
+): Tensor {
+  const outShape = kept.map((i) => x.shape[i]);
+  const cols = sizeOf(outShape);
+  const len = sizeOf(axes.map((i) => x.shape[i]));
+  const out = empty(outShape, "float32", x.backend);
+  (x.backend as GpuBackend).dispatcher.run({
+    key: reduceColsKey(op),
+    wgsl: () => reduceColsWgsl(op),
+    uniforms: new Uniforms().u32(cols, len, x.offset).f32(scale).words,
+    inputs: [x.binding()],
+    outputs: [out.binding()],
+    workgroups: grid1d(cols),
+  });
   return out;
 }
 

@@ -45,3 +45,19 @@ gpuTest("`sum()` is exact past llvmpipe's 65,535-iteration loop cap", async (gpu
     assertClose(m, mRef, { atol: 0, rtol: 0 }, `max [${rows},${len}]`);
   }
 });
+
+checkOp({
+  name: "`sum()` over leading axes reads columns in place",
+  inputs: [[3, 5, 7]],
+  fn: ([a]) => sum(a, [0, 1]),
+});
+checkOp({
+  name: "`mean()` over the first axis of a matrix",
+  inputs: [[9, 6]],
+  fn: ([a]) => mean(a, 0),
+});
+checkOp({
+  name: "`max()` over the first axis of a matrix",
+  inputs: [[9, 6]],
+  fn: ([a]) => max(a, 0),
+});
