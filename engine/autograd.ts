@@ -6,8 +6,7 @@ import type { GradNode, Tensor } from "./tensor.ts";
 import { keep } from "./scope.ts";
 import { fmtShape } from "./shape.ts";
 import { add, addInto, onesLike } from "./ops/elementwise.ts";
-import { alias, copyInto } from "./ops/copy.ts";
-import { empty } from "./alloc.ts";
+import { alias, clone } from "./ops/copy.ts";
 
 let gradEnabled = true;
 
@@ -137,20 +136,13 @@ function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {
   if (t.grad === null) {
     // Later accumulation writes in place, so .grad must own contiguous, unshared storage.
     const exclusive = owned && g.storage.refs === 1 && g.isContiguous && g.offset === 0;
-    t.grad = keep(exclusive ? g : ownCopy(g));
+    // clone(), not materialize(): a dense view would come back unchanged, still shared.
+    t.grad = keep(exclusive ? g : clone(g));
     if (!exclusive && owned) g.dispose();
   } else {
     addInto(t.grad, g);
     if (owned) g.dispose();
   }
-}
-
-// A contiguous copy in fresh storage (materialize() would return a dense view unchanged, and
-// that view may share storage with another gradient or be the caller's upstream tensor).
-function ownCopy(g: Tensor): Tensor {
-  const c = empty(g.shape, g.dtype, g.backend);
-  copyInto(c, g);
-  return c;
 }
 
 function topoOrder(root: Tensor): Tensor[] {

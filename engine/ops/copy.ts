@@ -46,6 +46,18 @@ export function materialize(t: Tensor): Tensor {
 }
 
 /**
+ * A contiguous copy in storage of its own (never shares memory with `t`).
+ * @param t Any view.
+ * @returns The copy.
+ */
+export function clone(t: Tensor): Tensor {
+  t.assertLive("clone");
+  const out = empty(t.shape, t.dtype, t.backend);
+  copyInto(out, t);
+  return out;
+}
+
+/**
  * Copies `src` into the view `dst` (same shape). Used for contiguous copies, slice gradients
  * and concatenation.
  * @param dst Destination view (written).

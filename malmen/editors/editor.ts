@@ -1,0 +1,74 @@
+/**
+ * The one interface of every editor: requests in, one weight shift per edited layer out. The
+ * model is never modified; shifts are applied with `GPT.setShift` (W + ΔW) and reverted exactly
+ * by removing them.
+ * @module
+ */
+import type { Tensor } from "../../engine/tensor.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
+import type { EditRequest } from "../requests.ts";
+
+/** Names of the editors. */
+export type EditorName = "malmen" | "mend" | "ft";
+
+/** Settings shared by all editors. */
+export interface EditorConfig {
+  /** Edited blocks: their `mlp.c_proj` receives a shift. */
+  layers: number[];
+  /** Facts per LM mini-batch. */
+  lmBatch: number;
+  /** Hyper-network rows per chunk (independent of `lmBatch`). */
+  chunk: number;
+  /** Weight of the locality KL in the meta-loss. */
+  locCoef: number;
+  /** Low-rank width of the hyper-network (capped at d_in + d_out). */
+  rank: number;
+  /** Residual blocks of the hyper-network. */
+  nBlocks: number;
+  /** Initial edit step size η. */
+  etaInit: number;
+  /** Initialisation seed. */
+  seed: number;
+  /** Fine-tuning baseline: passes over the edit tuples. */
+  ftEpochs: number;
+  /** Fine-tuning baseline: Adam learning rate. */
+  ftLr: number;
+}
+
+/**
+ * Default editor settings for a model with `nLayer` blocks: the last half of the blocks are
+ * edited (GPT-2's 6 of 12 in the paper).
+ * @param nLayer Number of blocks.
+ * @returns The settings.
+ */
+export function defaultEditorConfig(nLayer: number): EditorConfig {
+  const count = Math.max(1, Math.floor(nLayer / 2));
+  return {
+    layers: Array.from({ length: count }, (_, i) => nLayer - count + i),
+    lmBatch: 64,
+    chunk: 1024,
+    locCoef: 1,
+    rank: 1920,
+    nBlocks: 2,
+    etaInit: 1e-3,
+    seed: 0,
+    ftEpochs: 10,
+    ftLr: 1e-3,
+  };
+}
+
+/** Computes shifts for many facts at once. */
+export interface Editor {
+  /** Which editor. */
+  readonly name: EditorName;
+  /** Its settings. */
+  readonly config: EditorConfig;
+  /**
+   * One shift per edited layer that edits all requests simultaneously. The model is left
+   * without shifts; the caller owns the returned tensors.
+   * @param model The LM.
+   * @param requests The facts.
+   * @returns Layer → ΔW `[d_in, d_out]`.
+   */
+  computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>>;
+}

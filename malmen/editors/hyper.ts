@@ -1,0 +1,166 @@
+/**
+ * The hyper-network editors: MALMEN (least-squares aggregation) and the MEND-style sum
+ * baseline, which share the network, the normaliser and the training loop. Editing streams:
+ * each LM mini-batch is captured, pushed through the hyper-network and folded into the ridge
+ * accumulator, then freed, so memory does not grow with the number of facts.
+ * @module
+ */
+import { noGrad } from "../../engine/autograd.ts";
+import { alias } from "../../engine/ops/copy.ts";
+import { addInto } from "../../engine/ops/elementwise.ts";
+import { keep, tidy } from "../../engine/scope.ts";
+import type { Tensor } from "../../engine/tensor.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
+import { loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
+import { writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { HyperNetwork } from "../hypernet.ts";
+import type { NormalizerState } from "../normalizer.ts";
+import { RidgeAccumulator } from "../ridge_accumulator.ts";
+import { captureBatch } from "../capture.ts";
+import { type Aggregation, rowChunks } from "../predict.ts";
+import { batches, type EditRequest } from "../requests.ts";
+import type { Editor, EditorConfig, EditorName } from "./editor.ts";
+
+/** A MALMEN or MEND editor. */
+export class HyperEditor implements Editor {
+  /** `malmen` (least squares) or `mend` (sum). */
+  readonly name: EditorName;
+  /** Settings. */
+  readonly config: EditorConfig;
+  /** The hyper-network shared by the edited layers (they all have the GPT's FFN shape). */
+  readonly net: HyperNetwork;
+
+  /**
+   * Creates an editor with a fresh (identity) hyper-network for a model.
+   * @param name `malmen` or `mend`.
+   * @param model The LM to be edited (for shapes and backend).
+   * @param config Settings.
+   */
+  constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
+    this.name = name;
+    this.config = config;
+    const d = model.config.dModel;
+    this.net = new HyperNetwork({
+      dIn: 4 * d,
+      dOut: d,
+      nModules: config.layers.length,
+      rank: config.rank,
+      nBlocks: config.nBlocks,
+      etaInit: config.etaInit,
+      seed: config.seed,
+      backend: model.backend,
+    });
+  }
+
+  /** How per-token edits are combined. */
+  get aggregation(): Aggregation {
+    return this.name === "malmen" ? "ls" : "sum";
+  }
+
+  /**
+   * Shifts for all requests at once, streaming mini-batch by mini-batch (normaliser frozen).
+   * @param model The LM (frozen).
+   * @param requests The facts.
+   * @returns Layer → ΔW.
+   */
+  async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
+    const { layers, lmBatch, chunk } = this.config;
+    const k = layers.length;
+    const accs = layers.map(() => new RidgeAccumulator(this.net.dIn, this.net.dOut));
+    const sums: (Tensor | null)[] = layers.map(() => null);
+    model.clearShifts();
+    for (const mb of batches(requests.map((r) => r.edit), lmBatch)) {
+      const captured = captureBatch(model, mb, layers);
+      for (let i = 0; i < k; i++) {
+        for (const c of rowChunks([captured[i]], chunk)) {
+          if (this.aggregation === "ls") {
+            const d = this.net.predictValueDiffs(c.keys, c.valueGrads, i);
+            accs[i].add(c.keys, d);
+            d.dispose();
+          } else {
+            const s = tidy(() => noGrad(() => this.net.mendShift(c.keys, c.valueGrads, i)));
+            if (sums[i] === null) sums[i] = keep(s);
+            else {
+              addInto(sums[i]!, s);
+              s.dispose();
+            }
+          }
+          c.keys.dispose();
+          c.valueGrads.dispose();
+        }
+        captured[i].keys.dispose();
+        captured[i].valueGrads.dispose();
+      }
+    }
+    const out = new Map<number, Tensor>();
+    for (let i = 0; i < k; i++) {
+      if (this.aggregation === "sum") {
+        out.set(layers[i], sums[i]!);
+      } else {
+        const lamHat = this.net.lamHatAt(i);
+        const solution = await accs[i].solve(lamHat);
+        out.set(layers[i], keep(alias(solution.deltaW)));
+        solution.dispose();
+        lamHat.dispose();
+      }
+      accs[i].dispose();
+    }
+    return out;
+  }
+
+  /**
+   * Saves the hyper-network, its normaliser and the settings into a folder (atomic writes).
+   * @param dir Destination folder.
+   */
+  async save(dir: string): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
+    await saveModule(this.net, `${dir}/editor.safetensors`, { editor: this.name });
+    const stats = await this.net.normalizer.saveState();
+    await writeJsonAtomic(`${dir}/normalizer.json`, {
+      count: stats.count,
+      mean: Array.from(stats.mean),
+      m2: Array.from(stats.m2),
+      std: Array.from(stats.std),
+    });
+    await writeJsonAtomic(`${dir}/editor.json`, { name: this.name, config: this.config });
+  }
+
+  /**
+   * Loads an editor saved by {@linkcode HyperEditor.save}; its normaliser is frozen.
+   * @param dir Source folder.
+   * @param model The LM it edits.
+   * @returns The editor.
+   */
+  static async load(dir: string, model: GPT): Promise<HyperEditor> {
+    const meta = await readJson(`${dir}/editor.json`) as { name: string; config: EditorConfig };
+    if (meta.name !== "malmen" && meta.name !== "mend") {
+      throw new TypeError(
+        `${dir}/editor.json: field "name" must be "malmen" or "mend", got "${meta.name}"`,
+      );
+    }
+    const editor = new HyperEditor(meta.name, model, meta.config);
+    await loadModule(editor.net, `${dir}/editor.safetensors`);
+    editor.net.normalizer.loadState(await readJson(`${dir}/normalizer.json`) as NormalizerState);
+    editor.net.normalizer.frozen = true;
+    return editor;
+  }
+
+  /** Releases the hyper-network. */
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TypeError(`"${path}" is not valid JSON`);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A training run's directory: static files (config, tokenizer) at the root and numbered
+ * checkpoints, each complete, with `latest.json` switched atomically to the newest one. A crash
+ * at any moment leaves the previous checkpoint usable.
+ * @module
+ */
+import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+
+/** Where the newest complete checkpoint is. */
+export interface LatestPointer {
+  /** Checkpoint folder relative to the run directory. */
+  checkpoint: string;
+  /** Step it was written at. */
+  step: number;
+}
+
+/**
+ * Path helper for a run directory.
+ * @param dir The run directory.
+ * @param name A file or folder inside it.
+ * @returns The joined path.
+ */
+export function runPath(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, "")}/${name}`;
+}
+
+/**
+ * Writes one checkpoint: `write(folder)` fills a fresh folder, then `latest.json` points to it
+ * and older checkpoints (beyond `keep`) are removed.
+ * @param dir Run directory.
+ * @param step Step number (names the folder).
+ * @param write Writes the checkpoint's files into the folder.
+ * @param keep How many checkpoints to keep (default 2).
+ * @returns The checkpoint folder.
+ */
+export async function writeCheckpoint(
+  dir: string,
+  step: number,
+  write: (folder: string) => Promise<void>,
+  keep = 2,
+): Promise<string> {
+  const rel = `checkpoints/step-${String(step).padStart(7, "0")}`;
+  const folder = runPath(dir, rel);
+  await Deno.mkdir(folder, { recursive: true });
+  await write(folder);
+  await writeJsonAtomic(
+    runPath(dir, "latest.json"),
+    { checkpoint: rel, step } satisfies LatestPointer,
+  );
+  const all: string[] = [];
+  for await (const e of Deno.readDir(runPath(dir, "checkpoints"))) {
+    if (e.isDirectory && e.name.startsWith("step-")) all.push(e.name);
+  }
+  all.sort();
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    if (`checkpoints/${old}` !== rel) {
+      await Deno.remove(runPath(dir, `checkpoints/${old}`), { recursive: true }).catch(() => {});
+    }
+  }
+  return folder;
+}
+
+/**
+ * The newest complete checkpoint of a run, or null when the run has none.
+ * @param dir Run directory.
+ * @returns Its folder and step.
+ */
+export async function latestCheckpoint(
+  dir: string,
+): Promise<{ folder: string; step: number } | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(runPath(dir, "latest.json"));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  let p: LatestPointer;
+  try {
+    p = JSON.parse(text);
+  } catch {
+    throw new TypeError(`${runPath(dir, "latest.json")}: invalid JSON`);
+  }
+  if (typeof p.checkpoint !== "string" || typeof p.step !== "number") {
+    throw new TypeError(
+      `${runPath(dir, "latest.json")}: fields "checkpoint" and "step" are required`,
+    );
+  }
+  return { folder: runPath(dir, p.checkpoint), step: p.step };
+}
+
+/**
+ * Writes a text file into the run directory atomically.
+ * @param dir Run directory.
+ * @param name File name.
+ * @param text Contents.
+ */
+export async function writeRunFile(dir: string, name: string, text: string): Promise<void> {
+  await writeFileAtomic(runPath(dir, name), text);
+}
