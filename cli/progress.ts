@@ -59,6 +59,14 @@ export class Progress {
   }
 
   /**
+   * Changes the total (when it becomes known after the start).
+   * @param total Units of work.
+   */
+  setTotal(total: number): void {
+    this.#o.total = total;
+  }
+
+  /**
    * Sets the info text without advancing.
    * @param info Text.
    */

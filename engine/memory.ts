@@ -15,6 +15,8 @@ export interface MemoryStats {
   liveBuffers: number;
   /** GPU bytes parked in the pool. */
   pooledBytes: number;
+  /** Highest live GPU bytes since the last {@linkcode resetPeakMemory}. */
+  peakLiveBytes: number;
 }
 
 /**
@@ -29,5 +31,35 @@ export function memoryStats(backend: Backend): MemoryStats {
     liveBytes: pool?.liveBytes ?? 0,
     liveBuffers: pool?.liveBuffers ?? 0,
     pooledBytes: pool?.pooledBytes ?? 0,
+    peakLiveBytes: pool?.peakLiveBytes ?? 0,
   };
+}
+
+/**
+ * Restarts peak tracking: live GPU bytes, and (on Linux) the process's peak resident set size.
+ * @param backend The backend.
+ */
+export function resetPeakMemory(backend: Backend): void {
+  if (backend.kind === "webgpu") backend.dispatcher.pool.resetPeak();
+  try {
+    // Writing 5 to clear_refs resets VmHWM, the kernel's exact peak-RSS counter.
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    // Not Linux, or not permitted: peakRssBytes() then reports the lifetime peak.
+  }
+}
+
+/**
+ * Peak resident set size since the last {@linkcode resetPeakMemory} (Linux VmHWM), else the
+ * current RSS.
+ * @returns Bytes.
+ */
+export function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // Fall through.
+  }
+  return Deno.memoryUsage().rss;
 }

@@ -17,6 +17,8 @@ export interface PoolStats {
   pooledBytes: number;
   /** Buffers parked in the pool. */
   pooledBuffers: number;
+  /** Highest `liveBytes` since creation or the last {@linkcode BufferPool.resetPeak}. */
+  peakLiveBytes: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export class BufferPool {
   #liveBuffers = 0;
   #pooled = 0;
   #pooledBuffers = 0;
+  #peak = 0;
 
   /**
    * Creates a pool on a device.
@@ -71,6 +74,7 @@ export class BufferPool {
     }
     this.#live += size;
     this.#liveBuffers++;
+    if (this.#live > this.#peak) this.#peak = this.#live;
     return buffer;
   }
 
@@ -96,6 +100,11 @@ export class BufferPool {
     this.#pending.length = 0;
   }
 
+  /** Restarts peak tracking from the current live bytes. */
+  resetPeak(): void {
+    this.#peak = this.#live;
+  }
+
   /** Destroys every parked buffer (live buffers are untouched). */
   trim(): void {
     for (const list of this.#free.values()) for (const b of list) b.destroy();
@@ -114,6 +123,7 @@ export class BufferPool {
       liveBuffers: this.#liveBuffers,
       pooledBytes: this.#pooled + this.#pending.reduce((s, b) => s + b.size, 0),
       pooledBuffers: this.#pooledBuffers + this.#pending.length,
+      peakLiveBytes: this.#peak,
     };
   }
 }

@@ -59,8 +59,8 @@ export function defaultEditorConfig(nLayer: number): EditorConfig {
 
 /** Computes shifts for many facts at once. */
 export interface Editor {
-  /** Which editor. */
-  readonly name: EditorName;
+  /** Which editor (an {@linkcode EditorName}, or e.g. "journal" for a replayed entry). */
+  readonly name: string;
   /** Its settings. */
   readonly config: EditorConfig;
   /**

@@ -1,0 +1,49 @@
+// `deno task generate`: greedy or top-k continuation of a prompt with a trained model.
+import { parseArgs } from "node:util";
+import { generate } from "../engine/models/gpt/generate.ts";
+import { loadLmRun } from "../malmen/lm/load.ts";
+import { applyShifts, readJournalEntry } from "../malmen/journal.ts";
+import { num, pickBackend, runCli } from "./_common.ts";
+
+const HELP = `Usage: deno task generate --prompt TEXT [options]
+
+Options:
+  --prompt TEXT    the prompt (required)
+  --lm DIR         trained LM run (default runs/lm)
+  --journal FILE   apply an edit journal entry first (see deno task edit)
+  --tokens N       tokens to generate (default 8)
+  --top-k K        sample from the K likeliest tokens (default: greedy)
+  --seed N         sampling seed
+  --backend webgpu|cpu
+  --help`;
+
+await runCli(async () => {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      prompt: { type: "string" },
+      lm: { type: "string", default: "runs/lm" },
+      journal: { type: "string" },
+      tokens: { type: "string" },
+      "top-k": { type: "string" },
+      seed: { type: "string" },
+      backend: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) {
+    console.log(HELP);
+    return;
+  }
+  if (v.prompt === undefined) throw new TypeError("--prompt TEXT is required (see --help)");
+  const backend = await pickBackend(v.backend);
+  const { model, tokenizer } = await loadLmRun(v.lm!, backend);
+  if (v.journal) applyShifts(model, (await readJournalEntry(v.journal, model)).shifts);
+  const ids = await generate(model, tokenizer.encode(v.prompt), {
+    maxNewTokens: num("tokens", v.tokens, 8),
+    topK: v["top-k"] === undefined ? undefined : num("top-k", v["top-k"], 1),
+    seed: num("seed", v.seed, 0),
+  });
+  console.log(v.prompt + tokenizer.decode(ids));
+  model.dispose();
+});
