@@ -74,6 +74,7 @@ export class Dispatcher {
   #reads: PendingRead[] = [];
   #readScheduled = false;
   #stats: DispatchStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  #profile: Profiler | null = null;
 
   /**
    * Creates a dispatcher.
@@ -159,10 +160,18 @@ export class Dispatcher {
       label: launch.key,
     });
     if (this.debug) this.device.pushErrorScope("validation");
-    const pass = this.#openPass();
+    const pass = this.#profile
+      ? this.#profile.pass(
+        this.#encoder ??= this.device.createCommandEncoder(),
+        this.#closePass.bind(this),
+        slot,
+        launch.key,
+      )
+      : this.#openPass();
     pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.#profile) pass.end();
     this.#stats.dispatches++;
     if (this.debug) {
       this.flush();
@@ -174,6 +183,30 @@ export class Dispatcher {
         }
       });
     }
+  }
+
+  /**
+   * Starts per-kernel GPU timing (needs the adapter's `timestamp-query` feature): each launch
+   * gets its own timed pass, so only use it to find where time goes, not to time throughput.
+   * @returns False when the adapter cannot time kernels.
+   */
+  startProfile(): boolean {
+    if (!this.device.features.has("timestamp-query")) return false;
+    this.flush();
+    this.#profile = new Profiler(this.device, DISPATCHES_PER_SUBMIT);
+    return true;
+  }
+
+  /**
+   * Stops timing and returns milliseconds and launch counts per kernel key, slowest first.
+   * @returns Rows of the profile.
+   */
+  async stopProfile(): Promise<{ key: string; ms: number; count: number }[]> {
+    const p = this.#profile;
+    if (p === null) return [];
+    this.flush();
+    this.#profile = null;
+    return await p.report();
   }
 
   /**
@@ -194,7 +227,9 @@ export class Dispatcher {
     if (this.#slots > 0) {
       this.device.queue.writeBuffer(this.#ring, 0, this.#ringStage, 0, this.#slots * UNIFORM_SLOT);
     }
+    const collect = this.#profile?.resolve(this.#encoder, this.#slots);
     this.device.queue.submit([this.#encoder.finish()]);
+    collect?.();
     this.#encoder = null;
     this.#slots = 0;
     this.#stats.submits++;
@@ -324,5 +359,76 @@ export class Dispatcher {
     const made = { group, pipeline };
     this.#layouts.set(key, made);
     return made;
+  }
+}
+
+// Timestamp queries around each launch of a profiled run, resolved at every submit.
+class Profiler {
+  #device: GPUDevice;
+  #set: GPUQuerySet;
+  #resolveBuf: GPUBuffer;
+  #keys: string[] = [];
+  #pending: Promise<void>[] = [];
+  #totals = new Map<string, { ns: number; count: number }>();
+
+  constructor(device: GPUDevice, slots: number) {
+    this.#device = device;
+    this.#set = device.createQuerySet({ type: "timestamp", count: 2 * slots });
+    this.#resolveBuf = device.createBuffer({
+      size: 16 * slots,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+  }
+
+  pass(
+    encoder: GPUCommandEncoder,
+    close: () => void,
+    slot: number,
+    key: string,
+  ): GPUComputePassEncoder {
+    close();
+    this.#keys[slot] = key;
+    return encoder.beginComputePass({
+      timestampWrites: {
+        querySet: this.#set,
+        beginningOfPassWriteIndex: 2 * slot,
+        endOfPassWriteIndex: 2 * slot + 1,
+      },
+    });
+  }
+
+  resolve(encoder: GPUCommandEncoder, slots: number): (() => void) | undefined {
+    if (slots === 0) return undefined;
+    const keys = this.#keys.slice(0, slots);
+    const staging = this.#device.createBuffer({
+      size: 16 * slots,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.resolveQuerySet(this.#set, 0, 2 * slots, this.#resolveBuf, 0);
+    encoder.copyBufferToBuffer(this.#resolveBuf, 0, staging, 0, 16 * slots);
+    return () => {
+      this.#pending.push(
+        staging.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          keys.forEach((key, i) => {
+            const ns = Number(t[2 * i + 1] - t[2 * i]);
+            const e = this.#totals.get(key) ?? { ns: 0, count: 0 };
+            e.ns += ns;
+            e.count++;
+            this.#totals.set(key, e);
+          });
+          staging.unmap();
+          staging.destroy();
+        }),
+      );
+    };
+  }
+
+  async report(): Promise<{ key: string; ms: number; count: number }[]> {
+    await Promise.all(this.#pending);
+    this.#set.destroy();
+    this.#resolveBuf.destroy();
+    return [...this.#totals].map(([key, e]) => ({ key, ms: e.ns / 1e6, count: e.count }))
+      .sort((a, b) => b.ms - a.ms);
   }
 }
