@@ -1,6 +1,19 @@
 /**
- * Tensor engine.
+ * A from-scratch tensor engine for Deno on WebGPU (with a float64 CPU reference backend), a
+ * GPT-2-architecture decoder, and MALMEN massive knowledge editing.
+ *
+ * This entry point exports the engine: tensors, tape autograd, ops, `nn` modules and AdamW,
+ * safetensors I/O, the GPT model and the tokenizers. The editor lives at `./malmen`.
+ *
+ * @example Tensors and gradients
+ * ```ts ignore
+ * import { initWebGpu, matmul, sum, tensor } from "@malmen/engine";
+ * await initWebGpu(); // or keep the float64 CPU backend
+ * const a = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+ * const loss = sum(matmul(a, a));
+ * loss.backward();
+ * console.log(await a.grad!.toArray());
+ * ```
  * @module
  */
-/** Version. */
-export const VERSION: string = "0.1.0";
+export * from "./engine/mod.ts";

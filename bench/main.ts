@@ -2,8 +2,11 @@
 import { parseArgs } from "node:util";
 import type { Bench, BenchRow } from "./types.ts";
 import { matmulBench } from "./matmul.ts";
+import { trainStepBench } from "./train_step.ts";
+import { editQualityBench } from "./edit_quality.ts";
+import { editMemoryBench } from "./edit_memory.ts";
 
-const BENCHES: readonly Bench[] = [matmulBench];
+const BENCHES: readonly Bench[] = [matmulBench, trainStepBench, editQualityBench, editMemoryBench];
 
 function usage(): string {
   const lines = BENCHES.map((b) => `  ${b.name.padEnd(14)} ${b.description}`);
@@ -37,10 +40,14 @@ if (values.help) {
 }
 const unknown = positionals.filter((p) => !BENCHES.some((b) => b.name === p));
 if (unknown.length > 0) {
-  console.error(`Unknown benchmark "${unknown[0]}". Known: ${BENCHES.map((b) => b.name).join(", ")}`);
+  console.error(
+    `Unknown benchmark "${unknown[0]}". Known: ${BENCHES.map((b) => b.name).join(", ")}`,
+  );
   Deno.exit(2);
 }
-const selected = positionals.length > 0 ? BENCHES.filter((b) => positionals.includes(b.name)) : BENCHES;
+const selected = positionals.length > 0
+  ? BENCHES.filter((b) => positionals.includes(b.name))
+  : BENCHES;
 const rows: BenchRow[] = [];
 for (const bench of selected) {
   await bench.run({

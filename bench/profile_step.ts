@@ -12,10 +12,16 @@ const steps = Number(Deno.args[0] ?? 5);
 const d = Number(Deno.args[1] ?? 128);
 const b = Number(Deno.args[2] ?? 64);
 const gpu = await initWebGpu();
-const model = new GPT(gptConfig("tiny", { vocabSize: 809, nCtx: 32, dModel: d, nLayer: 4, nHead: 4 }), { backend: gpu });
+const model = new GPT(
+  gptConfig("tiny", { vocabSize: 809, nCtx: 32, dModel: d, nLayer: 4, nHead: 4 }),
+  { backend: gpu },
+);
 const opt = new AdamW(model, { lr: 1e-3, weightDecay: 0, maxGradNorm: 1 });
 const next = rng(1);
-const seqs = Array.from({ length: b }, () => Array.from({ length: 14 }, () => Math.floor(next() * 809)));
+const seqs = Array.from(
+  { length: b },
+  () => Array.from({ length: 14 }, () => Math.floor(next() * 809)),
+);
 const step = (): void => {
   const batch = lmBatch(seqs, { backend: gpu });
   tidy(() => {
@@ -36,7 +42,15 @@ t0 = performance.now();
 for (let i = 0; i < steps; i++) step();
 const rows = await gpu.dispatcher.stopProfile();
 const total = rows.reduce((s, r) => s + r.ms, 0);
-console.log(`kernel time ${(total / steps).toFixed(1)} ms/step over ${rows.reduce((s, r) => s + r.count, 0) / steps} launches`);
+console.log(
+  `kernel time ${(total / steps).toFixed(1)} ms/step over ${
+    rows.reduce((s, r) => s + r.count, 0) / steps
+  } launches`,
+);
 for (const r of rows.slice(0, 25)) {
-  console.log(`${(r.ms / steps).toFixed(2).padStart(8)} ms  ${String(r.count / steps).padStart(5)}x  ${r.key}`);
+  console.log(
+    `${(r.ms / steps).toFixed(2).padStart(8)} ms  ${
+      String(r.count / steps).padStart(5)
+    }x  ${r.key}`,
+  );
 }

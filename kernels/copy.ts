@@ -6,14 +6,16 @@ import { bindingsWgsl, MAIN_1D, PARAMS_WGSL, STRIDED_WGSL } from "./common.ts";
 
 /**
  * Uniforms: 0 n, 1 rank, 2 src offset, 3 dst offset, 4..9 shape, 10..15 src strides,
- * 16..21 dst strides.
+ * 16..21 dst strides (all in units of the element type: vec4s when `vec4`).
  * @param type `f32` or `i32`.
+ * @param vec4 Move `vec4`s (the caller divides sizes, offsets and strides by 4).
  * @returns WGSL source.
  */
-export function copyWgsl(type: "f32" | "i32"): string {
+export function copyWgsl(type: "f32" | "i32", vec4 = false): string {
+  const t = vec4 ? `vec4<${type}>` : type;
   return `${PARAMS_WGSL}
 ${STRIDED_WGSL}
-${bindingsWgsl([{ name: "src", type }], [{ name: "dst", type }])}
+${bindingsWgsl([{ name: "src", type: t }], [{ name: "dst", type: t }])}
 ${MAIN_1D}
   let n = pu(0u);
   if (gi >= n) { return; }

@@ -8,6 +8,8 @@ import { collapseDims, fmtShape, type Shape, sizeOf } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { grid1d, MAX_RANK, Uniforms } from "../../kernels/common.ts";
 import { copyWgsl, fillWgsl } from "../../kernels/copy.ts";
+import { type TransposeConfig, transposeKey, transposeWgsl } from "../../kernels/transpose.ts";
+import type { GpuBackend } from "../backend.ts";
 
 /**
  * Another view of the same storage and layout (shares memory; disposing one keeps the other).
@@ -101,17 +103,71 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   if (c.shape.length > MAX_RANK) {
     throw new RangeError(`Copy of rank ${c.shape.length} exceeds the kernel limit ${MAX_RANK}`);
   }
+  if (src.dtype === "float32" && tileTranspose(backend, source, dst, c)) {
+    if (source !== src) source.dispose();
+    return;
+  }
   const type = src.dtype === "int32" ? "i32" : "f32";
+  // Rows contiguous on both sides and everything else a multiple of 4: move vec4s (a quarter
+  // of the loads and index math; e.g. splitting and merging attention heads).
+  const v = c.strides[0].at(-1) === 1 && c.strides[1].at(-1) === 1 && c.shape.at(-1)! % 4 === 0 &&
+    [source.offset, dst.offset, ...c.strides[0].slice(0, -1), ...c.strides[1].slice(0, -1)]
+      .every((x) => x % 4 === 0);
+  const q = v ? 4 : 1;
+  const shape = v ? [...c.shape.slice(0, -1), c.shape.at(-1)! / 4] : c.shape;
+  const quarter = (s: readonly number[]): number[] => s.map((x, i) => i < s.length - 1 ? x / 4 : 1);
   backend.dispatcher.run({
-    key: `copy:${type}`,
-    wgsl: () => copyWgsl(type),
-    uniforms: new Uniforms().u32(n, c.shape.length, source.offset, dst.offset)
-      .list(c.shape).list(c.strides[0]).list(c.strides[1]).words,
+    key: `copy:${type}${v ? ":v4" : ""}`,
+    wgsl: () => copyWgsl(type, v),
+    uniforms: new Uniforms().u32(n / q, c.shape.length, source.offset / q, dst.offset / q)
+      .list(shape).list(v ? quarter(c.strides[0]) : c.strides[0])
+      .list(v ? quarter(c.strides[1]) : c.strides[1]).words,
     inputs: [source.binding()],
     outputs: [dst.binding()],
-    workgroups: grid1d(n),
+    workgroups: grid1d(n / q),
   });
   if (source !== src) source.dispose();
+}
+
+// A (batched) 2-D transpose into a dense destination: collapsed shape [Z?, X, Y] with the
+// destination dense and row-major and the source not contiguous along Y. Runs the 4×4 tile
+// kernel and returns true, or returns false for any other copy.
+function tileTranspose(
+  backend: GpuBackend,
+  src: Tensor,
+  dst: Tensor,
+  c: { shape: number[]; strides: number[][] },
+): boolean {
+  const r = c.shape.length;
+  if (r < 2 || r > 3) return false;
+  const [ss, ds] = c.strides;
+  const x = c.shape[r - 2];
+  const y = c.shape[r - 1];
+  const z = r === 3 ? c.shape[0] : 1;
+  const denseDst = ds[r - 1] === 1 && ds[r - 2] === y && (r === 2 || ds[0] === x * y);
+  if (!denseDst || ss[r - 1] === 1) return false;
+  // Kernel view: source [Z, R, C] with R = y (read with stride ss[r-1]), C = x.
+  const R = y;
+  const C = x;
+  const sr = ss[r - 1];
+  const sc = ss[r - 2];
+  const sz = r === 3 ? ss[0] : 0;
+  const config: TransposeConfig = {
+    vecIn: sc === 1 && C % 4 === 0 && sr % 4 === 0 && sz % 4 === 0 && src.offset % 4 === 0,
+    vecOut: R % 4 === 0 && dst.offset % 4 === 0,
+  };
+  const tilesRow = Math.ceil(C / 4);
+  const tilesMat = Math.ceil(R / 4) * tilesRow;
+  backend.dispatcher.run({
+    key: transposeKey(config),
+    wgsl: () => transposeWgsl(config),
+    uniforms: new Uniforms().u32(R, C, tilesRow, tilesMat, z * tilesMat, src.offset, sz, sr, sc)
+      .u32(dst.offset).words,
+    inputs: [src.binding()],
+    outputs: [dst.binding()],
+    workgroups: grid1d(z * tilesMat),
+  });
+  return true;
 }
 
 /**

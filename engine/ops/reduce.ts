@@ -254,3 +254,4 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   const out = reshapeRaw(reduceRaw(g, axes, "sum"), shape);
   return record(out, "sumTo", [g], (gg) => [spread(gg, g, axes)]);
 }
+export type { ReduceOp } from "../../kernels/reduce.ts";

@@ -61,6 +61,8 @@ export class FtEditor implements Editor {
             optimizer.step();
           });
         }
+        // Let queued work finish each epoch: bounds the queue and keeps Ctrl-C responsive.
+        if (model.backend.kind === "webgpu") await model.backend.dispatcher.sync();
       }
       const out = new Map<number, Tensor>();
       for (const l of layers) {

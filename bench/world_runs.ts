@@ -1,0 +1,81 @@
+// Trained artefacts the editing benchmarks need (LM, MALMEN, MEND on the embedded world),
+// reused from bench/runs/ when present, trained (with progress on stderr) when not.
+import type { GpuBackend } from "../engine/backend.ts";
+import type { GPT } from "../engine/models/gpt/model.ts";
+import type { Tokenizer } from "../engine/models/tokenizer/tokenizer.ts";
+import { defaultEditorConfig } from "../malmen/editors/editor.ts";
+import { HyperEditor } from "../malmen/editors/hyper.ts";
+import { loadLmRun } from "../malmen/lm/load.ts";
+import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
+import { trainLm } from "../malmen/lm/train.ts";
+import { modelConfigFor, type WorldSetup, worldSetup } from "../malmen/pipeline.ts";
+import { type EditRequest, toRequests } from "../malmen/requests.ts";
+import { trainEditor } from "../malmen/train_editor.ts";
+
+/** Where the benchmark runs live. */
+export const BENCH_RUNS = "bench/runs/world";
+
+/** The embedded-world artefacts. */
+export interface WorldRuns {
+  /** World, corpus, tokenizer. */
+  setup: WorldSetup;
+  /** The trained LM (frozen). */
+  model: GPT;
+  /** Its tokenizer. */
+  tokenizer: Tokenizer;
+  /** Held-out edit requests (subjects never meta-trained on). */
+  edits: EditRequest[];
+  /** Loads (or meta-trains) an editor. */
+  editor: (name: "malmen" | "mend") => Promise<HyperEditor>;
+}
+
+/**
+ * Loads or trains the LM, and gives access to the editors.
+ * @param gpu The backend.
+ * @param log Progress messages.
+ * @param budget Minutes for LM training and per editor, when they must be trained.
+ * @returns The artefacts.
+ */
+export async function worldRuns(
+  gpu: GpuBackend,
+  log: (m: string) => void,
+  budget = { lm: 10, meta: 5 },
+): Promise<WorldRuns> {
+  const setup = await worldSetup({ seed: 1 });
+  const lmDir = `${BENCH_RUNS}/lm`;
+  if ((await latestCheckpoint(lmDir)) === null) {
+    log(`training the language model (up to ${budget.lm} min) into ${lmDir}`);
+    const r = await trainLm(setup.corpus, setup.tokenizer, {
+      outDir: lmDir,
+      config: modelConfigFor(setup.tokenizer),
+      backend: gpu,
+      maxSeconds: budget.lm * 60,
+    });
+    r.model.dispose();
+  }
+  const { model, tokenizer } = await loadLmRun(lmDir, gpu);
+  const n = model.config.nCtx;
+  const edits = toRequests(tokenizer, setup.world.edit, n);
+  const editor = async (name: "malmen" | "mend"): Promise<HyperEditor> => {
+    const dir = `${BENCH_RUNS}/${name}`;
+    const latest = await latestCheckpoint(dir);
+    if (latest !== null) return await HyperEditor.load(latest.folder, model);
+    log(`meta-training ${name} (up to ${budget.meta} min) into ${dir}`);
+    const r = await trainEditor(
+      model,
+      toRequests(tokenizer, setup.world.train, n),
+      toRequests(tokenizer, setup.world.val, n),
+      {
+        outDir: dir,
+        editor: name,
+        config: defaultEditorConfig(model.config.nLayer),
+        nEdits: 128,
+        steps: 10_000,
+        valEvery: 5,
+        maxSeconds: budget.meta * 60,
+      },
+    );
+    return r.editor;
+  };
+  return { setup, model, tokenizer, edits, editor };
+}
