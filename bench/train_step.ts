@@ -1,0 +1,109 @@
+// One full GPT training step (forward + backward + optimizer update): this engine's GPT + AdamW
+// vs the same architecture in tfjs-core ops with tf.train.adam on tfjs-webgpu, same adapter.
+import { initWebGpu } from "../engine/backend.ts";
+import { tidy } from "../engine/scope.ts";
+import type { Tensor } from "../engine/tensor.ts";
+import { rng } from "../engine/ops/creation.ts";
+import { AdamW } from "../engine/nn/adamw.ts";
+import { type GPTConfig, gptConfig } from "../engine/models/gpt/config.ts";
+import { disposeBatch, lmBatch } from "../engine/models/gpt/batch.ts";
+import { GPT, lmLoss } from "../engine/models/gpt/model.ts";
+import type { Bench, BenchContext } from "./types.ts";
+import { median } from "./timing.ts";
+import { tfjsGptTrainStep } from "./peers/tfjs_gpt.ts";
+
+const BATCH = 16;
+const LENGTH = 64;
+const CONFIG_NAME = `V256-T${LENGTH}-d128-L4-H4-B${BATCH}`;
+// Pipeline compilation on llvmpipe takes seconds on the first step.
+const WARMUP = 2;
+
+interface StepStats {
+  ms: number;
+  params: number;
+  firstLoss: number;
+  lastLoss: number;
+}
+
+/** `count` seeded sequences of `LENGTH + 1` token ids (inputs and shifted labels). */
+function sequences(count: number, vocab: number): number[][] {
+  const next = rng(7);
+  return Array.from(
+    { length: count },
+    () => Array.from({ length: LENGTH + 1 }, () => Math.floor(next() * vocab)),
+  );
+}
+
+async function ours(config: GPTConfig, seqs: number[][], steps: number): Promise<StepStats> {
+  const gpu = await initWebGpu();
+  const model = new GPT(config, { backend: gpu, seed: 1 });
+  const opt = new AdamW(model, { lr: 1e-3, maxGradNorm: 1 });
+  const batch = lmBatch(seqs, { backend: gpu });
+  const record = (): Tensor => {
+    opt.zeroGrad();
+    const loss = lmLoss(model.forward(batch.ids).logits, batch.labels);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  // An untimed step whose loss is read back (a sanity check of the run).
+  const step = async (): Promise<number> => {
+    const loss = tidy(record);
+    try {
+      return await loss.item();
+    } finally {
+      loss.dispose();
+    }
+  };
+  try {
+    const firstLoss = await step();
+    for (let i = 1; i < WARMUP; i++) await step();
+    await gpu.dispatcher.sync();
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      tidy(() => void record());
+      await gpu.dispatcher.sync();
+      times.push(performance.now() - t0);
+    }
+    const lastLoss = await step();
+    return { ms: median(times), params: model.numParameters(), firstLoss, lastLoss };
+  } finally {
+    disposeBatch(batch);
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+/** The train_step benchmark. */
+export const trainStepBench: Bench = {
+  name: "train_step",
+  description: `GPT training step ms (fwd+bwd+Adam), ${CONFIG_NAME} (ours vs tfjs-webgpu)`,
+  async run(ctx: BenchContext): Promise<void> {
+    const steps = ctx.quick ? 3 : 7;
+    const config = gptConfig("tiny", { vocabSize: 256, nCtx: LENGTH });
+    const seqs = sequences(BATCH, config.vocabSize);
+    ctx.log(`train_step ${CONFIG_NAME}: ours (${WARMUP} warm-up + ${steps} timed steps)`);
+    const a = await ours(config, seqs, steps);
+    ctx.log(
+      `train_step ours: ${a.params} params, loss ${a.firstLoss.toFixed(3)} -> ` +
+        `${a.lastLoss.toFixed(3)}`,
+    );
+    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "ours", ms: round(a.ms) });
+    ctx.log(`train_step ${CONFIG_NAME}: tfjs-webgpu (${WARMUP} warm-up + ${steps} timed steps)`);
+    const p = await tfjsGptTrainStep(config, seqs, { warmup: WARMUP, steps, seed: 1 });
+    ctx.log(
+      `train_step tfjs-webgpu: ${p.params} params, loss ${p.firstLoss.toFixed(3)} -> ` +
+        `${p.lastLoss.toFixed(3)}`,
+    );
+    if (p.params !== a.params) {
+      throw new Error(`Parameter counts differ: ours ${a.params}, tfjs ${p.params}`);
+    }
+    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "tfjs-webgpu", ms: round(p.ms) });
+    ctx.log(`train_step: tfjs-webgpu / ours = ${(p.ms / a.ms).toFixed(2)}x`);
+  },
+};
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
