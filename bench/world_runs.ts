@@ -41,7 +41,7 @@ export async function worldRuns(
   log: (m: string) => void,
   budget = { lm: 10, meta: 5 },
 ): Promise<WorldRuns> {
-  const setup = await worldSetup({ seed: 1 });
+  const setup = await worldSetup();
   const lmDir = `${BENCH_RUNS}/lm`;
   if ((await latestCheckpoint(lmDir)) === null) {
     log(`training the language model (up to ${budget.lm} min) into ${lmDir}`);

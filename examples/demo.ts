@@ -9,7 +9,7 @@ import { defaultEditorConfig, type EditorConfig } from "../malmen/editors/editor
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { revertShifts } from "../malmen/journal.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { editAndScore, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
+import { DEMO_WORLD, editAndScore, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/report.ts";
 import { toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
@@ -56,7 +56,7 @@ await runCli(async () => {
   const quick = v.quick;
   const world = quick
     ? { seed: 1, people: 40, countries: 4, citiesPerCountry: 2, companies: 8 }
-    : { seed: 1 };
+    : DEMO_WORLD;
   const { world: w, corpus, tokenizer } = await worldSetup(world);
   const m = Math.min(num("m", v.m, quick ? 32 : 512), w.edit.length);
   log(

@@ -64,11 +64,12 @@ await runCli(async () => {
   if (!["malmen", "mend", "ft"].includes(v.editor!)) {
     throw new TypeError(`--editor must be malmen, mend or ft, got "${v.editor}"`);
   }
-  const backend = await pickBackend(v.backend);
-  const { model, tokenizer } = await loadLmRun(v.lm!, backend);
+  // Validate the input before loading anything heavy.
   let records = await loadEditRecords(v.input);
   if (v.m !== undefined) records = records.slice(0, num("m", v.m, records.length));
   if (records.length === 0) throw new RangeError(`"${v.input}" has no records to edit`);
+  const backend = await pickBackend(v.backend);
+  const { model, tokenizer } = await loadLmRun(v.lm!, backend);
   const requests = toRequests(tokenizer, records, model.config.nCtx);
   const out = v.out!;
   await Deno.mkdir(out, { recursive: true });

@@ -8,7 +8,7 @@ import { generateWorld } from "../malmen/data/world.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { counterFactSetup, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
+import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
 import { toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
 import { num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
@@ -85,7 +85,7 @@ await runCli(async () => {
 
   if (v.editor === "lm") {
     const setup = v.data === "world"
-      ? await worldSetup({ seed: 1 })
+      ? await worldSetup()
       : await counterFactSetup(await allCounterFact());
     const config = modelConfigFor(setup.tokenizer, {
       dModel: num("d-model", v["d-model"], 128),
@@ -152,7 +152,7 @@ await runCli(async () => {
   const { model, tokenizer } = await loadLmRun(v.lm!, backend);
   let trainRecords, valRecords;
   if (v.data === "world") {
-    const world = generateWorld({ seed: 1 });
+    const world = generateWorld(DEMO_WORLD);
     trainRecords = world.train;
     valRecords = world.val;
   } else {

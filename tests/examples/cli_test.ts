@@ -1,0 +1,65 @@
+// The CLIs answer --help, and bad input ends with one clear error line and a non-zero exit.
+import { ok } from "node:assert/strict";
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+for (const cli of ["train", "edit", "demo", "generate"]) {
+  Deno.test(`\`deno task ${cli} --help\` prints usage and exits 0`, async () => {
+    const r = await run([`examples/${cli}.ts`, "--help"]);
+    ok(r.code === 0, r.err);
+    ok(r.out.startsWith(`Usage: deno task ${cli}`), r.out);
+  });
+}
+
+Deno.test("`deno task bench --help` lists the benchmarks", async () => {
+  const r = await run(["bench/main.ts", "--help"]);
+  ok(r.code === 0, r.err);
+  for (const name of ["matmul", "train_step", "edit_quality", "edit_memory"]) {
+    ok(r.out.includes(name), name);
+  }
+});
+
+Deno.test("`deno task edit` names the record and field of a malformed input", async () => {
+  const dir = await Deno.makeTempDir();
+  const input = `${dir}/bad.json`;
+  await Deno.writeTextFile(
+    input,
+    JSON.stringify([{
+      case_id: 1,
+      prompt: "The capital of Norvia is",
+      subject: "Norvia",
+      target_new: "",
+      ground_truth: "Velan",
+      rephrase_prompt: "Norvia's capital is",
+      locality_prompt: "The capital of Ostra is",
+      locality_ground_truth: "Kem",
+    }]),
+  );
+  const r = await run([
+    "examples/edit.ts",
+    "--input",
+    input,
+    "--lm",
+    `${dir}/missing`,
+    "--backend",
+    "cpu",
+  ]);
+  ok(r.code !== 0);
+  ok(r.err.includes('record 0: field "target_new"'), r.err);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("`deno task train` rejects an unknown editor by name", async () => {
+  const r = await run(["examples/train.ts", "--editor", "rome", "--backend", "cpu"]);
+  ok(r.code !== 0);
+  ok(r.err.includes('--editor must be lm, malmen or mend, got "rome"'), r.err);
+});
