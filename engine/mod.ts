@@ -15,6 +15,7 @@ export * from "./ops/elementwise.ts";
 export * from "./ops/reduce.ts";
 export * from "./ops/view.ts";
 export * from "./ops/matmul.ts";
+export * from "./ops/linear.ts";
 export * from "./ops/softmax.ts";
 export * from "./ops/loss.ts";
 export * from "./ops/layernorm.ts";

@@ -44,61 +44,77 @@ fn pow_s(x: f32, p: f32) -> f32 {
 }
 `;
 
+/** Layout of an elementwise kernel's inputs. */
+export type EwMode = "flat" | "vec4" | "strided";
+
 /**
  * Cache key of an elementwise kernel.
  * @param name Op name (distinct per expression).
  * @param arity Number of inputs.
- * @param strided Strided variant.
+ * @param mode `flat` (contiguous), `vec4` (contiguous, 4 elements per invocation) or `strided`.
  * @returns The key.
  */
-export function elementwiseKey(name: string, arity: number, strided: boolean): string {
-  return `ew:${name}:${arity}:${strided ? "s" : "f"}`;
+export function elementwiseKey(name: string, arity: number, mode: EwMode): string {
+  return `ew:${name}:${arity}:${mode === "strided" ? "s" : mode === "vec4" ? "v4" : "f"}`;
 }
 
 /**
- * WGSL of an elementwise kernel writing `out[i] = expr`.
+ * WGSL of an elementwise kernel writing `out[i] = expr`. In `vec4` mode every invocation loads
+ * one `vec4` per input (sizes and offsets in uniforms count vec4s) and evaluates the scalar
+ * expression per component: on llvmpipe a load costs the same per lane whatever its width, so
+ * this quarters the loads.
  * @param expr Expression over `a`, `b`, `c`, `s`.
  * @param arity Number of inputs (1–3).
- * @param strided Read inputs through their strides (broadcast = stride 0).
+ * @param mode Input layout (strided reads broadcast with stride 0).
  * @returns WGSL source.
  */
-export function elementwiseWgsl(expr: string, arity: number, strided: boolean): string {
+export function elementwiseWgsl(expr: string, arity: number, mode: EwMode): string {
   const names = ["a", "b", "c"].slice(0, arity);
-  const inputs = names.map((n) => ({ name: `in_${n}`, type: "f32" }));
+  const type = mode === "vec4" ? "vec4<f32>" : "f32";
+  const inputs = names.map((n) => ({ name: `in_${n}`, type }));
   const loads = names.map((n, k) => {
     const base = EW_LAYOUT.input(k);
-    const index = strided
+    const index = mode === "strided"
       ? `soff(gi, rank, ${EW_LAYOUT.shape}u, ${base + 1}u, pu(${base}u))`
       : `pu(${base}u) + gi`;
     return `  let ${n} = in_${n}[${index}];`;
   });
+  const args = (cc: string): string =>
+    ["a", "b", "c"].map((n) => (names.includes(n) ? `${n}.${cc}` : "0.0")).join(", ");
+  const body = mode === "vec4"
+    ? `  out[gi] = vec4<f32>(${["x", "y", "z", "w"].map((cc) => `op(${args(cc)}, s)`).join(", ")});`
+    : `  out[gi] = ${expr};`;
   return `${PARAMS_WGSL}
-${strided ? STRIDED_WGSL : ""}
+${mode === "strided" ? STRIDED_WGSL : ""}
 ${MATH_WGSL}
-${bindingsWgsl(inputs, [{ name: "out", type: "f32" }])}
+${mode === "vec4" ? `fn op(a: f32, b: f32, c: f32, s: f32) -> f32 { return ${expr}; }` : ""}
+${bindingsWgsl(inputs, [{ name: "out", type }])}
 ${MAIN_1D}
   let n = pu(0u);
   if (gi >= n) { return; }
   let rank = pu(1u);
   let s = pf(2u);
 ${loads.join("\n")}
-  out[gi] = ${expr};
+${body}
 }`;
 }
 
 /**
  * WGSL of the in-place accumulation `dst[off + i] += src[strided i]` (gradient accumulation).
  * Uniforms: 0 n, 1 rank, 2 dst offset, 4..9 shape, 10 src offset, 11..16 src strides.
+ * @param vec4 Both sides contiguous: add one `vec4` per invocation (n and offsets in vec4s).
  * @returns WGSL source.
  */
-export function accumulateWgsl(): string {
+export function accumulateWgsl(vec4 = false): string {
+  const type = vec4 ? "vec4<f32>" : "f32";
+  const src = vec4 ? "src[pu(10u) + gi]" : "src[soff(gi, pu(1u), 4u, 11u, pu(10u))]";
   return `${PARAMS_WGSL}
-${STRIDED_WGSL}
-${bindingsWgsl([{ name: "src", type: "f32" }], [{ name: "dst", type: "f32" }])}
+${vec4 ? "" : STRIDED_WGSL}
+${bindingsWgsl([{ name: "src", type }], [{ name: "dst", type }])}
 ${MAIN_1D}
   let n = pu(0u);
   if (gi >= n) { return; }
   let o = pu(2u) + gi;
-  dst[o] = dst[o] + src[soff(gi, pu(1u), 4u, 11u, pu(10u))];
+  dst[o] = dst[o] + ${src};
 }`;
 }

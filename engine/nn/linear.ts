@@ -3,8 +3,7 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
-import { add } from "../ops/elementwise.ts";
-import { matmul } from "../ops/matmul.ts";
+import { linear } from "../ops/linear.ts";
 import { constantInit, GPT2_STD, normalInit } from "./init.ts";
 import { Module, type ParamOptions } from "./module.ts";
 
@@ -58,8 +57,6 @@ export class Linear extends Module {
    * @returns `[..., out]`.
    */
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight);
-    const b = this.bias;
-    return b === null ? y : add(y, b);
+    return linear(x, this.weight, this.bias);
   }
 }

@@ -8,7 +8,12 @@ import { record } from "../autograd.ts";
 import { broadcastShapes, broadcastStrides, collapseDims, fmtShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, MAX_RANK, Uniforms } from "../../kernels/common.ts";
-import { accumulateWgsl, elementwiseKey, elementwiseWgsl } from "../../kernels/elementwise.ts";
+import {
+  accumulateWgsl,
+  elementwiseKey,
+  elementwiseWgsl,
+  type EwMode,
+} from "../../kernels/elementwise.ts";
 import { forEachStrided } from "./cpu_iter.ts";
 import { fill as fillValue } from "./copy.ts";
 import { sumTo } from "./reduce.ts";
@@ -100,15 +105,21 @@ export function elementwise(name: string, inputs: readonly Tensor[], scalar = 0)
       `${name}() of rank ${c.shape.length} exceeds the kernel limit ${MAX_RANK}`,
     );
   }
-  const u = new Uniforms().u32(n, c.shape.length).f32(scalar).u32(0).list(c.shape);
-  inputs.forEach((t, k) => u.u32(t.offset).list(c.strides[k]));
+  const mode: EwMode = !flat
+    ? "strided"
+    : n % 4 === 0 && inputs.every((t) => t.offset % 4 === 0)
+    ? "vec4"
+    : "flat";
+  const q = mode === "vec4" ? 4 : 1;
+  const u = new Uniforms().u32(n / q, c.shape.length).f32(scalar).u32(0).list(c.shape);
+  inputs.forEach((t, k) => u.u32(t.offset / q).list(c.strides[k]));
   backend.dispatcher.run({
-    key: elementwiseKey(name, inputs.length, !flat),
-    wgsl: () => elementwiseWgsl(def.wgsl, inputs.length, !flat),
+    key: elementwiseKey(name, inputs.length, mode),
+    wgsl: () => elementwiseWgsl(def.wgsl, inputs.length, mode),
     uniforms: u.words,
     inputs: inputs.map((t) => t.binding()),
     outputs: [out.binding()],
-    workgroups: grid1d(n),
+    workgroups: grid1d(n / q),
   });
   return out;
 }
@@ -144,14 +155,16 @@ export function addInto(dst: Tensor, src: Tensor): void {
   }
   const source = src.storage.buffer === dst.storage.buffer ? elementwise("adds", [src], 0) : src;
   const c = collapseDims(source.shape, [source.strides]);
+  const v = source.isContiguous && n % 4 === 0 && source.offset % 4 === 0 && dst.offset % 4 === 0;
+  const q = v ? 4 : 1;
   backend.dispatcher.run({
-    key: "accumulate",
-    wgsl: accumulateWgsl,
-    uniforms: new Uniforms().u32(n, c.shape.length, dst.offset, 0).list(c.shape)
-      .u32(source.offset).list(c.strides[0]).words,
+    key: v ? "accumulate:v4" : "accumulate",
+    wgsl: () => accumulateWgsl(v),
+    uniforms: new Uniforms().u32(n / q, c.shape.length, dst.offset / q, 0).list(c.shape)
+      .u32(source.offset / q).list(c.strides[0]).words,
     inputs: [source.binding()],
     outputs: [dst.binding()],
-    workgroups: grid1d(n),
+    workgroups: grid1d(n / q),
   });
   if (source !== src) source.dispose();
 }

@@ -14,7 +14,7 @@ import {
   matmulWgsl,
   matmulWorkgroups,
 } from "../../kernels/matmul.ts";
-import { fill, materialize, view } from "./copy.ts";
+import { clone, fill, materialize, view } from "./copy.ts";
 import { sumTo } from "./reduce.ts";
 
 /** Which operands are used transposed. */
@@ -188,6 +188,24 @@ function batchStride(x: Tensor, matrix: number): number {
   return matrix;
 }
 
+// TN policy: A stored [K, M] (weight gradients xᵀ·g) is transposed by the 4×4 tile kernel and
+// the product runs as NN. Measured on llvmpipe (bench/tn_policy.ts): M=512 N=128 K=832 takes
+// 59 ms as TN vs 3 + 11 ms; M=809 20 vs 11; M=128 N=128 K=1024 8 vs 1.3; never slower from
+// m·n·k ≈ 10⁷ up. Below this size the extra dispatch and buffer are not worth it.
+const TN_BY_TRANSPOSE_FLOPS = 1 << 20;
+
+// A dense [M, K] (per batch) copy of an operand the kernel would read as [K, M].
+function transposedOperand(A: Operand, m: number, k: number, batch: number): Operand {
+  const shared = A.stride === 0 || batch <= 1;
+  const src = shared
+    ? view(A.t, [m, k], [1, m], A.t.offset)
+    : view(A.t, [batch, m, k], [A.stride, 1, m], A.t.offset);
+  const t = materialize(src);
+  src.dispose();
+  if (A.temp) A.t.dispose();
+  return { t, trans: false, stride: shared ? 0 : m * k, temp: true };
+}
+
 function forward(
   a: Tensor,
   b: Tensor,
@@ -200,35 +218,77 @@ function forward(
   batch: number,
   shareA: boolean,
   shareB: boolean,
+  bias: Tensor | null = null,
 ): void {
   if (m * n * batch === 0) return;
   const backend = a.backend;
   if (backend.kind === "cpu") {
     cpuMatmul(a, b, out, transA, transB, m, n, k, batch, shareA, shareB);
+    if (bias !== null) cpuAddBias(out, bias, n);
     return;
   }
-  if (k === 0) {
+  if (k === 0 && bias === null) {
     fill(out, 0);
     return;
   }
-  const A = operand(a, transA, m, k, batch, shareA);
+  let A = operand(a, transA, m, k, batch, shareA);
   const B = operand(b, transB, k, n, batch, shareB);
+  if (A.trans && m * n * k >= TN_BY_TRANSPOSE_FLOPS) A = transposedOperand(A, m, k, batch);
   const base = matmulConfigFor(m, n, k, A.trans, B.trans);
   const config = {
     ...base,
     vecA: base.vecA && A.stride % 4 === 0,
     vecB: base.vecB && B.stride % 4 === 0,
+    bias: bias !== null,
   };
+  // The epilogue reads the bias from index 0 of its binding: bind it exactly (or a copy).
+  const aligned = bias !== null && (bias.offset * 4) % backend.storageAlign === 0;
+  const biasT = bias === null || (bias.isContiguous && aligned) ? bias : clone(bias);
   backend.dispatcher.run({
     key: matmulKey(config),
     wgsl: () => matmulWgsl(config),
     uniforms: matmulUniforms(m, n, k, batch, A.stride, B.stride, m * n),
-    inputs: [A.t.binding(true), B.t.binding(true)],
+    inputs: [
+      A.t.binding(true),
+      B.t.binding(true),
+      ...(biasT === null ? [] : [biasT.binding(true)]),
+    ],
     outputs: [out.binding(true)],
     workgroups: matmulWorkgroups(config, m, n, batch),
   });
   if (A.temp) A.t.dispose();
   if (B.temp) B.t.dispose();
+  if (biasT !== bias) biasT!.dispose();
+}
+
+/**
+ * `a·op(b) + bias` over the rows of `a` without autograd (the forward of a linear layer, with
+ * the bias added in the matmul kernel's epilogue instead of a separate broadcast add).
+ * @param a Input `[..., K]`.
+ * @param b Weight `[K, N]` (or `[N, K]` with `transB`).
+ * @param bias Bias `[N]`.
+ * @param transB Use `b` transposed.
+ * @returns `[..., N]`.
+ */
+export function matmulBiasRaw(a: Tensor, b: Tensor, bias: Tensor, transB = false): Tensor {
+  const k = a.shape[a.rank - 1];
+  const n = transB ? b.shape[0] : b.shape[1];
+  const rows = a.size / Math.max(k, 1);
+  const flat = rowsView(a, k);
+  const out = empty([...a.shape.slice(0, -1), n], "float32", a.backend);
+  const out2 = rowsView(out, n);
+  forward(flat, b, out2, false, transB, rows, n, k, 1, true, true, bias);
+  flat.dispose();
+  out2.dispose();
+  return out;
+}
+
+function cpuAddBias(out: Tensor, bias: Tensor, n: number): void {
+  const o = out.storage.array!;
+  const bv = bias.storage.array!;
+  for (let i = 0; i < out.size; i++) {
+    o[out.offset + i] += bv[bias.offset + (i % n) * bias.strides[0]];
+  }
 }
 
 function cpuMatmul(

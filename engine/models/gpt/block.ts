@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "../../tensor.ts";
 import { add, gelu } from "../../ops/elementwise.ts";
-import { matmul } from "../../ops/matmul.ts";
+import { linear } from "../../ops/linear.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Linear } from "../../nn/linear.ts";
 import { Module, type ParamOptions } from "../../nn/module.ts";
@@ -105,7 +105,7 @@ export class MLP extends Module {
       // W itself is never written: W + shift exists only for this pass, so dropping the shift
       // restores the layer exactly, and gradients reach both W and the shift.
       const w = add(this.c_proj.weight, hooks.shift);
-      out = add(matmul(h, w), this.c_proj.bias!);
+      out = linear(h, w, this.c_proj.bias);
     } else {
       out = this.c_proj.forward(h);
     }
