@@ -24,7 +24,7 @@ Language model (--editor lm, the default):
   --minutes N                wall-time limit (default 10)
   --epochs N                 epoch limit (default 200)
   --batch N                  sequences per step (default 64)
-  --lr X                     peak learning rate (default 3e-3)
+  --lr X                     peak learning rate (default 6e-3)
   --d-model N --layers N --heads N   model size (default 128, 4, 4)
   --target X                 stop at this answer accuracy (default 0.995)
 Editor (--editor malmen or mend):
@@ -101,7 +101,7 @@ await runCli(async () => {
       backend,
       seed,
       batchSize: num("batch", v.batch, 64),
-      lr: num("lr", v.lr, 3e-3),
+      lr: num("lr", v.lr, 6e-3),
       maxEpochs: num("epochs", v.epochs, 200),
       maxSeconds: num("minutes", v.minutes, 10) * 60,
       targetAccuracy: num("target", v.target, 0.995),

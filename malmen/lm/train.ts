@@ -39,7 +39,7 @@ export interface LmTrainOptions {
   seed?: number;
   /** Sequences per step (default 64). */
   batchSize?: number;
-  /** Peak learning rate (default 3e-3). */
+  /** Peak learning rate (default 6e-3). */
   lr?: number;
   /** Warm-up steps (default 50). */
   warmup?: number;
@@ -139,7 +139,7 @@ export async function trainLm(
   const o = {
     seed: 0,
     batchSize: 64,
-    lr: 3e-3,
+    lr: 6e-3,
     warmup: 50,
     weightDecay: 0,
     maxEpochs: 200,
