@@ -8,12 +8,15 @@ import { HyperEditor } from "../malmen/editors/hyper.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { modelConfigFor, type WorldSetup, worldSetup } from "../malmen/pipeline.ts";
+import { DEMO_BUDGET, modelConfigFor, type WorldSetup, worldSetup } from "../malmen/pipeline.ts";
 import { type EditRequest, toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
 
-/** Where the benchmark runs live. */
-export const BENCH_RUNS = "bench/runs/world";
+/**
+ * Where the runs live: the demo's output folder, so `deno task demo` and the benchmarks share
+ * one trained LM and editors (trained here with the demo's settings when absent).
+ */
+export const BENCH_RUNS = "runs/demo";
 
 /** The embedded-world artefacts. */
 export interface WorldRuns {
@@ -39,7 +42,7 @@ export interface WorldRuns {
 export async function worldRuns(
   gpu: GpuBackend,
   log: (m: string) => void,
-  budget = { lm: 10, meta: 5 },
+  budget = { lm: DEMO_BUDGET.lmMinutes, meta: DEMO_BUDGET.metaMinutes },
 ): Promise<WorldRuns> {
   const setup = await worldSetup();
   const lmDir = `${BENCH_RUNS}/lm`;
@@ -69,9 +72,10 @@ export async function worldRuns(
         outDir: dir,
         editor: name,
         config: defaultEditorConfig(model.config.nLayer),
-        nEdits: 128,
+        nEdits: DEMO_BUDGET.nEdits,
         steps: 10_000,
-        valEvery: 5,
+        valEvery: DEMO_BUDGET.valEvery,
+        metaLr: DEMO_BUDGET.metaLr,
         maxSeconds: budget.meta * 60,
       },
     );

@@ -9,7 +9,13 @@ import { defaultEditorConfig, type EditorConfig } from "../malmen/editors/editor
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { revertShifts } from "../malmen/journal.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { DEMO_WORLD, editAndScore, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
+import {
+  DEMO_BUDGET,
+  DEMO_WORLD,
+  editAndScore,
+  modelConfigFor,
+  worldSetup,
+} from "../malmen/pipeline.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/report.ts";
 import { toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
@@ -24,8 +30,8 @@ held-out templates) with MALMEN, MEND and fine-tuning, and prints the report.
 Options:
   --m N            facts edited at once (default 512)
   --out DIR        output folder (default runs/demo)
-  --lm-minutes X   language-model time budget (default 6)
-  --meta-minutes X meta-training budget per editor (default 3)
+  --lm-minutes X   language-model time budget (default 8; stops early at 99.5% accuracy)
+  --meta-minutes X meta-training budget per editor (default 2)
   --quick          a small world and short budgets (smoke test, ~2 minutes)
   --json           print one JSON line per editor at the end
   --backend webgpu|cpu
@@ -70,7 +76,7 @@ await runCli(async () => {
     outDir: `${out}/lm`,
     config,
     backend,
-    maxSeconds: num("lm-minutes", v["lm-minutes"], quick ? 0.75 : 6) * 60,
+    maxSeconds: num("lm-minutes", v["lm-minutes"], quick ? 0.75 : DEMO_BUDGET.lmMinutes) * 60,
     stop,
     onStep: (i) => {
       lmBar.setTotal(i.total);
@@ -100,8 +106,9 @@ await runCli(async () => {
     ...defaultEditorConfig(model.config.nLayer),
     ...(quick ? { rank: 64 } : {}),
   };
-  const nEdits = Math.min(quick ? 16 : 128, train.length);
-  const metaSeconds = num("meta-minutes", v["meta-minutes"], quick ? 0.5 : 3) * 60;
+  const nEdits = Math.min(quick ? 16 : DEMO_BUDGET.nEdits, train.length);
+  const metaSeconds =
+    num("meta-minutes", v["meta-minutes"], quick ? 0.5 : DEMO_BUDGET.metaMinutes) * 60;
   const editors = [];
   for (const name of ["malmen", "mend"] as const) {
     const bar = new Progress({ label: `2/3 meta-train ${name}`, total: 1 });
@@ -111,7 +118,8 @@ await runCli(async () => {
       config: editorConfig,
       nEdits,
       steps: 10_000,
-      valEvery: 5,
+      valEvery: DEMO_BUDGET.valEvery,
+      metaLr: DEMO_BUDGET.metaLr,
       valEdits: Math.min(val.length, nEdits),
       maxSeconds: metaSeconds,
       stop,

@@ -41,6 +41,15 @@ export const DEMO_WORLD: WorldOptions = {
   split: { train: 0.4, val: 0.08, edit: 0.46, locality: 0.06 },
 };
 
+/** Time budgets and meta-training settings of the demo (and of the benchmarks' runs). */
+export const DEMO_BUDGET: {
+  readonly lmMinutes: number;
+  readonly metaMinutes: number;
+  readonly nEdits: number;
+  readonly metaLr: number;
+  readonly valEvery: number;
+} = { lmMinutes: 8, metaMinutes: 2, nEdits: 128, metaLr: 1e-3, valEvery: 5 };
+
 /** The embedded default: world, corpus and a compact tokenizer over it. */
 export interface WorldSetup {
   /** The generated world. */

@@ -50,7 +50,7 @@ export function defaultEditorConfig(nLayer: number): EditorConfig {
     locCoef: 1,
     rank: 1920,
     nBlocks: 2,
-    etaInit: 1e-3,
+    etaInit: 1e-2,
     seed: 0,
     ftEpochs: 10,
     ftLr: 1e-3,
