@@ -34,6 +34,16 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * The same values without a tape entry: gradients never flow through the result (it shares
+ * storage with `t`; no copy).
+ * @param t Any tensor.
+ * @returns A leaf view with `requiresGrad` false.
+ */
+export function detach(t: Tensor): Tensor {
+  return alias(t);
+}
+
+/**
  * Attaches a tape entry to an op's output when recording is on and an input needs gradients.
  * @param out The op's output.
  * @param op Op name.

@@ -8,7 +8,7 @@ export { liveTensorCount, Storage, Tensor } from "./tensor.ts";
 export type { DType, GradNode, TensorArray } from "./tensor.ts";
 export { keep, tidy } from "./scope.ts";
 export type { Disposable } from "./scope.ts";
-export { backward, isGradEnabled, noGrad, record } from "./autograd.ts";
+export { backward, detach, isGradEnabled, noGrad, record } from "./autograd.ts";
 export { empty, upload } from "./alloc.ts";
 export * from "./ops/creation.ts";
 export * from "./ops/elementwise.ts";
