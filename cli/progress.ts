@@ -16,6 +16,8 @@ export interface ProgressOptions {
   width?: number;
   /** Plain mode: print a line every this many percent (default 10). */
   everyPercent?: number;
+  /** Plain mode: also print a line when this many seconds passed since the last (default 15). */
+  everySeconds?: number;
 }
 
 const encoder = new TextEncoder();
@@ -26,6 +28,7 @@ export class Progress {
   #done = 0;
   #start = performance.now();
   #lastLine = -1;
+  #lastTime = 0;
   #tty: boolean;
   #info = "";
 
@@ -34,7 +37,7 @@ export class Progress {
    * @param options Label, total and output.
    */
   constructor(options: ProgressOptions) {
-    this.#o = { stream: Deno.stderr, width: 28, everyPercent: 10, ...options };
+    this.#o = { stream: Deno.stderr, width: 28, everyPercent: 10, everySeconds: 15, ...options };
     this.#tty = this.#o.stream.isTerminal();
   }
 
@@ -51,8 +54,10 @@ export class Progress {
       this.#write(`\r\x1b[2K${this.#line(frac)}`);
     } else {
       const bucket = Math.floor((frac * 100) / this.#o.everyPercent);
-      if (bucket !== this.#lastLine) {
+      const now = performance.now();
+      if (bucket !== this.#lastLine || now - this.#lastTime > this.#o.everySeconds * 1000) {
         this.#lastLine = bucket;
+        this.#lastTime = now;
         this.#write(`${this.#line(frac)}\n`);
       }
     }
