@@ -71,7 +71,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const batchShape = shareA ? batchB : batchA;
   const out = empty([...batchShape, m, n], "float32", a.backend);
-  forward(a, b, out, transA, transB, m, n, k, sizeOf(batchShape), shareA, shareB);
+  forward({ a, b, out, transA, transB, m, n, k, batch: sizeOf(batchShape), shareA, shareB });
   return record(out, "matmul", [a, b], (g) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
@@ -107,7 +107,7 @@ function foldedMatmul(a: Tensor, b: Tensor, transB: boolean): Tensor {
   const flat = rowsView(a, k);
   const out = empty([...a.shape.slice(0, -1), n], "float32", a.backend);
   const out2 = rowsView(out, n);
-  forward(flat, b, out2, false, transB, rows, n, k, 1, true, true);
+  forward(flatProblem(flat, b, out2, transB, rows, n, k));
   flat.dispose();
   out2.dispose();
   return record(out, "matmul", [a, b], (g) => {
@@ -206,24 +206,42 @@ function transposedOperand(A: Operand, m: number, k: number, batch: number): Ope
   return { t, trans: false, stride: shared ? 0 : m * k, temp: true };
 }
 
-function forward(
+/** One product: operands, output, logical shape and batch sharing. */
+interface Problem {
+  a: Tensor;
+  b: Tensor;
+  out: Tensor;
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  shareA: boolean;
+  shareB: boolean;
+  bias?: Tensor | null;
+}
+
+// A 2-D product over flattened rows with a shared right-hand matrix.
+function flatProblem(
   a: Tensor,
   b: Tensor,
   out: Tensor,
-  transA: boolean,
   transB: boolean,
   m: number,
   n: number,
   k: number,
-  batch: number,
-  shareA: boolean,
-  shareB: boolean,
-  bias: Tensor | null = null,
-): void {
+): Problem {
+  return { a, b, out, transA: false, transB, m, n, k, batch: 1, shareA: true, shareB: true };
+}
+
+function forward(p: Problem): void {
+  const { a, b, out, transA, transB, m, n, k, batch, shareA, shareB } = p;
+  const bias = p.bias ?? null;
   if (m * n * batch === 0) return;
   const backend = a.backend;
   if (backend.kind === "cpu") {
-    cpuMatmul(a, b, out, transA, transB, m, n, k, batch, shareA, shareB);
+    cpuMatmul(p);
     if (bias !== null) cpuAddBias(out, bias, n);
     return;
   }
@@ -277,7 +295,7 @@ export function matmulBiasRaw(a: Tensor, b: Tensor, bias: Tensor, transB = false
   const flat = rowsView(a, k);
   const out = empty([...a.shape.slice(0, -1), n], "float32", a.backend);
   const out2 = rowsView(out, n);
-  forward(flat, b, out2, false, transB, rows, n, k, 1, true, true, bias);
+  forward({ ...flatProblem(flat, b, out2, transB, rows, n, k), bias });
   flat.dispose();
   out2.dispose();
   return out;
@@ -291,19 +309,8 @@ function cpuAddBias(out: Tensor, bias: Tensor, n: number): void {
   }
 }
 
-function cpuMatmul(
-  a: Tensor,
-  b: Tensor,
-  out: Tensor,
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  batch: number,
-  shareA: boolean,
-  shareB: boolean,
-): void {
+function cpuMatmul(p: Problem): void {
+  const { a, b, out, transA, transB, m, n, k, batch, shareA, shareB } = p;
   const av = a.storage.array!;
   const bv = b.storage.array!;
   const o = out.storage.array!;
