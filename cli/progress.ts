@@ -16,6 +16,8 @@ export interface ProgressOptions {
   width?: number;
   /** Plain mode: print a line every this many percent (default 10). */
   everyPercent?: number;
+  /** Unit shown after the counts, e.g. "s" for a time budget (default none). */
+  unit?: string;
   /** Plain mode: also print a line when this many seconds passed since the last (default 15). */
   everySeconds?: number;
 }
@@ -37,7 +39,14 @@ export class Progress {
    * @param options Label, total and output.
    */
   constructor(options: ProgressOptions) {
-    this.#o = { stream: Deno.stderr, width: 28, everyPercent: 10, everySeconds: 15, ...options };
+    this.#o = {
+      stream: Deno.stderr,
+      width: 28,
+      everyPercent: 10,
+      everySeconds: 15,
+      unit: "",
+      ...options,
+    };
     this.#tty = this.#o.stream.isTerminal();
   }
 
@@ -95,9 +104,10 @@ export class Progress {
     const bar = this.#tty ? `[${"#".repeat(filled)}${"-".repeat(this.#o.width - filled)}] ` : "";
     const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
     const time = `${fmtTime(elapsed)}${eta > 0 ? ` eta ${fmtTime(eta)}` : ""}`;
-    return `${this.#o.label} ${bar}${pct} ${this.#done}/${this.#o.total} ${time}${
-      this.#info ? ` ${this.#info}` : ""
-    }`;
+    const unit = this.#o.unit ? ` ${this.#o.unit}` : "";
+    return `${this.#o.label} ${bar}${pct} ${
+      Math.round(this.#done)
+    }/${this.#o.total}${unit} ${time}${this.#info ? ` ${this.#info}` : ""}`;
   }
 
   #write(s: string): void {

@@ -71,18 +71,26 @@ await runCli(async () => {
 
   // 1. Language model.
   const config = modelConfigFor(tokenizer, quick ? { dModel: 64, nLayer: 2, nHead: 2 } : {});
-  const lmBar = new Progress({ label: "1/3 language model", total: 1 });
+  // Training phases are time-bounded, so their bars count seconds of the budget.
+  const lmSeconds = num("lm-minutes", v["lm-minutes"], quick ? 0.75 : DEMO_BUDGET.lmMinutes) * 60;
+  const lmBar = new Progress({
+    label: "1/3 language model",
+    total: Math.round(lmSeconds),
+    unit: "s",
+  });
+  const lmStart = performance.now();
   const lm = await trainLm(corpus, tokenizer, {
     outDir: `${out}/lm`,
     config,
     backend,
-    maxSeconds: num("lm-minutes", v["lm-minutes"], quick ? 0.75 : DEMO_BUDGET.lmMinutes) * 60,
+    maxSeconds: lmSeconds,
     stop,
     onStep: (i) => {
-      lmBar.setTotal(i.total);
       lmBar.update(
-        i.step,
-        `loss ${i.loss.toFixed(3)}${Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`}`,
+        (performance.now() - lmStart) / 1000,
+        `step ${i.step} loss ${i.loss.toFixed(3)}${
+          Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
+        }`,
       );
     },
   });
@@ -111,7 +119,12 @@ await runCli(async () => {
     num("meta-minutes", v["meta-minutes"], quick ? 0.5 : DEMO_BUDGET.metaMinutes) * 60;
   const editors = [];
   for (const name of ["malmen", "mend"] as const) {
-    const bar = new Progress({ label: `2/3 meta-train ${name}`, total: 1 });
+    const bar = new Progress({
+      label: `2/3 meta-train ${name}`,
+      total: Math.round(metaSeconds),
+      unit: "s",
+    });
+    const metaStart = performance.now();
     const r = await trainEditor(model, train, val, {
       outDir: `${out}/${name}`,
       editor: name,
@@ -123,7 +136,13 @@ await runCli(async () => {
       valEdits: Math.min(val.length, nEdits),
       maxSeconds: metaSeconds,
       stop,
-      onStep: (i) => bar.update(i.step, `meta-loss ${i.loss.toFixed(3)}`),
+      onStep: (i) =>
+        bar.update(
+          (performance.now() - metaStart) / 1000,
+          `step ${i.step} meta-loss ${i.loss.toFixed(3)}${
+            i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : ""
+          }`,
+        ),
     });
     bar.finish(`val ES ${pct(r.val.es)} GS ${pct(r.val.gs)} LS ${pct(r.val.ls)}`);
     editors.push(r.editor);

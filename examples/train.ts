@@ -94,7 +94,10 @@ await runCli(async () => {
       nCtx: v.data === "world" ? 32 : 64,
     });
     const out = v.out ?? "runs/lm";
-    const bar = new Progress({ label: "train lm", total: 1 });
+    const maxSeconds = num("minutes", v.minutes, 10) * 60;
+    // Training stops on accuracy or time, so the bar counts seconds of the budget.
+    const bar = new Progress({ label: "train lm", total: Math.round(maxSeconds), unit: "s" });
+    const started = performance.now();
     const r = await trainLm(setup.corpus, setup.tokenizer, {
       outDir: out,
       config,
@@ -103,14 +106,13 @@ await runCli(async () => {
       batchSize: num("batch", v.batch, 64),
       lr: num("lr", v.lr, 6e-3),
       maxEpochs: num("epochs", v.epochs, 200),
-      maxSeconds: num("minutes", v.minutes, 10) * 60,
+      maxSeconds,
       targetAccuracy: num("target", v.target, 0.995),
       resume: v.resume,
       stop,
       onStep: (i) => {
-        bar.setTotal(i.total);
         bar.update(
-          i.step,
+          (performance.now() - started) / 1000,
           `step ${i.step} epoch ${i.epoch + 1} loss ${i.loss.toFixed(3)}${
             Number.isNaN(i.accuracy) ? "" : ` acc ${(100 * i.accuracy).toFixed(1)}%`
           }`,
