@@ -53,7 +53,7 @@ export function defaultEditorConfig(nLayer: number): EditorConfig {
     etaInit: 1e-2,
     seed: 0,
     ftEpochs: 10,
-    ftLr: 1e-3,
+    ftLr: 3e-2,
   };
 }
 
