@@ -12,6 +12,7 @@ import { FtEditor } from "../malmen/editors/ft.ts";
 import { HyperEditor } from "../malmen/editors/hyper.ts";
 import { readJournalEntry, writeJournalEntry } from "../malmen/journal.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
+import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import { editAndScore } from "../malmen/pipeline.ts";
 import { editReport, markdownSummary } from "../malmen/report.ts";
 import { toRequests } from "../malmen/requests.ts";
@@ -86,7 +87,9 @@ await runCli(async () => {
   } else if (v.editor === "ft") {
     editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
   } else {
-    editor = await HyperEditor.load(v["editor-dir"] ?? `runs/${v.editor}`, model);
+    // A training run directory (its latest checkpoint) or a checkpoint folder itself.
+    const dir = v["editor-dir"] ?? `runs/${v.editor}`;
+    editor = await HyperEditor.load((await latestCheckpoint(dir))?.folder ?? dir, model);
   }
   const outcome = await editAndScore(model, editor, requests);
   const report = editReport(outcome, requests);
