@@ -209,7 +209,6 @@ export async function trainLm(
   let loss = state.history.at(-1)?.loss ?? NaN;
   let accuracy = NaN;
   let interrupted = false;
-  let reached = false;
 
   for (let epoch = Math.floor(state.step / stepsPerEpoch); epoch < o.maxEpochs; epoch++) {
     // The order depends only on (seed, epoch), so a resumed run sees the same batches.
@@ -265,10 +264,7 @@ export async function trainLm(
       accuracy = await meanAccuracy(model, evalPairs);
       state.history.push({ step: state.step, loss, accuracy });
       o.onStep?.({ step: state.step, total: totalSteps, epoch, loss, accuracy });
-      if (accuracy >= o.targetAccuracy) {
-        reached = true;
-        break;
-      }
+      if (accuracy >= o.targetAccuracy) break;
     }
   }
   const answerAcc = await meanAccuracy(model, factPairs);
