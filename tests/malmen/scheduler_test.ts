@@ -13,7 +13,7 @@ import type { Tensor } from "../../engine/tensor.ts";
 import { noGrad } from "../../engine/autograd.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
 import { gptConfig } from "../../engine/models/gpt/config.ts";
-import { disposeBatch, editBatch, type PromptAnswer } from "../../engine/models/gpt/batch.ts";
+import { disposeBatch, editBatch } from "../../engine/models/gpt/batch.ts";
 import { lmLoss } from "../../engine/models/gpt/model.ts";
 import { AdamW } from "../../engine/nn/adamw.ts";
 import { HyperEditor } from "../../malmen/editors/hyper.ts";
@@ -24,31 +24,14 @@ import { cacheEdits, disposeCache } from "../../malmen/capture.ts";
 import { answerLogProbs, klDivergence } from "../../malmen/meta_loss.ts";
 import { metaStep } from "../../malmen/scheduler.ts";
 import { batches, type EditRequest } from "../../malmen/requests.ts";
-import type { EditRecord } from "../../malmen/data/edit_record.ts";
+import { randomRequests } from "./_requests.ts";
 
 const V = 23;
 const LM_BATCH = 2; // 5 facts: mini-batches of 2, 2, 1 (not a multiple of the batch).
 const CHUNK = 3; // hyper-network chunks cut across LM mini-batches.
 
-function ids(next: () => number, n: number): number[] {
-  return Array.from({ length: n }, () => 1 + Math.floor(next() * (V - 1)));
-}
-
 function requests(count: number): EditRequest[] {
-  const next = rng(7);
-  const p = (): PromptAnswer => ({
-    prompt: ids(next, 2 + Math.floor(next() * 3)),
-    answer: ids(next, 1 + Math.floor(next() * 2)),
-  });
-  return Array.from({ length: count }, (_, i) => ({
-    record: { case_id: i } as EditRecord,
-    edit: p(),
-    equiv: p(),
-    unrel: p(),
-    editTrue: p(),
-    equivTrue: p(),
-    unrelNew: p(),
-  }));
+  return randomRequests(count, V, 7);
 }
 
 function setup(backend: Backend, editorName: "malmen" | "mend") {

@@ -1,10 +1,8 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { CPU } from "../../../engine/backend.ts";
-import { rng } from "../../../engine/ops/creation.ts";
 import { GPT } from "../../../engine/models/gpt/model.ts";
 import { gptConfig } from "../../../engine/models/gpt/config.ts";
-import type { PromptAnswer } from "../../../engine/models/gpt/batch.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
@@ -18,7 +16,7 @@ import {
 } from "../../../malmen/journal.ts";
 import { pairStats } from "../../../malmen/lm/evaluate.ts";
 import type { EditRequest } from "../../../malmen/requests.ts";
-import type { EditRecord } from "../../../malmen/data/edit_record.ts";
+import { randomRequests } from "../_requests.ts";
 
 const V = 19;
 
@@ -35,22 +33,7 @@ function model(): GPT {
 }
 
 function requests(count: number): EditRequest[] {
-  const next = rng(3);
-  const ids = (n: number): number[] =>
-    Array.from({ length: n }, () => 1 + Math.floor(next() * (V - 1)));
-  const p = (): PromptAnswer => ({
-    prompt: ids(2 + Math.floor(next() * 3)),
-    answer: ids(1 + Math.floor(next() * 2)),
-  });
-  return Array.from({ length: count }, (_, i) => ({
-    record: { case_id: i } as EditRecord,
-    edit: p(),
-    equiv: p(),
-    unrel: p(),
-    editTrue: p(),
-    equivTrue: p(),
-    unrelNew: p(),
-  }));
+  return randomRequests(count, V, 3);
 }
 
 for (const name of ["malmen", "mend"] as const) {
