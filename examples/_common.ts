@@ -1,6 +1,12 @@
 // Shared CLI plumbing: backend choice, Ctrl-C handling, JSON output, errors without stack noise.
 import { type Backend, CPU, initWebGpu } from "../engine/backend.ts";
 
+/** Options every CLI takes: `--backend webgpu|cpu` and `--help`. */
+export const COMMON_OPTIONS = {
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
 /**
  * The backend named by `--backend` (webgpu by default; cpu is the float64 reference).
  * @param name `webgpu` or `cpu`.

@@ -19,7 +19,7 @@ import {
 import { type EditReport, editReport, markdownSummary } from "../malmen/report.ts";
 import { toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
-import { num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
 
 const HELP = `Usage: deno task demo [options]
 
@@ -47,8 +47,7 @@ await runCli(async () => {
       "meta-minutes": { type: "string" },
       quick: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
-      backend: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+      ...COMMON_OPTIONS,
     },
   });
   if (v.help) {

@@ -16,7 +16,7 @@ import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import { editAndScore } from "../malmen/pipeline.ts";
 import { editReport, markdownSummary } from "../malmen/report.ts";
 import { toRequests } from "../malmen/requests.ts";
-import { num, pickBackend, runCli } from "./_common.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
 
 const HELP = `Usage: deno task edit --input FILE [options]
 
@@ -53,8 +53,7 @@ await runCli(async () => {
       apply: { type: "string" },
       "write-model": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
-      backend: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+      ...COMMON_OPTIONS,
     },
   });
   if (v.help) {

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { generate } from "../engine/models/gpt/generate.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { applyShifts, readJournalEntry } from "../malmen/journal.ts";
-import { num, pickBackend, runCli } from "./_common.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
@@ -27,8 +27,7 @@ await runCli(async () => {
       tokens: { type: "string" },
       "top-k": { type: "string" },
       seed: { type: "string" },
-      backend: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+      ...COMMON_OPTIONS,
     },
   });
   if (v.help) {

@@ -11,7 +11,7 @@ import { trainLm } from "../malmen/lm/train.ts";
 import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
 import { toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
-import { num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
 
 const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
 
@@ -65,8 +65,7 @@ await runCli(async () => {
       seed: { type: "string" },
       resume: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
-      backend: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+      ...COMMON_OPTIONS,
     },
   });
   if (v.help) {
