@@ -36,8 +36,11 @@ export function captureBatch(
   const batch = editBatch(pairs, { backend: model.backend, maxLength: model.config.nCtx });
   try {
     return tidy(() => {
-      const out = model.forward(batch.ids, { capture: { layers, positions: batch.positions } });
-      lmLoss(out.logits, batch.labels).backward();
+      const out = model.forward(batch.ids, {
+        capture: { layers, positions: batch.positions },
+        at: batch.positions,
+      });
+      lmLoss(out.logits, batch.targets).backward();
       return out.captures.map((c) => {
         const valueGrads = c.valueGrads.grad;
         if (valueGrads === null) throw new Error(`Layer ${c.layer} received no value-gradient`);

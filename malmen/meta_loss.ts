@@ -25,13 +25,24 @@ import {
 
 /**
  * Log-probabilities at a batch's supervised positions.
- * @param logits `[B, T, V]`.
+ * @param logits `[B, T, V]`, or `[n, V]` already at the positions (`forward(ids, { at })`).
  * @param batch The batch.
  * @returns `[n, V]`.
  */
 export function answerLogProbs(logits: Tensor, batch: TokenBatch): Tensor {
+  if (logits.rank === 2) return logSoftmax(logits);
   const v = logits.shape[2];
   return logSoftmax(gather(reshape(logits, [-1, v]), batch.positions, 0));
+}
+
+/**
+ * Logits at a batch's supervised positions only (the output layer runs on those rows alone).
+ * @param model The LM.
+ * @param batch The batch.
+ * @returns `[n, V]`, aligned with `batch.targets`.
+ */
+export function answerLogits(model: GPT, batch: TokenBatch): Tensor {
+  return model.forward(batch.ids, { at: batch.positions }).logits;
 }
 
 /**
@@ -78,7 +89,7 @@ export async function backpropMetaLoss(
   for (const mb of equiv) {
     const batch = editBatch(mb, o);
     tidy(() => {
-      const l = lmLoss(model.forward(batch.ids).logits, batch.labels);
+      const l = lmLoss(answerLogits(model, batch), batch.targets);
       l.backward();
       gen = accumulate(gen, l);
     });
@@ -87,11 +98,11 @@ export async function backpropMetaLoss(
   for (const mb of unrel) {
     const batch = editBatch(mb, o);
     applyShifts(false);
-    const ref = noGrad(() => tidy(() => answerLogProbs(model.forward(batch.ids).logits, batch)));
+    const ref = noGrad(() => tidy(() => answerLogProbs(answerLogits(model, batch), batch)));
     applyShifts(true);
     tidy(() => {
       const l = mul(
-        klDivergence(ref, answerLogProbs(model.forward(batch.ids).logits, batch)),
+        klDivergence(ref, answerLogProbs(answerLogits(model, batch), batch)),
         locCoef,
       );
       l.backward();

@@ -89,8 +89,7 @@ export function summarize(s: RequestScores): ScoreSummary {
   const efficacy = mean(s.efficacy);
   const paraphrase = mean(s.paraphrase);
   const neighborhood = mean(s.neighborhood);
-  const parts = [efficacy, paraphrase, neighborhood];
-  const score = parts.some((p) => p === 0) ? 0 : 3 / parts.reduce((a, p) => a + 1 / p, 0);
+  const score = harmonicMean([efficacy, paraphrase, neighborhood]);
   return {
     es: mean(s.es),
     gs: mean(s.gs),
@@ -100,4 +99,24 @@ export function summarize(s: RequestScores): ScoreSummary {
     neighborhood,
     score,
   };
+}
+
+/**
+ * Harmonic mean (0 when any part is 0): high only when every part is.
+ * @param parts Values in [0, 1].
+ * @returns The mean.
+ */
+export function harmonicMean(parts: readonly number[]): number {
+  if (parts.length === 0 || parts.some((p) => p <= 0)) return 0;
+  return parts.length / parts.reduce((a, p) => a + 1 / p, 0);
+}
+
+/**
+ * What checkpoint and setting selection on the validation split maximises: the harmonic mean
+ * of ES, GS and LS, so an editor cannot win by trading locality for efficacy.
+ * @param s A validation summary.
+ * @returns The selection score in [0, 1].
+ */
+export function selectionScore(s: ScoreSummary): number {
+  return harmonicMean([s.es, s.gs, s.ls]);
 }

@@ -17,8 +17,8 @@ import type { NormalizerState } from "./normalizer.ts";
 import { metaStep } from "./scheduler.ts";
 import type { EditRequest } from "./requests.ts";
 import { applyShifts, revertShifts } from "./journal.ts";
-import { scoreRequests, type ScoreSummary, summarize } from "./metrics.ts";
-import { latestCheckpoint, runPath, writeCheckpoint } from "./lm/run_dir.ts";
+import { scoreRequests, type ScoreSummary, selectionScore, summarize } from "./metrics.ts";
+import { latestCheckpoint, runPath, writeBestCheckpoint, writeCheckpoint } from "./lm/run_dir.ts";
 
 /** Options of {@linkcode trainEditor}. */
 export interface EditorTrainOptions {
@@ -137,7 +137,12 @@ export async function trainEditor(
   model.setTrainable(false);
   const editor = new HyperEditor(o.editor, model, o.config);
   const optimizer = new AdamW(editor.net, { lr: o.metaLr, weightDecay: 0, maxGradNorm: 1 });
-  let state = { step: 0, seconds: 0, history: [] as EditorHistoryPoint[] };
+  let state = {
+    step: 0,
+    seconds: 0,
+    history: [] as EditorHistoryPoint[],
+    bestScore: -1,
+  };
   await Deno.mkdir(o.outDir, { recursive: true });
   const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
   if (latest !== null) {
@@ -148,7 +153,10 @@ export async function trainEditor(
       ) as NormalizerState,
     );
     await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
-    state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json")));
+    state = {
+      bestScore: -1,
+      ...JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))),
+    };
   }
   const save = (): Promise<string> =>
     writeCheckpoint(o.outDir, state.step, async (folder) => {
@@ -161,6 +169,13 @@ export async function trainEditor(
   const elapsed = (): number => base + (performance.now() - start) / 1000;
   let interrupted = false;
   let lastVal: ScoreSummary | null = null;
+  // Checkpoint selection on the validation split: the best editor is kept apart.
+  const keepIfBest = async (val: ScoreSummary): Promise<void> => {
+    const score = selectionScore(val);
+    if (score <= state.bestScore) return;
+    state.bestScore = score;
+    await writeBestCheckpoint(o.outDir, state.step, (folder) => editor.save(folder));
+  };
   while (state.step < total) {
     const epoch = Math.floor(state.step / stepsPerEpoch);
     const order = Array.from({ length: train.length }, (_, i) => i);
@@ -178,6 +193,7 @@ export async function trainEditor(
     o.onStep?.({ step: state.step, total, loss: r.loss, val: lastVal });
     if (point.val) {
       state.seconds = elapsed();
+      await keepIfBest(point.val);
       await save();
     }
     if (o.stop?.requested) {
@@ -189,6 +205,7 @@ export async function trainEditor(
   if (lastVal === null || state.history.at(-1)?.val === undefined) {
     lastVal = await validateEditor(model, editor, valSet);
     state.history.push({ step: state.step, loss: state.history.at(-1)?.loss ?? NaN, val: lastVal });
+    await keepIfBest(lastVal);
   }
   state.seconds = elapsed();
   await save();

@@ -31,6 +31,11 @@ export interface EditorConfig {
   seed: number;
   /** Fine-tuning baseline: passes over the edit tuples. */
   ftEpochs: number;
+  /**
+   * Fine-tuning baseline: at least this many Adam steps (more epochs when there are few facts,
+   * so small edit batches are not under-trained; default 0).
+   */
+  ftMinSteps?: number;
   /** Fine-tuning baseline: Adam learning rate. */
   ftLr: number;
 }
@@ -53,6 +58,7 @@ export function defaultEditorConfig(nLayer: number): EditorConfig {
     etaInit: 1e-2,
     seed: 0,
     ftEpochs: 10,
+    ftMinSteps: 50,
     ftLr: 3e-2,
   };
 }

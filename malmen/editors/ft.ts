@@ -9,6 +9,7 @@ import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { lmLoss } from "../../engine/models/gpt/model.ts";
+import { answerLogits } from "../meta_loss.ts";
 import { disposeBatch, editBatch } from "../../engine/models/gpt/batch.ts";
 import { ParamArena } from "../../engine/nn/arena.ts";
 import { AdamW } from "../../engine/nn/adamw.ts";
@@ -53,11 +54,12 @@ export class FtEditor implements Editor {
     const o = { backend: model.backend, maxLength: model.config.nCtx };
     const prepared = groups.map((g) => editBatch(g, o));
     try {
-      for (let e = 0; e < ftEpochs; e++) {
+      const epochs = Math.max(ftEpochs, Math.ceil((this.config.ftMinSteps ?? 0) / prepared.length));
+      for (let e = 0; e < epochs; e++) {
         for (const batch of prepared) {
           tidy(() => {
             optimizer.zeroGrad();
-            lmLoss(model.forward(batch.ids).logits, batch.labels).backward();
+            lmLoss(answerLogits(model, batch), batch.targets).backward();
             optimizer.step();
           });
         }

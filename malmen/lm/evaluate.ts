@@ -8,7 +8,9 @@
 import { noGrad } from "../../engine/autograd.ts";
 import { concat } from "../../engine/ops/concat.ts";
 import { crossEntropy } from "../../engine/ops/loss.ts";
-import { sum } from "../../engine/ops/reduce.ts";
+import { matmul } from "../../engine/ops/matmul.ts";
+import { reshape } from "../../engine/ops/view.ts";
+import { upload } from "../../engine/alloc.ts";
 import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
@@ -43,11 +45,20 @@ export async function pairStats(
       backend: model.backend,
       maxLength: model.config.nCtx,
     });
+    // Per-example sums of the per-row losses as one product with a 0/1 [B, n] matrix.
+    const n = batch.hostPositions.length;
+    const owner = new Float32Array(batch.batchSize * n);
+    batch.hostPositions.forEach((p, r) => owner[Math.floor(p / batch.length) * n + r] = 1);
     noGrad(() =>
       tidy(() => {
-        const logits = model.forward(batch.ids).logits;
+        const logits = model.forward(batch.ids, { at: batch.positions }).logits;
         accs.push(keep(answerAccuracy(logits, batch)));
-        nlls.push(keep(sum(crossEntropy(logits, batch.labels, { reduction: "none" }), 1)));
+        const rowNll = crossEntropy(logits, batch.targets, { reduction: "none" });
+        const perExample = matmul(
+          upload(owner, [batch.batchSize, n], "float32", model.backend),
+          reshape(rowNll, [n, 1]),
+        );
+        nlls.push(keep(reshape(perExample, [batch.batchSize])));
       })
     );
     disposeBatch(batch);

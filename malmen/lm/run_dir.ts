@@ -65,12 +65,60 @@ export async function writeCheckpoint(
  * @param dir Run directory.
  * @returns Its folder and step.
  */
-export async function latestCheckpoint(
+export function latestCheckpoint(
   dir: string,
+): Promise<{ folder: string; step: number } | null> {
+  return readPointer(dir, "latest.json");
+}
+
+/**
+ * The checkpoint a run selected as its best (`best.json`, written by
+ * {@linkcode writeBestCheckpoint}), or null when it has none.
+ * @param dir Run directory.
+ * @returns Its folder and step.
+ */
+export function bestCheckpoint(
+  dir: string,
+): Promise<{ folder: string; step: number } | null> {
+  return readPointer(dir, "best.json");
+}
+
+/**
+ * Writes the run's best checkpoint so far: a fresh `best-<step>` folder, then `best.json`
+ * switched to it atomically, then the previous best removed. `latest.json` and its pruning
+ * are untouched, so the best survives however long training goes on.
+ * @param dir Run directory.
+ * @param step Step number.
+ * @param write Fills the folder.
+ * @returns The folder.
+ */
+export async function writeBestCheckpoint(
+  dir: string,
+  step: number,
+  write: (folder: string) => Promise<void>,
+): Promise<string> {
+  const previous = await bestCheckpoint(dir);
+  const rel = `checkpoints/best-${String(step).padStart(7, "0")}`;
+  const folder = runPath(dir, rel);
+  await Deno.mkdir(folder, { recursive: true });
+  await write(folder);
+  await writeJsonAtomic(
+    runPath(dir, "best.json"),
+    { checkpoint: rel, step } satisfies LatestPointer,
+  );
+  if (previous !== null && previous.folder !== folder) {
+    await Deno.remove(previous.folder, { recursive: true }).catch(() => {});
+  }
+  return folder;
+}
+
+async function readPointer(
+  dir: string,
+  name: string,
 ): Promise<{ folder: string; step: number } | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(runPath(dir, "latest.json"));
+    text = await Deno.readTextFile(runPath(dir, name));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
@@ -79,11 +127,11 @@ export async function latestCheckpoint(
   try {
     p = JSON.parse(text);
   } catch {
-    throw new TypeError(`${runPath(dir, "latest.json")}: invalid JSON`);
+    throw new TypeError(`${runPath(dir, name)}: invalid JSON`);
   }
   if (typeof p.checkpoint !== "string" || typeof p.step !== "number") {
     throw new TypeError(
-      `${runPath(dir, "latest.json")}: fields "checkpoint" and "step" are required`,
+      `${runPath(dir, name)}: fields "checkpoint" and "step" are required`,
     );
   }
   return { folder: runPath(dir, p.checkpoint), step: p.step };

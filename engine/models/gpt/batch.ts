@@ -30,6 +30,11 @@ export interface TokenBatch {
    * `[n]`, ordered by example then position.
    */
   readonly positions: Tensor;
+  /**
+   * The labels at `positions`, int32 `[n]`: pair with logits computed only there
+   * (`model.forward(ids, { at: positions })`).
+   */
+  readonly targets: Tensor;
   /** Batch size `B`. */
   readonly batchSize: number;
   /** Padded length `T`. */
@@ -132,10 +137,12 @@ function padRows(rows: readonly Row[], options: BatchOptions): TokenBatch {
   });
   const backend = options.backend ?? getBackend();
   const hostPositions = Int32Array.from(positions);
+  const targets = hostPositions.map((p) => labels[p]);
   return {
     ids: upload(ids, [b, length], "int32", backend),
     labels: upload(labels, [b, length], "int32", backend),
     positions: upload(hostPositions, [hostPositions.length], "int32", backend),
+    targets: upload(targets, [targets.length], "int32", backend),
     batchSize: b,
     length,
     hostLabels: labels,
@@ -152,4 +159,5 @@ export function disposeBatch(batch: TokenBatch): void {
   batch.ids.dispose();
   batch.labels.dispose();
   batch.positions.dispose();
+  batch.targets.dispose();
 }

@@ -17,6 +17,8 @@ import type { Tensor } from "../../tensor.ts";
 import { add } from "../../ops/elementwise.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { crossEntropy } from "../../ops/loss.ts";
+import { gather } from "../../ops/gather.ts";
+import { reshape } from "../../ops/view.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Module, ModuleList } from "../../nn/module.ts";
@@ -41,11 +43,17 @@ export interface GPTOptions {
 export interface ForwardOptions {
   /** Layers and rows whose `mlp.c_proj` keys and value-gradients are captured. */
   capture?: CaptureRequest;
+  /**
+   * Compute logits only at these flat rows of the `B·T` positions (int32 `[n]`, e.g. a batch's
+   * answer `positions`): the output layer then costs `n·d·V` instead of `B·T·d·V`, which
+   * dominates training and scoring when the vocabulary is large and only answers are scored.
+   */
+  at?: Tensor;
 }
 
 /** What {@linkcode GPT.forward} returns. */
 export interface GPTOutput {
-  /** Next-token logits `[B, T, V]`. */
+  /** Next-token logits `[B, T, V]`, or `[n, V]` at the rows of `at`. */
   logits: Tensor;
   /** One entry per requested layer, in request order (empty without capture). */
   captures: LayerCapture[];
@@ -153,14 +161,16 @@ export class GPT extends Module {
   /**
    * The forward pass.
    * @param ids Token ids, int32 `[B, T]` with `T ≤ nCtx`.
-   * @param options Capture request.
-   * @returns Logits `[B, T, V]` and the captures.
+   * @param options Capture request, rows to compute logits at.
+   * @returns Logits `[B, T, V]` (or `[n, V]` with `at`) and the captures.
    */
   forward(ids: Tensor, options: ForwardOptions = {}): GPTOutput {
     const [b, t] = this.#checkIds(ids);
     const capture = options.capture;
     if (capture) checkCapture(capture, this.config.nLayer, b * t);
-    checkBindable(this.backend, "Logits", [b, t, this.config.vocabSize]);
+    const at = options.at;
+    const rows = at === undefined ? [b, t] : [at.size];
+    checkBindable(this.backend, "Logits", [...rows, this.config.vocabSize]);
     const tok = this.wte.forward(ids);
     const pos = this.wpe.forward(this.#positions(t));
     let x = add(tok, pos);
@@ -176,6 +186,8 @@ export class GPT extends Module {
       x = r.out;
       if (sink) captures.push({ layer: l, keys: r.keys!, valueGrads: sink });
     }
+    // LayerNorm is per row, so picking rows before it is exact.
+    if (at !== undefined) x = gather(reshape(x, [b * t, this.config.dModel]), at, 0);
     const logits = matmul(this.ln_f.forward(x), this.wte.weight, { transB: true });
     if (capture) {
       const order = new Map(capture.layers.map((l, i) => [l, i]));

@@ -1,0 +1,123 @@
+// The measurement: for each edit count m and editor, edit the first m held-out facts at once,
+// score before and after, and record one row. Rows are saved after each measurement, so an
+// interrupted sweep resumes where it stopped.
+import { writeJsonAtomic } from "../../engine/io/atomic.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
+import type { Editor } from "../../malmen/editors/editor.ts";
+import { revertShifts } from "../../malmen/journal.ts";
+import type { ScoreSummary } from "../../malmen/metrics.ts";
+import { editAndScore } from "../../malmen/pipeline.ts";
+import type { EditRequest } from "../../malmen/requests.ts";
+
+/** One committed result row (metrics as fractions). */
+export interface ResultRow {
+  /** `malmen`, `mend`, `ft`, or `unedited` (the base model on the same facts). */
+  editor: string;
+  /** Facts edited at once. */
+  m: number;
+  /** Edit success (token top-1 accuracy of the new target on the prompt). */
+  es: number;
+  /** Generalisation (the same on the paraphrase). */
+  gs: number;
+  /** Locality (accuracy of the unrelated prompt's true answer). */
+  ls: number;
+  /** CounterFact efficacy: P(new) > P(true) on the prompt. */
+  efficacy: number;
+  /** The same on the paraphrase. */
+  paraphrase: number;
+  /** Neighbourhood: P(true) > P(new) on the locality prompt. */
+  neighborhood: number;
+  /** Harmonic mean of efficacy, paraphrase and neighbourhood. */
+  score: number;
+  /** Seconds to compute the edit (not the scoring). */
+  seconds: number;
+  /** Peak resident memory while editing, MiB. */
+  peak_rss_mb: number;
+}
+
+/**
+ * Edits and scores every (m, editor) pair not yet in the rows file.
+ * @param model The base LM.
+ * @param editors Editors in report order.
+ * @param edits Held-out requests; the first m are edited (m beyond their count is skipped).
+ * @param ms Edit counts.
+ * @param rowsPath Where rows are saved after each measurement.
+ * @param log Progress messages.
+ * @returns All rows (earlier ones included), in (m, editor) order.
+ */
+export async function runSweep(
+  model: GPT,
+  editors: readonly Editor[],
+  edits: readonly EditRequest[],
+  ms: readonly number[],
+  rowsPath: string,
+  log: (m: string) => void,
+): Promise<ResultRow[]> {
+  const rows = await readRows(rowsPath);
+  const has = (editor: string, m: number): boolean =>
+    rows.some((r) => r.editor === editor && r.m === m);
+  for (const m of ms) {
+    if (m > edits.length) {
+      log(`skipping m=${m}: only ${edits.length} held-out facts`);
+      continue;
+    }
+    const requests = edits.slice(0, m);
+    for (const editor of editors) {
+      if (has(editor.name, m)) continue;
+      const scoreBefore = !has("unedited", m);
+      log(`m=${m} ${editor.name}: editing${scoreBefore ? " (and scoring the base model)" : ""}`);
+      const o = await editAndScore(model, editor, requests, scoreBefore);
+      revertShifts(model);
+      for (const t of o.shifts.values()) t.dispose();
+      if (scoreBefore) rows.push(row("unedited", m, o.before, 0, 0));
+      rows.push(row(editor.name, m, o.after, o.seconds, o.peakRssMb));
+      log(
+        `m=${m} ${editor.name}: ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${
+          pct(o.after.ls)
+        } score ${pct(o.after.score)} in ${o.seconds.toFixed(1)} s`,
+      );
+      await writeJsonAtomic(rowsPath, rows);
+    }
+  }
+  const order = ["unedited", ...editors.map((e) => e.name)];
+  return rows.sort((a, b) => a.m - b.m || order.indexOf(a.editor) - order.indexOf(b.editor));
+}
+
+function row(editor: string, m: number, s: ScoreSummary, seconds: number, rss: number): ResultRow {
+  const r4 = (x: number): number => Math.round(x * 10000) / 10000;
+  return {
+    editor,
+    m,
+    es: r4(s.es),
+    gs: r4(s.gs),
+    ls: r4(s.ls),
+    efficacy: r4(s.efficacy),
+    paraphrase: r4(s.paraphrase),
+    neighborhood: r4(s.neighborhood),
+    score: r4(s.score),
+    seconds: Math.round(seconds * 100) / 100,
+    peak_rss_mb: Math.round(rss),
+  };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+/**
+ * Reads saved rows (none when the file does not exist).
+ * @param path The rows file.
+ * @returns The rows.
+ */
+export async function readRows(path: string): Promise<ResultRow[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const rows = JSON.parse(text);
+  if (!Array.isArray(rows)) throw new TypeError(`${path}: expected an array of result rows`);
+  return rows;
+}
