@@ -18,7 +18,7 @@ import {
   hyperEditor,
 } from "./counterfact/runs.ts";
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
-import { readRows, runSweep } from "./counterfact/sweep.ts";
+import { readFits, readRows, runSweep } from "./counterfact/sweep.ts";
 
 const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [--render-only] [--json]
 
@@ -155,10 +155,11 @@ async function run(): Promise<void> {
     edited: {
       layers: (editors.find((e) => "config" in e) as { config: { layers: number[] } })?.config
         .layers ?? [],
-      dIn: 4 * model.config.dModel,
+      dIn: model.config.dInner,
     },
     editors: provenance,
     ft,
+    fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };
   await writeJsonAtomic(setupPath, setup);

@@ -26,6 +26,7 @@ Language model (--editor lm, the default):
   --batch N                  sequences per step (default 64)
   --lr X                     peak learning rate (default 6e-3)
   --d-model N --layers N --heads N   model size (default 128, 4, 4)
+  --d-inner N                FFN width = key width of the edited layers (default 4·d-model)
   --target X                 stop at this answer accuracy (default 0.995)
   On --data counterfact the context is 72 tokens, only answer tokens are trained (the
   output layer over its 20k-type vocabulary then runs on answer positions alone) and
@@ -60,6 +61,7 @@ await runCli(async () => {
       "d-model": { type: "string" },
       layers: { type: "string" },
       heads: { type: "string" },
+      "d-inner": { type: "string" },
       target: { type: "string" },
       "n-edits": { type: "string" },
       steps: { type: "string" },
@@ -93,6 +95,7 @@ await runCli(async () => {
       dModel: num("d-model", v["d-model"], 128),
       nLayer: num("layers", v.layers, 4),
       nHead: num("heads", v.heads, 4),
+      ...(v["d-inner"] === undefined ? {} : { dInner: num("d-inner", v["d-inner"], 0) }),
       nCtx: v.data === "world" ? 32 : 72,
     });
     const counterFact = v.data === "counterfact";

@@ -26,9 +26,10 @@ import { upload } from "../engine/alloc.ts";
 import type { Backend } from "../engine/backend.ts";
 import { concat } from "../engine/ops/concat.ts";
 import { alias, materialize, view } from "../engine/ops/copy.ts";
-import { addInto } from "../engine/ops/elementwise.ts";
+import { addInto, mul, sub } from "../engine/ops/elementwise.ts";
+import { sum } from "../engine/ops/reduce.ts";
 import { matmul } from "../engine/ops/matmul.ts";
-import { keep } from "../engine/scope.ts";
+import { keep, tidy } from "../engine/scope.ts";
 import { fmtShape } from "../engine/shape.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { type Cholesky64, cholesky64, solve64 } from "./linalg/cholesky64.ts";
@@ -73,6 +74,8 @@ export class RidgeAccumulator {
   #chunks: { keys: Tensor; values: Tensor }[] = [];
   #gram: Tensor | null = null;
   #rhs: Tensor | null = null;
+  /** ‖D‖² of the rows folded into the Gram matrices `[1]` (primal form). */
+  #valueSq: Tensor | null = null;
   #backend: Backend | null = null;
 
   /**
@@ -132,6 +135,12 @@ export class RidgeAccumulator {
 
   #accumulate(keys: Tensor, values: Tensor): void {
     noGrad(() => {
+      const sq = tidy(() => sum(mul(values, values)));
+      if (this.#valueSq === null) this.#valueSq = keep(sq);
+      else {
+        addInto(this.#valueSq, sq);
+        sq.dispose();
+      }
       const kk = matmul(keys, keys, { transA: true });
       const kd = matmul(keys, values, { transA: true });
       if (this.#gram === null) {
@@ -173,8 +182,43 @@ export class RidgeAccumulator {
     return new RidgeSolution("primal", dW, state, lamHat, backend, null);
   }
 
+  /**
+   * How well one ΔW serves every row: the relative residual ‖KΔW − D‖ / ‖D‖ of the rows added
+   * so far (0 = every requested value change is delivered; near 1 = almost none). Once there
+   * are more rows than d_in the system is over-determined and the residual cannot vanish. One
+   * readback; the primal form uses the accumulated Gram matrices, the dual form the kept rows.
+   * @param solution A solve of this accumulator's rows.
+   * @returns The relative residual.
+   */
+  async fit(solution: RidgeSolution): Promise<number> {
+    if (this.#rows === 0) throw new RangeError("Cannot measure the fit of a solve without rows");
+    const dW = solution.deltaW;
+    const parts = noGrad(() =>
+      tidy(() => {
+        if (this.form === "dual") {
+          const keys = concat(this.#chunks.map((c) => c.keys));
+          const values = concat(this.#chunks.map((c) => c.values));
+          const r = sub(matmul(keys, dW), values);
+          return [sum(mul(r, r)), sum(mul(values, values))];
+        }
+        // ‖KΔW − D‖² = ‖D‖² − 2⟨ΔW, KᵀD⟩ + ⟨ΔW, KᵀK ΔW⟩.
+        return [sum(mul(dW, matmul(this.#gram!, dW))), sum(mul(dW, this.#rhs!))];
+      })
+    );
+    const v = await Promise.all(
+      [...parts, ...(this.form === "dual" ? [] : [this.#valueSq!])].map((t) => t.toArray()),
+    );
+    for (const t of parts) t.dispose();
+    const [res2, d2] = this.form === "dual"
+      ? [v[0][0], v[1][0]]
+      : [v[0][0] - 2 * v[1][0] + v[2][0], v[2][0]];
+    return d2 > 0 ? Math.sqrt(Math.max(0, res2) / d2) : 0;
+  }
+
   /** Releases the accumulated Gram matrices or chunks. */
   dispose(): void {
+    this.#valueSq?.dispose();
+    this.#valueSq = null;
     for (const c of this.#chunks.splice(0)) {
       c.keys.dispose();
       c.values.dispose();

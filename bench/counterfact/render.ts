@@ -3,7 +3,7 @@
 // check of the targets.
 import { linePlot } from "../../cli/svg.ts";
 import type { EditorProvenance } from "./runs.ts";
-import type { ResultRow } from "./sweep.ts";
+import type { FitRow, ResultRow } from "./sweep.ts";
 
 /** Everything the report shows besides the rows. */
 export interface ReportSetup {
@@ -27,6 +27,8 @@ export interface ReportSetup {
   editors: EditorProvenance[];
   /** FT learning-rate grid on validation and the chosen value. */
   ft: { grid: { lr: number; es: number; gs: number; ls: number }[]; lr: number };
+  /** Least-squares fit of the MALMEN edits per m. */
+  fits: FitRow[];
   /** Wall time of this invocation and of the whole experiment (training included), seconds. */
   seconds: { sweep: number; total: number };
 }
@@ -124,6 +126,7 @@ export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): 
       ? ["- none applies (the targets concern m ≥ 256)"]
       : checks.map((c) => `- ${c.met ? "met" : "**missed**"}: ${c.target} (${c.detail})`)),
     "",
+    ...fitLines(setup),
     "## Results (edit split; metrics are fractions shown as %)",
     "",
     markdownTable(rows),
@@ -174,6 +177,24 @@ export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes
       height: 340,
     }),
   );
+  if (setup.fits.length > 0) {
+    const layers = setup.fits[0].residual.length;
+    plots.push(linePlot(
+      Array.from({ length: layers }, (_, i) => ({
+        name: `block ${setup.edited.layers[i] ?? i}`,
+        points: setup.fits.map((f) => [f.m, f.residual[i]] as const),
+      })),
+      {
+        title: "MALMEN: residual ‖KΔW − D‖/‖D‖ vs m",
+        xLabel: "m",
+        yLabel: "relative residual",
+        logX: true,
+        yRange: [0, 1],
+        width: 520,
+        height: 340,
+      },
+    ));
+  }
   const checks = checkTargets(rows);
   const table = `<table><tr>${
     [
@@ -220,11 +241,39 @@ td:nth-child(2){text-align:left}tr.unedited{color:#777}.met{color:#1a7f37}.misse
       })</li>`
     ).join("")
   }</ul>
-${notes}
+${notes}${
+    setup.fits.length > 0
+      ? `<h2>How much of the requested change one ΔW delivers</h2><p>Relative residual of each edited layer's least-squares problem; the key width is d_in = ${setup.edited.dIn}.</p><table><tr><th>m</th><th>rows per layer</th><th>rows / d_in</th><th>residual per layer</th></tr>${
+        setup.fits.map((f) =>
+          `<tr><td>${f.m}</td><td>${f.rows}</td><td>${
+            (f.rows / setup.edited.dIn).toFixed(2)
+          }</td><td>${f.residual.map((r) => r.toFixed(3)).join(", ")}</td></tr>`
+        ).join("")
+      }</table>`
+      : ""
+  }
 <h2>Plots</h2><div class="plots">${plots.join("\n")}</div>
 <h2>All rows</h2>${table}
 </body></html>
 `;
+}
+
+function fitLines(s: ReportSetup): string[] {
+  if (s.fits.length === 0) return [];
+  return [
+    "## How much of the requested change one ΔW delivers",
+    "",
+    `Relative residual ‖KΔW − D‖ / ‖D‖ of each edited layer's least-squares problem (0 = all of the hyper-network's value changes are met; the key width is d_in = ${s.edited.dIn}, so more rows than that over-determine it).`,
+    "",
+    "| m | rows per layer | rows / d_in | residual per layer |",
+    "|---:|---:|---:|---|",
+    ...s.fits.map((f) =>
+      `| ${f.m} | ${f.rows} | ${(f.rows / s.edited.dIn).toFixed(2)} | ${
+        f.residual.map((r) => r.toFixed(3)).join(", ")
+      } |`
+    ),
+    "",
+  ];
 }
 
 function percentSeries(s: { name: string; points: (readonly [number, number])[] }) {

@@ -4,6 +4,7 @@
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Editor } from "../../malmen/editors/editor.ts";
+import { HyperEditor } from "../../malmen/editors/hyper.ts";
 import { revertShifts } from "../../malmen/journal.ts";
 import type { ScoreSummary } from "../../malmen/metrics.ts";
 import { editAndScore } from "../../malmen/pipeline.ts";
@@ -35,6 +36,18 @@ export interface ResultRow {
   peak_rss_mb: number;
 }
 
+/** How well MALMEN's single ΔW per layer met its rows (see `RidgeAccumulator.fit`). */
+export interface FitRow {
+  /** Editor. */
+  editor: string;
+  /** Facts edited. */
+  m: number;
+  /** Rows (answer tokens) each edited layer's least-squares problem had. */
+  rows: number;
+  /** Relative residual ‖KΔW − D‖ / ‖D‖ per edited layer. */
+  residual: number[];
+}
+
 /**
  * Edits and scores every (m, editor) pair not yet in the rows file.
  * @param model The base LM.
@@ -54,6 +67,8 @@ export async function runSweep(
   log: (m: string) => void,
 ): Promise<ResultRow[]> {
   const rows = await readRows(rowsPath);
+  const fitsPath = fitsPathFor(rowsPath);
+  const fits = await readFits(rowsPath);
   const has = (editor: string, m: number): boolean =>
     rows.some((r) => r.editor === editor && r.m === m);
   for (const m of ms) {
@@ -66,7 +81,17 @@ export async function runSweep(
       if (has(editor.name, m)) continue;
       const scoreBefore = !has("unedited", m);
       log(`m=${m} ${editor.name}: editing${scoreBefore ? " (and scoring the base model)" : ""}`);
+      const hyper = editor instanceof HyperEditor ? editor : null;
+      if (hyper) hyper.measureFit = true;
       const o = await editAndScore(model, editor, requests, scoreBefore);
+      const residual = hyper?.lastFit ?? null;
+      if (residual !== null) {
+        const answerTokens = requests.reduce((a, r) => a + r.edit.answer.length, 0);
+        const i = fits.findIndex((f) => f.editor === editor.name && f.m === m);
+        if (i >= 0) fits.splice(i, 1);
+        fits.push({ editor: editor.name, m, rows: answerTokens, residual });
+        await writeJsonAtomic(fitsPath, fits);
+      }
       revertShifts(model);
       for (const t of o.shifts.values()) t.dispose();
       if (scoreBefore) rows.push(row("unedited", m, o.before, 0, 0));
@@ -120,4 +145,23 @@ export async function readRows(path: string): Promise<ResultRow[]> {
   const rows = JSON.parse(text);
   if (!Array.isArray(rows)) throw new TypeError(`${path}: expected an array of result rows`);
   return rows;
+}
+
+/**
+ * Where the fit diagnostics of a rows file live.
+ * @param rowsPath The rows file.
+ * @returns The fits file.
+ */
+export function fitsPathFor(rowsPath: string): string {
+  return rowsPath.replace(/\.json$/, "") + "-fit.json";
+}
+
+/**
+ * Reads the saved fit diagnostics of a rows file, in m order.
+ * @param rowsPath The rows file.
+ * @returns The fits.
+ */
+export async function readFits(rowsPath: string): Promise<FitRow[]> {
+  const fits = (await readRows(fitsPathFor(rowsPath))) as unknown as FitRow[];
+  return fits.sort((a, b) => a.m - b.m);
 }

@@ -42,7 +42,7 @@ export class FtEditor implements Editor {
     const d = model.config.dModel;
     const init = new Map<string, Tensor>();
     for (const l of layers) {
-      const t = zeros([4 * d, d], { backend: model.backend });
+      const t = zeros([model.config.dInner, d], { backend: model.backend });
       t.requiresGrad = true;
       init.set(`shift.${l}`, t);
     }

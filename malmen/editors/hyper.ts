@@ -29,6 +29,16 @@ export class HyperEditor implements Editor {
   readonly config: EditorConfig;
   /** The hyper-network shared by the edited layers (they all have the GPT's FFN shape). */
   readonly net: HyperNetwork;
+  /**
+   * Set to measure, on each least-squares edit, how well each layer's single ΔW delivers the
+   * hyper-network's requested value changes (one extra readback per layer).
+   */
+  measureFit = false;
+  /**
+   * Per edited layer, the relative residual ‖KΔW − D‖ / ‖D‖ of the last edit (when
+   * `measureFit` was set and the aggregation is least squares), else null.
+   */
+  lastFit: number[] | null = null;
 
   /**
    * Creates an editor with a fresh (identity) hyper-network for a model.
@@ -41,7 +51,7 @@ export class HyperEditor implements Editor {
     this.config = config;
     const d = model.config.dModel;
     this.net = new HyperNetwork({
-      dIn: 4 * d,
+      dIn: model.config.dInner,
       dOut: d,
       nModules: config.layers.length,
       rank: config.rank,
@@ -93,18 +103,21 @@ export class HyperEditor implements Editor {
       }
     }
     const out = new Map<number, Tensor>();
+    const fits: number[] = [];
     for (let i = 0; i < k; i++) {
       if (this.aggregation === "sum") {
         out.set(layers[i], sums[i]!);
       } else {
         const lamHat = this.net.lamHatAt(i);
         const solution = await accs[i].solve(lamHat);
+        if (this.measureFit) fits.push(await accs[i].fit(solution));
         out.set(layers[i], keep(alias(solution.deltaW)));
         solution.dispose();
         lamHat.dispose();
       }
       accs[i].dispose();
     }
+    this.lastFit = fits.length > 0 ? fits : null;
     return out;
   }
 

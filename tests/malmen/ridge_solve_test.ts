@@ -302,3 +302,50 @@ gpuTest("`ridgeSolve()` on WebGPU gives the same ΔW in primal and dual form", a
     assertClose([a.gLam], [b.gLam], tol, "∂L/∂λ̂");
   }
 });
+
+/** ‖KΔW − D‖ / ‖D‖ in float64 from the problem's arrays. */
+function directFit(p: Problem, dW: ArrayLike<number>): number {
+  let r2 = 0;
+  let d2 = 0;
+  for (let i = 0; i < p.n; i++) {
+    for (let j = 0; j < p.dOut; j++) {
+      let kw = 0;
+      for (let a = 0; a < p.dIn; a++) kw += p.k[i * p.dIn + a] * dW[a * p.dOut + j];
+      const d = p.d[i * p.dOut + j];
+      r2 += (kw - d) ** 2;
+      d2 += d * d;
+    }
+  }
+  return Math.sqrt(r2 / d2);
+}
+
+for (const [form, n] of [["dual", 5], ["primal", 30]] as const) {
+  Deno.test(`\`RidgeAccumulator.fit()\` is the relative residual of the rows (${form})`, async () => {
+    const p = problem(n, 8, 3, -1, 6);
+    const acc = new RidgeAccumulator(p.dIn, p.dOut, { form });
+    acc.add(rowsOf(p.k, 0, 2, p.dIn, CPU), rowsOf(p.d, 0, 2, p.dOut, CPU));
+    acc.add(rowsOf(p.k, 2, n, p.dIn, CPU), rowsOf(p.d, 2, n, p.dOut, CPU));
+    const sol = await acc.solve(p.lamHat);
+    const fit = await acc.fit(sol);
+    assertClose([fit], [directFit(p, await sol.deltaW.toArray())], { atol: 1e-9, rtol: 1e-9 });
+    // Fewer rows than d_in can be met almost exactly; random targets on 30 rows cannot.
+    if (form === "dual") assertEquals(fit < 0.2, true, `fit ${fit}`);
+    else assertEquals(fit > 0.3, true, `fit ${fit}`);
+    sol.dispose();
+    acc.dispose();
+  });
+}
+
+gpuTest("`RidgeAccumulator.fit()` on WebGPU matches the float64 reference", async (gpu) => {
+  const p = problem(40, 16, 4, 0, 8);
+  const fits: number[] = [];
+  for (const backend of [CPU, gpu]) {
+    const acc = new RidgeAccumulator(p.dIn, p.dOut);
+    acc.add(rowsOf(p.k, 0, 40, p.dIn, backend), rowsOf(p.d, 0, 40, p.dOut, backend));
+    const sol = await acc.solve(p.lamHat);
+    fits.push(await acc.fit(sol));
+    sol.dispose();
+    acc.dispose();
+  }
+  assertClose([fits[1]], [fits[0]], { atol: 1e-3, rtol: 1e-3 });
+});

@@ -34,9 +34,17 @@ function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 7);
 }
 
-function setup(backend: Backend, editorName: "malmen" | "mend") {
+function setup(backend: Backend, editorName: "malmen" | "mend", dInner?: number) {
   const model = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
+    gptConfig({
+      vocabSize: V,
+      nCtx: 8,
+      dModel: 8,
+      nLayer: 2,
+      nHead: 2,
+      dInner,
+      layerNormEps: 1e-5,
+    }),
     { seed: 3, backend },
   );
   model.setTrainable(false);
@@ -76,8 +84,9 @@ function randomize(net: HyperNetwork): void {
 async function schedulerGrads(
   backend: Backend,
   name: "malmen" | "mend",
+  dInner?: number,
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name);
+  const { model, editor } = setup(backend, name, dInner);
   // lr 0: the step leaves the parameters alone and the arena keeps the gradients.
   const optimizer = new AdamW(editor.net, { lr: 0, weightDecay: 0, maxGradNorm: 1e9 });
   await metaStep(model, editor, optimizer, requests(5));
@@ -94,8 +103,9 @@ async function schedulerGrads(
 async function plainGrads(
   backend: Backend,
   name: "malmen" | "mend",
+  dInner?: number,
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name);
+  const { model, editor } = setup(backend, name, dInner);
   const net = editor.net;
   for (const p of net.parameters().values()) p.requiresGrad = true;
   const reqs = requests(5);
@@ -151,9 +161,10 @@ async function compare(
   backend: Backend,
   name: "malmen" | "mend",
   tol: { atol: number; rtol: number },
+  dInner?: number,
 ): Promise<void> {
-  const a = await schedulerGrads(backend, name);
-  const b = await plainGrads(backend, name);
+  const a = await schedulerGrads(backend, name, dInner);
+  const b = await plainGrads(backend, name, dInner);
   let nonzero = 0;
   for (const [n, g] of b) {
     assertClose(a.get(n)!, g, tol, `${name} gradient of "${n}"`);
@@ -173,6 +184,11 @@ Deno.test("`metaStep()` MALMEN gradients equal plain autograd through the whole 
 
 Deno.test("`metaStep()` MEND-sum gradients equal plain autograd through the whole pipeline (float64)", async () => {
   await compare(CPU, "mend", { atol: 1e-9, rtol: 1e-6 });
+});
+
+Deno.test("`metaStep()` MALMEN gradients equal plain autograd with a non-4d FFN width (float64)", async () => {
+  // dInner 6 < the rows of 5 facts: the primal solve, keys of width ≠ 4·dModel.
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, 6);
 });
 
 gpuTest(

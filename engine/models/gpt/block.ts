@@ -63,7 +63,7 @@ export class CausalSelfAttention extends Module {
 
 /** What the MLP's second projection does besides `x·W + b` in one forward pass. */
 export interface ProjectionHooks {
-  /** Added to the weight: the projection computes with `W + shift` (`[4d, d]`). */
+  /** Added to the weight: the projection computes with `W + shift` (`[dInner, d]`). */
   shift?: Tensor | null;
   /** Rows whose inputs (keys) are copied out, and the sink of their output gradients. */
   capture?: { positions: Tensor; sink: GradSink } | null;
@@ -71,9 +71,9 @@ export interface ProjectionHooks {
 
 /** The feed-forward network: `c_proj(gelu(c_fc(x)))`. */
 export class MLP extends Module {
-  /** First projection `[d, 4d]`. */
+  /** First projection `[d, dInner]`. */
   readonly c_fc: Linear;
-  /** Second projection `[4d, d]` (the edited layer). */
+  /** Second projection `[dInner, d]` (the edited layer). */
   readonly c_proj: Linear;
 
   /**
@@ -84,10 +84,10 @@ export class MLP extends Module {
   constructor(config: GPTConfig, options: ParamOptions = {}) {
     super();
     const d = config.dModel;
-    this.c_fc = this.addModule("c_fc", new Linear(d, 4 * d, options));
+    this.c_fc = this.addModule("c_fc", new Linear(d, config.dInner, options));
     this.c_proj = this.addModule(
       "c_proj",
-      new Linear(4 * d, d, { ...options, std: residualStd(config.nLayer) }),
+      new Linear(config.dInner, d, { ...options, std: residualStd(config.nLayer) }),
     );
   }
 

@@ -72,7 +72,7 @@ export class GradSink {
 export interface LayerCapture {
   /** Block index. */
   readonly layer: number;
-  /** Inputs of `mlp.c_proj` at the requested rows, detached, `[n, 4d]`. */
+  /** Inputs of `mlp.c_proj` at the requested rows, detached, `[n, dInner]`. */
   readonly keys: Tensor;
   /** After backward, `.grad` is ∂L/∂(output of `mlp.c_proj`) at the requested rows, `[n, d]`. */
   readonly valueGrads: GradSink;

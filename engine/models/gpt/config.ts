@@ -23,9 +23,18 @@ export interface GPTConfig {
   readonly nLayer: number;
   /** Attention heads; must divide `dModel`. */
   readonly nHead: number;
+  /**
+   * Width of the feed-forward layer (HF GPT-2's `n_inner`; default `4·dModel`). It is also the
+   * key width d_in of the `mlp.c_proj` layers MALMEN edits: a wider FFN lets one least-squares
+   * shift meet more simultaneous edits.
+   */
+  readonly dInner: number;
   /** Epsilon of every LayerNorm. */
   readonly layerNormEps: number;
 }
+
+/** A configuration as written by hand or read from older files: `dInner` may be left out. */
+export type GPTConfigInit = Omit<GPTConfig, "dInner"> & { readonly dInner?: number };
 
 /** Names of the built-in presets. */
 export type GPTPreset = "tiny" | "gpt2";
@@ -42,6 +51,7 @@ export const GPT_PRESETS: Readonly<Record<GPTPreset, GPTConfig>> = Object.freeze
     dModel: 128,
     nLayer: 4,
     nHead: 4,
+    dInner: 512,
     layerNormEps: 1e-5,
   }),
   gpt2: Object.freeze({
@@ -50,6 +60,7 @@ export const GPT_PRESETS: Readonly<Record<GPTPreset, GPTConfig>> = Object.freeze
     dModel: 768,
     nLayer: 12,
     nHead: 12,
+    dInner: 3072,
     layerNormEps: 1e-5,
   }),
 });
@@ -65,12 +76,15 @@ export const GPT_PRESETS: Readonly<Record<GPTPreset, GPTConfig>> = Object.freeze
  * ```
  */
 export function gptConfig(
-  base: GPTPreset | GPTConfig,
+  base: GPTPreset | GPTConfigInit,
   overrides: Partial<GPTConfig> = {},
 ): GPTConfig {
-  const from = typeof base === "string" ? GPT_PRESETS[base] : base;
+  const from: GPTConfigInit = typeof base === "string" ? GPT_PRESETS[base] : base;
   if (from === undefined) throw new RangeError(`Unknown GPT preset "${String(base)}"`);
-  return validateConfig({ ...from, ...overrides });
+  // A new width without a new FFN width keeps the 4× ratio (a preset's dInner is not sticky).
+  const ratioKept = overrides.dModel !== undefined && overrides.dInner === undefined;
+  const merged = { ...from, ...overrides };
+  return validateConfig(ratioKept ? { ...merged, dInner: undefined } : merged);
 }
 
 /**
@@ -78,8 +92,9 @@ export function gptConfig(
  * @param c The configuration.
  * @returns A frozen copy.
  */
-export function validateConfig(c: GPTConfig): GPTConfig {
-  for (const key of ["vocabSize", "nCtx", "dModel", "nLayer", "nHead"] as const) {
+export function validateConfig(init: GPTConfigInit): GPTConfig {
+  const c = { ...init, dInner: init.dInner ?? 4 * init.dModel };
+  for (const key of ["vocabSize", "nCtx", "dModel", "nLayer", "nHead", "dInner"] as const) {
     const v = c[key];
     if (!Number.isInteger(v) || v < 1) {
       throw new RangeError(`GPT config "${key}" must be a positive integer, got ${v}`);
@@ -101,6 +116,7 @@ export function validateConfig(c: GPTConfig): GPTConfig {
     dModel: c.dModel,
     nLayer: c.nLayer,
     nHead: c.nHead,
+    dInner: c.dInner,
     layerNormEps: c.layerNormEps,
   });
 }
@@ -127,9 +143,9 @@ export function parameterShapes(c: GPTConfig): Map<string, number[]> {
     out.set(`${p}attn.c_proj.bias`, [d]);
     out.set(`${p}ln_2.weight`, [d]);
     out.set(`${p}ln_2.bias`, [d]);
-    out.set(`${p}mlp.c_fc.weight`, [d, 4 * d]);
-    out.set(`${p}mlp.c_fc.bias`, [4 * d]);
-    out.set(`${p}mlp.c_proj.weight`, [4 * d, d]);
+    out.set(`${p}mlp.c_fc.weight`, [d, c.dInner]);
+    out.set(`${p}mlp.c_fc.bias`, [c.dInner]);
+    out.set(`${p}mlp.c_proj.weight`, [c.dInner, d]);
     out.set(`${p}mlp.c_proj.bias`, [d]);
   }
   out.set("ln_f.weight", [d]);
@@ -150,7 +166,7 @@ export function parameterCount(c: GPTConfig): number {
 
 /**
  * Reads a Hugging Face GPT-2 `config.json` object (`n_embd`, `n_layer`, `n_head`,
- * `n_positions`, `vocab_size`, `layer_norm_epsilon`).
+ * `n_positions`, `vocab_size`, `n_inner`, `layer_norm_epsilon`).
  * @param json The parsed file.
  * @param source File name for messages.
  * @returns The validated configuration.
@@ -168,7 +184,10 @@ export function configFromHf(json: unknown, source = "config.json"): GPTConfig {
     return v;
   };
   const eps = o.layer_norm_epsilon === undefined ? 1e-5 : num("layer_norm_epsilon");
+  // n_inner null (or absent) means 4·n_embd, as in transformers.
+  const inner = o.n_inner === undefined || o.n_inner === null ? undefined : num("n_inner");
   return validateConfig({
+    dInner: inner,
     vocabSize: num("vocab_size"),
     nCtx: num("n_positions", "n_ctx"),
     dModel: num("n_embd"),
@@ -193,7 +212,7 @@ export function configToHf(c: GPTConfig): Record<string, unknown> {
     n_embd: c.dModel,
     n_layer: c.nLayer,
     n_head: c.nHead,
-    n_inner: null,
+    n_inner: c.dInner === 4 * c.dModel ? null : c.dInner,
     layer_norm_epsilon: c.layerNormEps,
     activation_function: "gelu_new",
     tie_word_embeddings: true,

@@ -13,7 +13,7 @@ export {
   parameterShapes,
   validateConfig,
 } from "./config.ts";
-export type { GPTConfig, GPTPreset } from "./config.ts";
+export type { GPTConfig, GPTConfigInit, GPTPreset } from "./config.ts";
 export { checkBindable, GPT, lmLoss, maxBindingBytes } from "./model.ts";
 export type { ForwardOptions, GPTOptions, GPTOutput } from "./model.ts";
 export { Block, CausalSelfAttention, MLP, residualStd } from "./block.ts";

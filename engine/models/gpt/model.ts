@@ -22,7 +22,7 @@ import { reshape } from "../../ops/view.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Module, ModuleList } from "../../nn/module.ts";
-import { type GPTConfig, parameterShapes, validateConfig } from "./config.ts";
+import { type GPTConfig, type GPTConfigInit, parameterShapes, validateConfig } from "./config.ts";
 import { Block } from "./block.ts";
 import { type CaptureRequest, checkCapture, GradSink, type LayerCapture } from "./capture.ts";
 
@@ -83,7 +83,7 @@ export class GPT extends Module {
    * @param config Hyper-parameters.
    * @param options Seed, backend.
    */
-  constructor(config: GPTConfig, options: GPTOptions = {}) {
+  constructor(config: GPTConfigInit, options: GPTOptions = {}) {
     super();
     this.config = validateConfig(config);
     const backend = options.backend ?? getBackend();
@@ -105,19 +105,19 @@ export class GPT extends Module {
   }
 
   /**
-   * Makes block `layer`'s `mlp.c_proj` compute with `W + shift` (io layout `[4d, d]`) from the
+   * Makes block `layer`'s `mlp.c_proj` compute with `W + shift` (io layout `[dInner, d]`) from the
    * next forward on, without modifying `W`; `null` removes it, which restores the layer exactly.
    * The model keeps a reference (it never copies or disposes the shift). A shift may carry an
    * autograd graph (gradients flow into it) or be a leaf with `requiresGrad`, in which case its
    * `.grad` after backward is `∂L/∂W` of that layer.
    * @param layer Block index.
-   * @param shift `[4d, d]` on the model's backend, or null.
+   * @param shift `[dInner, d]` on the model's backend, or null.
    */
   setShift(layer: number, shift: Tensor | null): void {
     this.#checkLayer(layer);
     if (shift !== null) {
       shift.assertLive("shift with");
-      const want = [4 * this.config.dModel, this.config.dModel];
+      const want = [this.config.dInner, this.config.dModel];
       if (shift.dtype !== "float32" || fmtShape(shift.shape) !== fmtShape(want)) {
         throw new RangeError(
           `Shift of layer ${layer} must be float "${fmtShape(want)}", got ${shift.dtype} "${

@@ -15,6 +15,7 @@ import {
   writeJournalEntry,
 } from "../../../malmen/journal.ts";
 import { pairStats } from "../../../malmen/lm/evaluate.ts";
+import { AdamW } from "../../../engine/nn/adamw.ts";
 import type { EditRequest } from "../../../malmen/requests.ts";
 import { randomRequests } from "../_requests.ts";
 
@@ -131,5 +132,83 @@ Deno.test("`FtEditor` lowers the edit loss of its facts", async () => {
   ok(sum(after.nll) < sum(before.nll) - 0.1, `NLL ${sum(before.nll)} -> ${sum(after.nll)}`);
   revertShifts(lm);
   for (const t of shifts.values()) t.dispose();
+  lm.dispose();
+});
+
+// Counts AdamW steps taken while `fn` runs.
+async function countSteps<T>(fn: () => Promise<T>): Promise<{ result: T; steps: number }> {
+  const original = AdamW.prototype.step;
+  let steps = 0;
+  AdamW.prototype.step = function (this: AdamW): void {
+    steps++;
+    original.call(this);
+  };
+  try {
+    return { result: await fn(), steps };
+  } finally {
+    AdamW.prototype.step = original;
+  }
+}
+
+Deno.test("`FtEditor` takes at least `ftMinSteps` Adam steps, in whole epochs", async () => {
+  const lm = model();
+  const reqs = requests(6);
+  const steps = async (lmBatch: number, ftEpochs: number, ftMinSteps?: number): Promise<number> => {
+    const ft = new FtEditor({
+      ...defaultEditorConfig(2),
+      lmBatch,
+      ftEpochs,
+      ftMinSteps,
+      ftLr: 0.05,
+    });
+    const { result, steps } = await countSteps(() => ft.computeShifts(lm, reqs));
+    for (const t of result.values()) t.dispose();
+    return steps;
+  };
+  deepStrictEqual(await steps(6, 1, 0), 1); // One batch, one epoch.
+  deepStrictEqual(await steps(6, 1, undefined), 1); // No minimum.
+  deepStrictEqual(await steps(6, 1, 30), 30); // One batch: 30 epochs.
+  deepStrictEqual(await steps(2, 1, 30), 30); // Three batches: 10 epochs.
+  deepStrictEqual(await steps(4, 1, 5), 6); // Two batches: 3 whole epochs.
+  deepStrictEqual(await steps(3, 20, 5), 40); // Epochs already give more than the minimum.
+  lm.dispose();
+});
+
+Deno.test("`FtEditor` with one batch and `ftMinSteps: 30` fits the edits far better than one step", async () => {
+  // Token embeddings 25× larger than at init, so the last layer's shift can move the logits
+  // far (at GPT-2 init the tied output layer caps how much the NLL can fall).
+  const lm = model();
+  const wte = lm.getParameter("wte.weight");
+  const scaled = Float64Array.from(await wte.toArray(), (x) => 25 * x);
+  lm.loadStateDict(new Map([["wte.weight", { shape: wte.shape, data: scaled }]]), {
+    strict: false,
+  });
+  const reqs = requests(4);
+  const edits = reqs.map((r) => r.edit);
+  const before = await pairStats(lm, edits);
+  const fit = async (ftMinSteps: number) => {
+    const ft = new FtEditor({
+      ...defaultEditorConfig(2),
+      ftEpochs: 1,
+      ftMinSteps,
+      ftLr: 0.05,
+      lmBatch: 4,
+    });
+    const shifts = await ft.computeShifts(lm, reqs);
+    applyShifts(lm, shifts);
+    const after = await pairStats(lm, edits);
+    revertShifts(lm);
+    for (const t of shifts.values()) t.dispose();
+    return after;
+  };
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const one = await fit(0);
+  const many = await fit(30);
+  const b = sum(before.nll);
+  const d1 = b - sum(one.nll);
+  const d30 = b - sum(many.nll);
+  ok(d1 > 0, `one step must already help: ${b} -> ${sum(one.nll)}`);
+  ok(d30 > 5 * d1, `NLL drop after 30 steps ${d30} vs after 1 step ${d1}`);
+  ok(sum(many.acc) > sum(one.acc), `accuracy ${many.acc} vs ${one.acc}`);
   lm.dispose();
 });

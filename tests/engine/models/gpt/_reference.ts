@@ -74,7 +74,7 @@ export function referenceLogits(c: GPTConfig, w: Weights, ids: readonly number[]
         layerNorm(r, h("ln_2.weight"), h("ln_2.bias"), c.layerNormEps),
         h("mlp.c_fc.weight"),
         h("mlp.c_fc.bias"),
-        4 * d,
+        c.dInner,
       )
         .map(geluNew);
       const m = conv1d(f, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), d);

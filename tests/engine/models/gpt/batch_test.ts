@@ -62,3 +62,26 @@ Deno.test("`lmBatch()` predicts the next token at every real position", async ()
   assertThrows(() => lmBatch([[1]], { backend: CPU }), /needs 2/);
   disposeBatch(b);
 });
+
+Deno.test("`batch.targets` are the labels at `batch.positions` and `disposeBatch()` frees them", async () => {
+  const check = async (b: ReturnType<typeof editBatch>, want: number[]): Promise<void> => {
+    const labels = Array.from(await b.labels.toArray());
+    const targets = Array.from(await b.targets.toArray());
+    assertEquals(b.targets.dtype, "int32");
+    assertEquals(b.targets.shape, [b.hostPositions.length]);
+    assertEquals(targets, Array.from(b.hostPositions, (p) => labels[p]));
+    assertEquals(targets, want);
+    disposeBatch(b);
+    for (const t of [b.ids, b.labels, b.positions, b.targets]) assertEquals(t.disposed, true);
+  };
+  // Answers in order, example by example, multi-token ones included.
+  await check(
+    editBatch([
+      { prompt: [10, 11, 12], answer: [20, 21] },
+      { prompt: [13], answer: [22, 23, 24] },
+      { prompt: [14, 15, 16, 17], answer: [25] },
+    ], { padId: 99, backend: CPU }),
+    [20, 21, 22, 23, 24, 25],
+  );
+  await check(lmBatch([[1, 2, 3, 4], [5, 6]], { backend: CPU }), [2, 3, 4, 6]);
+});

@@ -51,3 +51,30 @@ Deno.test("`parameterShapes()` lists HF GPT-2 names in [in, out] layout", () => 
   assertEquals(s.has("lm_head.weight"), false);
   assertEquals(s.size, 2 + 2 * 12 + 2);
 });
+
+Deno.test("`dInner` defaults to 4·dModel, follows a new dModel, and can be set on its own", () => {
+  assertEquals(gptConfig("tiny").dInner, 512);
+  assertEquals(gptConfig("tiny", { dModel: 64 }).dInner, 256);
+  assertEquals(gptConfig("tiny", { dInner: 2048 }).dInner, 2048);
+  assertEquals(gptConfig("tiny", { dModel: 64, dInner: 96 }).dInner, 96);
+  const s = parameterShapes(gptConfig("tiny", { nLayer: 1, dInner: 1000 }));
+  assertEquals(s.get("h.0.mlp.c_fc.weight"), [128, 1000]);
+  assertEquals(s.get("h.0.mlp.c_fc.bias"), [1000]);
+  assertEquals(s.get("h.0.mlp.c_proj.weight"), [1000, 128]);
+  assertThrows(() => gptConfig("tiny", { dInner: 0 }), /"dInner" must be a positive integer/);
+  // Files written before the field existed still load.
+  const { dInner: _, ...old } = gptConfig("tiny", { dModel: 32 });
+  assertEquals(gptConfig(old).dInner, 128);
+});
+
+Deno.test("`configToHf()` writes n_inner only when it is not 4·n_embd, and it round-trips", () => {
+  assertEquals(configToHf(gptConfig("tiny")).n_inner, null);
+  const wide = gptConfig("tiny", { dInner: 2048 });
+  assertEquals(configToHf(wide).n_inner, 2048);
+  assertEquals(configFromHf(configToHf(wide)), wide);
+  assertEquals(configFromHf({ ...configToHf(wide), n_inner: null }).dInner, 512);
+  assertThrows(
+    () => configFromHf({ ...configToHf(wide), n_inner: "2048" }, "c.json"),
+    /c.json: field "n_inner"/,
+  );
+});

@@ -11,11 +11,14 @@ import { noGrad } from "../../../../engine/autograd.ts";
 import { tensor, zeros } from "../../../../engine/ops/creation.ts";
 import { mul } from "../../../../engine/ops/elementwise.ts";
 import { matmul } from "../../../../engine/ops/matmul.ts";
+import { gather } from "../../../../engine/ops/gather.ts";
+import { reshape } from "../../../../engine/ops/view.ts";
 import { memoryStats } from "../../../../engine/memory.ts";
 import { tidy } from "../../../../engine/scope.ts";
 import type { Tensor } from "../../../../engine/tensor.ts";
 import { gptConfig, parameterShapes } from "../../../../engine/models/gpt/config.ts";
 import { GPT, lmLoss } from "../../../../engine/models/gpt/model.ts";
+import { disposeBatch, editBatch } from "../../../../engine/models/gpt/batch.ts";
 import { residualStd } from "../../../../engine/models/gpt/block.ts";
 import { seeded, seededInts } from "./_fixtures.ts";
 import { dropGrads, MICRO, randomModel, SMALL } from "./_models.ts";
@@ -46,7 +49,7 @@ Deno.test("`GPT` names and shapes its parameters like HF GPT-2", () => {
 });
 
 Deno.test("`GPT` initialises like GPT-2, deterministically from the seed", async () => {
-  const config = gptConfig({ ...SMALL, dModel: 64, nHead: 4, nLayer: 3 });
+  const config = gptConfig(SMALL, { dModel: 64, nHead: 4, nLayer: 3 });
   const a = new GPT(config, { backend: CPU, seed: 5 });
   const std = async (name: string): Promise<number> => {
     const v = await a.getParameter(name).toArray();
@@ -360,4 +363,123 @@ gpuTest("a training step inside `tidy()` leaves only the gradients alive", async
   dropGrads(model.parameters().values());
   model.dispose();
   await gpu.dispatcher.sync();
+});
+
+// Flat rows of the B·T = 27 positions, out of order and with a repeat (its gradient adds up).
+const AT_ROWS = [20, 3, 9, 26, 0, 9, 13];
+const AT_TARGETS = [5, 0, 36, 12, 7, 21, 2];
+
+for (const kind of ["cpu", "webgpu"] as const) {
+  const register = kind === "cpu"
+    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
+    : gpuTest;
+  const on = kind === "cpu" ? "" : " on WebGPU";
+
+  register(
+    `\`GPT.forward({ at })\` equals the rows of the full logits at those positions${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 12);
+      const x = ids(backend, 41);
+      const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
+      const [full, part] = noGrad(() => [model.forward(x).logits, model.forward(x, { at }).logits]);
+      const V = SMALL.vocabSize;
+      assertEquals(full.shape, [B, T, V]);
+      assertEquals(part.shape, [AT_ROWS.length, V]);
+      const f = await full.toArray();
+      const want = AT_ROWS.flatMap((r) => Array.from(f).slice(r * V, (r + 1) * V));
+      const tol = backend.kind === "cpu"
+        ? { atol: 1e-12, rtol: 1e-10 }
+        : { atol: 1e-4, rtol: 1e-4 };
+      assertClose(await part.toArray(), want, tol, "logits at rows");
+      // Rows really differ from each other (the check is not vacuous).
+      assertNotEquals(want.slice(0, V), want.slice(V, 2 * V));
+      for (const t of [full, part, at, x]) t.dispose();
+      model.dispose();
+    },
+  );
+
+  register(
+    `a loss on \`at\` logits has the gradients of the same loss on gathered full logits${on}`,
+    async (backend) => {
+      const model = randomModel(SMALL, backend, 13);
+      const x = ids(backend, 42);
+      const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
+      const y = tensor(AT_TARGETS, [AT_TARGETS.length], { backend, dtype: "int32" });
+      const grads = async (fn: () => Tensor): Promise<Map<string, Float64Array>> => {
+        const loss = tidy(() => {
+          const l = fn();
+          l.backward();
+          return l;
+        });
+        const out = new Map<string, Float64Array>();
+        out.set("loss", await read(loss));
+        for (const [name, p] of model.parameters()) out.set(name, await read(p.grad!));
+        dropGrads(model.parameters().values());
+        loss.dispose();
+        return out;
+      };
+      const viaAt = await grads(() => lmLoss(model.forward(x, { at }).logits, y));
+      const viaFull = await grads(() => {
+        const logits = model.forward(x).logits;
+        return lmLoss(gather(reshape(logits, [B * T, SMALL.vocabSize]), at, 0), y);
+      });
+      const tol = backend.kind === "cpu"
+        ? { atol: 1e-13, rtol: 1e-10 }
+        : { atol: 2e-6, rtol: 2e-3 };
+      for (const [name, g] of viaFull) {
+        assertClose(viaAt.get(name)!, g, tol, `${name} gradient`);
+      }
+      // Every parameter is reached (wpe only through the used positions; wte twice).
+      assert(viaAt.get("h.1.mlp.c_proj.weight")!.some((v) => v !== 0));
+      assert(viaAt.get("ln_f.weight")!.some((v) => v !== 0));
+      for (const t of [at, y, x]) t.dispose();
+      model.dispose();
+    },
+  );
+}
+
+Deno.test("`GPT.forward({ at })` with a batch's positions pairs with `batch.targets`", async () => {
+  const model = randomModel(SMALL, CPU, 14);
+  const batch = editBatch([
+    { prompt: [1, 2, 3], answer: [4, 5] },
+    { prompt: [6], answer: [7, 8, 9] },
+    { prompt: [10, 11, 12, 13, 14], answer: [15] },
+  ], { backend: CPU });
+  const [part, full] = noGrad(() => [
+    lmLoss(model.forward(batch.ids, { at: batch.positions }).logits, batch.targets),
+    lmLoss(model.forward(batch.ids).logits, batch.labels),
+  ]);
+  // Mean cross-entropy over the same supervised positions, however the logits were computed.
+  assertClose(await part.toArray(), await full.toArray(), { atol: 1e-12, rtol: 1e-10 }, "loss");
+  part.dispose();
+  full.dispose();
+  disposeBatch(batch);
+  model.dispose();
+});
+
+Deno.test("`GPT` with a non-4d FFN width matches the float64 reference and edits `[dInner, d]`", async () => {
+  const config = gptConfig(SMALL, { dInner: 22 });
+  const model = randomModel(config, CPU, 4);
+  assertEquals(model.getParameter("h.1.mlp.c_proj.weight").shape, [22, SMALL.dModel]);
+  const weights = new Map<string, ArrayLike<number>>();
+  for (const [name, p] of model.parameters()) weights.set(name, await p.toArray());
+  const tokens = seededInts(T, config.vocabSize, 6);
+  const got = await noGrad(() =>
+    model.logits(tensor(tokens, [1, T], { backend: CPU, dtype: "int32" }))
+  )
+    .toArray();
+  assertClose(got, referenceLogits(config, weights, tokens).flat(), { atol: 1e-12, rtol: 1e-10 });
+  assertThrows(
+    () =>
+      model.setShift(
+        1,
+        tensor(
+          new Array(4 * SMALL.dModel * SMALL.dModel).fill(0),
+          [4 * SMALL.dModel, SMALL.dModel],
+          { backend: CPU },
+        ),
+      ),
+    /must be float "\[22,15\]"/,
+  );
+  model.dispose();
 });
