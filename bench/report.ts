@@ -82,7 +82,7 @@ const rowsPath = runPath(plan.runsDir, "rows.json");
 try {
   if (v["render-only"]) {
     const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
-    await writeReport(await readRows(rowsPath), setup);
+    await writeReport(await readRows(rowsPath), { ...setup, fits: await readFits(rowsPath) });
   } else {
     await run();
   }

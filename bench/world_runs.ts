@@ -6,7 +6,8 @@ import type { Tokenizer } from "../engine/models/tokenizer/tokenizer.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { HyperEditor } from "../malmen/editors/hyper.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
-import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
+import { bestCheckpoint, latestCheckpoint } from "../malmen/lm/run_dir.ts";
+import type { GPTConfig } from "../engine/models/gpt/config.ts";
 import { trainLm } from "../malmen/lm/train.ts";
 import { DEMO_BUDGET, modelConfigFor, type WorldSetup, worldSetup } from "../malmen/pipeline.ts";
 import { type EditRequest, toRequests } from "../malmen/requests.ts";
@@ -17,6 +18,16 @@ import { trainEditor } from "../malmen/train_editor.ts";
  * one trained LM and editors (trained here with the demo's settings when absent).
  */
 export const BENCH_RUNS = "runs/demo";
+
+/** Another model or meta-training setting for the same world (its own run folder). */
+export interface WorldVariant {
+  /** Run folder (instead of {@linkcode BENCH_RUNS}). */
+  dir: string;
+  /** Model overrides (e.g. a wider FFN). */
+  model: Partial<GPTConfig>;
+  /** Facts per meta-training step. */
+  nEdits: number;
+}
 
 /** The embedded-world artefacts. */
 export interface WorldRuns {
@@ -43,14 +54,15 @@ export async function worldRuns(
   gpu: GpuBackend,
   log: (m: string) => void,
   budget = { lm: DEMO_BUDGET.lmMinutes, meta: DEMO_BUDGET.metaMinutes },
+  variant: WorldVariant = { dir: BENCH_RUNS, model: {}, nEdits: DEMO_BUDGET.nEdits },
 ): Promise<WorldRuns> {
   const setup = await worldSetup();
-  const lmDir = `${BENCH_RUNS}/lm`;
+  const lmDir = `${variant.dir}/lm`;
   if ((await latestCheckpoint(lmDir)) === null) {
     log(`training the language model (up to ${budget.lm} min) into ${lmDir}`);
     const r = await trainLm(setup.corpus, setup.tokenizer, {
       outDir: lmDir,
-      config: modelConfigFor(setup.tokenizer),
+      config: modelConfigFor(setup.tokenizer, variant.model),
       backend: gpu,
       maxSeconds: budget.lm * 60,
     });
@@ -60,8 +72,8 @@ export async function worldRuns(
   const n = model.config.nCtx;
   const edits = toRequests(tokenizer, setup.world.edit, n);
   const editor = async (name: "malmen" | "mend"): Promise<HyperEditor> => {
-    const dir = `${BENCH_RUNS}/${name}`;
-    const latest = await latestCheckpoint(dir);
+    const dir = `${variant.dir}/${name}`;
+    const latest = (await bestCheckpoint(dir)) ?? (await latestCheckpoint(dir));
     if (latest !== null) return await HyperEditor.load(latest.folder, model);
     log(`meta-training ${name} (up to ${budget.meta} min) into ${dir}`);
     const r = await trainEditor(
@@ -72,7 +84,7 @@ export async function worldRuns(
         outDir: dir,
         editor: name,
         config: defaultEditorConfig(model.config.nLayer),
-        nEdits: DEMO_BUDGET.nEdits,
+        nEdits: variant.nEdits,
         steps: 10_000,
         valEvery: DEMO_BUDGET.valEvery,
         metaLr: DEMO_BUDGET.metaLr,

@@ -49,7 +49,7 @@ export const FULL_PLAN: ExperimentPlan = {
   lm: { dModel: 128, nLayer: 4, nHead: 4, nCtx: 72, minutes: 58, epochs: 16, batch: 128 },
   meta: {
     nEdits: 256,
-    minutes: { malmen: 25, mend: 12 },
+    minutes: { malmen: 18, mend: 18 },
     valEvery: 10,
     valEdits: 256,
     metaLr: 1e-3,

@@ -89,6 +89,53 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
 }
 
 /**
+ * Plain-language reading of the checks: for every missed target, which parts of the score differ
+ * and how over-determined the least-squares problem was; plus the caveats a reader needs.
+ * @param rows Result rows.
+ * @param setup The setup.
+ * @returns One paragraph per finding.
+ */
+export function explain(rows: readonly ResultRow[], setup: ReportSetup): string[] {
+  const at = (editor: string, m: number): ResultRow | undefined =>
+    rows.find((r) => r.editor === editor && r.m === m);
+  const fitAt = (m: number) => setup.fits.find((f) => f.m === m && f.editor === "malmen");
+  const out: string[] = [];
+  for (const c of checkTargets(rows)) {
+    if (c.met) continue;
+    const m = Number(/m = (\d+)/.exec(c.target)?.[1]);
+    const ml = at("malmen", m)!;
+    const fit = fitAt(m);
+    const fitText = fit
+      ? ` Each edited layer's least-squares problem had ${fit.rows} rows for a key width of d_in = ${setup.edited.dIn} (${
+        (fit.rows / setup.edited.dIn).toFixed(1)
+      }×), and one ΔW left a relative residual of ${
+        fit.residual.map((r) => r.toFixed(2)).join(" / ")
+      }: that share of the hyper-network's requested value change is not delivered.`
+      : "";
+    if (c.target.startsWith("ES")) {
+      out.push(`ES at m = ${m} is ${pct(ml.es)} (GS ${pct(ml.gs)}, LS ${pct(ml.ls)}).${fitText}`);
+      continue;
+    }
+    const peerName = c.target.includes("MEND") ? "mend" : "ft";
+    const p = at(peerName, m)!;
+    const parts = (["efficacy", "paraphrase", "neighborhood"] as const).map((k) =>
+      `${k} ${pct(ml[k])} vs ${pct(p[k])}`
+    );
+    out.push(
+      `At m = ${m} MALMEN's score ${pct(ml.score)} trails ${
+        peerName === "mend" ? "MEND-sum" : "FT"
+      }'s ${pct(p.score)}: ${parts.join(", ")}.${fitText}`,
+    );
+  }
+  out.push(
+    `LS and the neighbourhood score are anchored to what the base model knows: before any edit it answers ${
+      pct(setup.base.locality)
+    } of the locality prompts correctly (the "unedited" rows), so an LS near that value means the edit left unrelated facts alone.`,
+  );
+  return out;
+}
+
+/**
  * The Markdown table of all rows.
  * @param rows Result rows.
  * @returns Markdown.
@@ -126,6 +173,7 @@ export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): 
       ? ["- none applies (the targets concern m ≥ 256)"]
       : checks.map((c) => `- ${c.met ? "met" : "**missed**"}: ${c.target} (${c.detail})`)),
     "",
+    ...explain(rows, setup).flatMap((l) => [l, ""]),
     ...fitLines(setup),
     "## Results (edit split; metrics are fractions shown as %)",
     "",
@@ -241,6 +289,7 @@ td:nth-child(2){text-align:left}tr.unedited{color:#777}.met{color:#1a7f37}.misse
       })</li>`
     ).join("")
   }</ul>
+${explain(rows, setup).map((l) => `<p>${esc(l)}</p>`).join("\n")}
 ${notes}${
     setup.fits.length > 0
       ? `<h2>How much of the requested change one ΔW delivers</h2><p>Relative residual of each edited layer's least-squares problem; the key width is d_in = ${setup.edited.dIn}.</p><table><tr><th>m</th><th>rows per layer</th><th>rows / d_in</th><th>residual per layer</th></tr>${
