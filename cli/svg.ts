@@ -9,6 +9,10 @@ export interface Series {
   name: string;
   /** Points (x ascending). */
   points: readonly (readonly [number, number])[];
+  /** Line colour (default: the palette by position), so one name keeps one colour across plots. */
+  color?: string;
+  /** Draw dashed (e.g. a baseline). */
+  dashed?: boolean;
 }
 
 /** Plot options. */
@@ -103,12 +107,13 @@ export function linePlot(series: readonly Series[], options: PlotOptions): strin
     }</text>`,
   );
   series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
+    const color = s.color ?? COLORS[i % COLORS.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length > 0) {
       const d = pts.map((p, k) => `${k ? "L" : "M"}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`)
         .join("");
-      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      const dash = s.dashed ? ` stroke-dasharray="6 4"` : "";
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
       if (pts.length <= 32) {
         for (const p of pts) {
           parts.push(`<circle cx="${px(p[0])}" cy="${py(p[1])}" r="3" fill="${color}"/>`);

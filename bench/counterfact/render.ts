@@ -1,7 +1,7 @@
 // The report: a Markdown table and a self-contained HTML page (inline SVG plots of every metric,
 // time and memory against m), with the setup, the validation-split selections and an explicit
 // check of the targets.
-import { linePlot } from "../../cli/svg.ts";
+import { linePlot, type Series } from "../../cli/svg.ts";
 import type { EditorProvenance } from "./runs.ts";
 import type { FitRow, ResultRow } from "./sweep.ts";
 
@@ -42,6 +42,14 @@ export interface TargetCheck {
   /** The numbers behind it. */
   detail: string;
 }
+
+/** One colour per editor in every plot. */
+const EDITOR_COLORS: Record<string, string> = {
+  unedited: "#888888",
+  malmen: "#d62728",
+  mend: "#1f77b4",
+  ft: "#2ca02c",
+};
 
 const METRICS = [
   ["es", "ES (edit success)"],
@@ -194,6 +202,8 @@ export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes
   const series = (key: keyof ResultRow, include: (e: string) => boolean) =>
     editors.filter(include).map((e) => ({
       name: e,
+      color: EDITOR_COLORS[e],
+      dashed: e === "unedited",
       points: rows.filter((r) => r.editor === e).map((r) => [r.m, Number(r[key])] as const),
     }));
   const plots = METRICS.map(([key, title]) =>
@@ -325,8 +335,8 @@ function fitLines(s: ReportSetup): string[] {
   ];
 }
 
-function percentSeries(s: { name: string; points: (readonly [number, number])[] }) {
-  return { name: s.name, points: s.points.map(([x, y]) => [x, 100 * y] as const) };
+function percentSeries(s: Series): Series {
+  return { ...s, points: s.points.map(([x, y]) => [x, 100 * y] as const) };
 }
 
 function setupLines(s: ReportSetup): string[] {
