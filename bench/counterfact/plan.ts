@@ -46,7 +46,7 @@ export const FULL_PLAN: ExperimentPlan = {
   name: "full",
   runsDir: "runs/cf",
   resultsDir: "bench/results",
-  lm: { dModel: 128, nLayer: 4, nHead: 4, nCtx: 72, minutes: 58, epochs: 16, batch: 128 },
+  lm: { dModel: 128, nLayer: 4, nHead: 4, nCtx: 72, minutes: 66, epochs: 16, batch: 128 },
   meta: {
     nEdits: 256,
     minutes: { malmen: 18, mend: 18 },
