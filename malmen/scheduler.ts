@@ -24,7 +24,7 @@ import { batches, type EditRequest } from "./requests.ts";
 
 /** What one meta-step measured. */
 export interface MetaStepResult {
-  /** Meta-loss L = Σ CE(equiv) + locCoef · Σ KL(unrel). */
+  /** Meta-loss L = Σ CE(equiv [+ edit]) + locCoef · Σ KL(unrel). */
   loss: number;
   /** Generalisation part. */
   gen: number;
@@ -64,7 +64,10 @@ export async function metaStep(
     const result = await backpropMetaLoss(
       model,
       (on) => c.layers.forEach((l, i) => model.setShift(l, on ? leaves[i] : null)),
-      batches(requests.map((r) => r.equiv), c.lmBatch),
+      [
+        ...batches(requests.map((r) => r.equiv), c.lmBatch),
+        ...(c.editLoss ? batches(requests.map((r) => r.edit), c.lmBatch) : []),
+      ],
       batches(requests.map((r) => r.unrel), c.lmBatch),
       c.locCoef,
     );

@@ -161,7 +161,7 @@ export async function hyperEditor(
       {
         outDir: dir,
         editor: name,
-        config: defaultEditorConfig(runs.model.config.nLayer),
+        config: { ...defaultEditorConfig(runs.model.config.nLayer), editLoss: plan.meta.editLoss },
         nEdits: Math.min(plan.meta.nEdits, runs.splits.train.length),
         steps: 1_000_000,
         valEvery: plan.meta.valEvery,

@@ -21,6 +21,13 @@ export interface EditorConfig {
   chunk: number;
   /** Weight of the locality KL in the meta-loss. */
   locCoef: number;
+  /**
+   * Also train on the edit tuples themselves: the meta-loss's cross-entropy term then covers the
+   * edit prompts as well as their paraphrases (default false, as in MALMEN's code, whose
+   * meta-loss has no edit-success term). Chosen on the validation split for CounterFact, where
+   * paraphrases carry unrelated prefixes and the paper's objective alone did not move.
+   */
+  editLoss?: boolean;
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */
   rank: number;
   /** Residual blocks of the hyper-network. */

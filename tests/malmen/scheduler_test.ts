@@ -34,7 +34,12 @@ function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 7);
 }
 
-function setup(backend: Backend, editorName: "malmen" | "mend", dInner?: number) {
+function setup(
+  backend: Backend,
+  editorName: "malmen" | "mend",
+  dInner?: number,
+  editLoss = false,
+) {
   const model = new GPT(
     gptConfig({
       vocabSize: V,
@@ -55,6 +60,7 @@ function setup(backend: Backend, editorName: "malmen" | "mend", dInner?: number)
     chunk: CHUNK,
     rank: 7,
     etaInit: 0.3,
+    editLoss,
   };
   const editor = new HyperEditor(editorName, model, config);
   randomize(editor.net);
@@ -85,8 +91,9 @@ async function schedulerGrads(
   backend: Backend,
   name: "malmen" | "mend",
   dInner?: number,
+  editLoss = false,
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name, dInner);
+  const { model, editor } = setup(backend, name, dInner, editLoss);
   // lr 0: the step leaves the parameters alone and the arena keeps the gradients.
   const optimizer = new AdamW(editor.net, { lr: 0, weightDecay: 0, maxGradNorm: 1e9 });
   await metaStep(model, editor, optimizer, requests(5));
@@ -104,8 +111,9 @@ async function plainGrads(
   backend: Backend,
   name: "malmen" | "mend",
   dInner?: number,
+  editLoss = false,
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name, dInner);
+  const { model, editor } = setup(backend, name, dInner, editLoss);
   const net = editor.net;
   for (const p of net.parameters().values()) p.requiresGrad = true;
   const reqs = requests(5);
@@ -127,7 +135,11 @@ async function plainGrads(
     let loss: Tensor | null = null;
     const o = { backend, maxLength: 8 };
     const made: ReturnType<typeof editBatch>[] = [];
-    for (const mb of batches(reqs.map((r) => r.equiv), c.lmBatch)) {
+    const genBatches = [
+      ...batches(reqs.map((r) => r.equiv), c.lmBatch),
+      ...(editLoss ? batches(reqs.map((r) => r.edit), c.lmBatch) : []),
+    ];
+    for (const mb of genBatches) {
       const b = editBatch(mb, o);
       made.push(b);
       const l = lmLoss(model.forward(b.ids).logits, b.labels);
@@ -162,9 +174,10 @@ async function compare(
   name: "malmen" | "mend",
   tol: { atol: number; rtol: number },
   dInner?: number,
+  editLoss = false,
 ): Promise<void> {
-  const a = await schedulerGrads(backend, name, dInner);
-  const b = await plainGrads(backend, name, dInner);
+  const a = await schedulerGrads(backend, name, dInner, editLoss);
+  const b = await plainGrads(backend, name, dInner, editLoss);
   let nonzero = 0;
   for (const [n, g] of b) {
     assertClose(a.get(n)!, g, tol, `${name} gradient of "${n}"`);
@@ -189,6 +202,17 @@ Deno.test("`metaStep()` MEND-sum gradients equal plain autograd through the whol
 Deno.test("`metaStep()` MALMEN gradients equal plain autograd with a non-4d FFN width (float64)", async () => {
   // dInner 6 < the rows of 5 facts: the primal solve, keys of width ≠ 4·dModel.
   await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, 6);
+});
+
+Deno.test("`metaStep()` with the edit term equals plain autograd of CE(equiv + edit) + KL (float64)", async () => {
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, undefined, true);
+  // The term changes the gradient: otherwise the option would do nothing.
+  const off = await schedulerGrads(CPU, "malmen");
+  const on = await schedulerGrads(CPU, "malmen", undefined, true);
+  const eta = [...on.keys()].find((n) => n.includes("eta"))!;
+  if (Math.abs(on.get(eta)![0] - off.get(eta)![0]) < 1e-9) {
+    throw new Error("edit term had no effect");
+  }
 });
 
 gpuTest(
