@@ -135,6 +135,28 @@ export function explain(rows: readonly ResultRow[], setup: ReportSetup): string[
       }'s ${pct(p.score)}: ${parts.join(", ")}.${fitText}`,
     );
   }
+  // An edit that scrambles the model makes CounterFact's pairwise comparisons coin flips, which
+  // the harmonic mean does not punish: say so wherever locality collapsed.
+  const editors = [...new Set(rows.map((r) => r.editor))].filter((e) => e !== "unedited");
+  for (const e of editors) {
+    const hit = rows.filter((r) => {
+      const base = at("unedited", r.m);
+      return r.editor === e && base !== undefined && r.ls < 0.5 * base.ls;
+    });
+    if (hit.length === 0) continue;
+    const list = hit.map((r) =>
+      `m = ${r.m}: LS ${pct(r.ls)} vs ${pct(at("unedited", r.m)!.ls)} unedited, ES ${
+        pct(r.es)
+      }, efficacy / paraphrase / neighbourhood ${pct(r.efficacy)} / ${pct(r.paraphrase)} / ${
+        pct(r.neighborhood)
+      }`
+    );
+    out.push(
+      `${e} collapses unrelated facts (${
+        list.join("; ")
+      }). CounterFact's pairwise comparisons on a damaged model drift toward coin flips, which the harmonic mean does not punish, so a score there is not evidence of a good edit.`,
+    );
+  }
   out.push(
     `LS and the neighbourhood score are anchored to what the base model knows: before any edit it answers ${
       pct(setup.base.locality)
