@@ -45,6 +45,8 @@ export interface RidgeAccumulatorOptions {
   form?: RidgeForm | "auto";
   /** `device` (float32 kernels, no readback; default) or `host` (float64 TypeScript). */
   solver?: RidgeSolver;
+  /** Also accumulate ‖D‖² so {@linkcode RidgeAccumulator.fit} can be asked (default false). */
+  trackFit?: boolean;
 }
 
 /** The default solver location, chosen by measurement (see the module notes). */
@@ -70,6 +72,7 @@ export class RidgeAccumulator {
   /** Where the solve runs. */
   readonly solver: RidgeSolver;
   readonly #form: RidgeForm | "auto";
+  readonly #trackFit: boolean;
   #rows = 0;
   #chunks: { keys: Tensor; values: Tensor }[] = [];
   #gram: Tensor | null = null;
@@ -89,6 +92,7 @@ export class RidgeAccumulator {
     this.dOut = dOut;
     this.#form = options.form ?? "auto";
     this.solver = options.solver ?? DEFAULT_RIDGE_SOLVER;
+    this.#trackFit = options.trackFit ?? false;
   }
 
   /** Rows added so far (n). */
@@ -135,11 +139,13 @@ export class RidgeAccumulator {
 
   #accumulate(keys: Tensor, values: Tensor): void {
     noGrad(() => {
-      const sq = tidy(() => sum(mul(values, values)));
-      if (this.#valueSq === null) this.#valueSq = keep(sq);
-      else {
-        addInto(this.#valueSq, sq);
-        sq.dispose();
+      if (this.#trackFit) {
+        const sq = tidy(() => sum(mul(values, values)));
+        if (this.#valueSq === null) this.#valueSq = keep(sq);
+        else {
+          addInto(this.#valueSq, sq);
+          sq.dispose();
+        }
       }
       const kk = matmul(keys, keys, { transA: true });
       const kd = matmul(keys, values, { transA: true });
@@ -186,12 +192,16 @@ export class RidgeAccumulator {
    * How well one ΔW serves every row: the relative residual ‖KΔW − D‖ / ‖D‖ of the rows added
    * so far (0 = every requested value change is delivered; near 1 = almost none). Once there
    * are more rows than d_in the system is over-determined and the residual cannot vanish. One
-   * readback; the primal form uses the accumulated Gram matrices, the dual form the kept rows.
+   * readback; the primal form uses the accumulated Gram matrices (create the accumulator with
+   * `trackFit`), the dual form the kept rows.
    * @param solution A solve of this accumulator's rows.
    * @returns The relative residual.
    */
   async fit(solution: RidgeSolution): Promise<number> {
     if (this.#rows === 0) throw new RangeError("Cannot measure the fit of a solve without rows");
+    if (this.form === "primal" && !this.#trackFit) {
+      throw new Error("fit() needs an accumulator created with { trackFit: true }");
+    }
     const dW = solution.deltaW;
     const parts = noGrad(() =>
       tidy(() => {

@@ -76,7 +76,9 @@ export class HyperEditor implements Editor {
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
     const { layers, lmBatch, chunk } = this.config;
     const k = layers.length;
-    const accs = layers.map(() => new RidgeAccumulator(this.net.dIn, this.net.dOut));
+    const accs = layers.map(() =>
+      new RidgeAccumulator(this.net.dIn, this.net.dOut, { trackFit: this.measureFit })
+    );
     const sums: (Tensor | null)[] = layers.map(() => null);
     model.clearShifts();
     for (const mb of batches(requests.map((r) => r.edit), lmBatch)) {

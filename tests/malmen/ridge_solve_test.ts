@@ -322,7 +322,7 @@ function directFit(p: Problem, dW: ArrayLike<number>): number {
 for (const [form, n] of [["dual", 5], ["primal", 30]] as const) {
   Deno.test(`\`RidgeAccumulator.fit()\` is the relative residual of the rows (${form})`, async () => {
     const p = problem(n, 8, 3, -1, 6);
-    const acc = new RidgeAccumulator(p.dIn, p.dOut, { form });
+    const acc = new RidgeAccumulator(p.dIn, p.dOut, { form, trackFit: true });
     acc.add(rowsOf(p.k, 0, 2, p.dIn, CPU), rowsOf(p.d, 0, 2, p.dOut, CPU));
     acc.add(rowsOf(p.k, 2, n, p.dIn, CPU), rowsOf(p.d, 2, n, p.dOut, CPU));
     const sol = await acc.solve(p.lamHat);
@@ -331,6 +331,15 @@ for (const [form, n] of [["dual", 5], ["primal", 30]] as const) {
     // Fewer rows than d_in can be met almost exactly; random targets on 30 rows cannot.
     if (form === "dual") assertEquals(fit < 0.2, true, `fit ${fit}`);
     else assertEquals(fit > 0.3, true, `fit ${fit}`);
+    if (form === "primal") {
+      // Without trackFit the primal accumulator has no ‖D‖² and says so.
+      const bare = new RidgeAccumulator(p.dIn, p.dOut, { form });
+      bare.add(rowsOf(p.k, 0, n, p.dIn, CPU), rowsOf(p.d, 0, n, p.dOut, CPU));
+      const s2 = await bare.solve(p.lamHat);
+      await assertRejects(() => bare.fit(s2), /trackFit/);
+      s2.dispose();
+      bare.dispose();
+    }
     sol.dispose();
     acc.dispose();
   });
@@ -340,7 +349,7 @@ gpuTest("`RidgeAccumulator.fit()` on WebGPU matches the float64 reference", asyn
   const p = problem(40, 16, 4, 0, 8);
   const fits: number[] = [];
   for (const backend of [CPU, gpu]) {
-    const acc = new RidgeAccumulator(p.dIn, p.dOut);
+    const acc = new RidgeAccumulator(p.dIn, p.dOut, { trackFit: true });
     acc.add(rowsOf(p.k, 0, 40, p.dIn, backend), rowsOf(p.d, 0, 40, p.dOut, backend));
     const sol = await acc.solve(p.lamHat);
     fits.push(await acc.fit(sol));
