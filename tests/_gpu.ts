@@ -1,6 +1,6 @@
 // Shared WebGPU handle for tests: one device for the whole run; GPU tests are skipped, visibly,
 // when no adapter exists.
-import { type GpuBackend, tryWebGpu } from "../engine/backend.ts";
+import { type Backend, CPU, type GpuBackend, tryWebGpu } from "../engine/backend.ts";
 
 /** The WebGPU backend, or null when this machine has no adapter. */
 export const gpu: GpuBackend | null = await tryWebGpu();
@@ -24,4 +24,14 @@ export function gpuTest(name: string, fn: (gpu: GpuBackend) => Promise<void> | v
     sanitizeOps: false,
     fn: () => fn(gpu!),
   });
+}
+
+/**
+ * Registers the same test on the float64 CPU reference and (as `name … on WebGPU`) on WebGPU.
+ * @param name Test name.
+ * @param fn Body, given the backend (tolerances may depend on `backend.kind`).
+ */
+export function bothBackendsTest(name: string, fn: (backend: Backend) => Promise<void>): void {
+  Deno.test(name, () => fn(CPU));
+  gpuTest(`${name} on WebGPU`, fn);
 }

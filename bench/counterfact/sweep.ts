@@ -10,31 +10,16 @@ import type { ScoreSummary } from "../../malmen/metrics.ts";
 import { editAndScore } from "../../malmen/pipeline.ts";
 import type { EditRequest } from "../../malmen/requests.ts";
 
-/** One committed result row (metrics as fractions). */
-export interface ResultRow {
-  /** `malmen`, `mend`, `ft`, or `unedited` (the base model on the same facts). */
-  editor: string;
-  /** Facts edited at once. */
-  m: number;
-  /** Edit success (token top-1 accuracy of the new target on the prompt). */
-  es: number;
-  /** Generalisation (the same on the paraphrase). */
-  gs: number;
-  /** Locality (accuracy of the unrelated prompt's true answer). */
-  ls: number;
-  /** CounterFact efficacy: P(new) > P(true) on the prompt. */
-  efficacy: number;
-  /** The same on the paraphrase. */
-  paraphrase: number;
-  /** Neighbourhood: P(true) > P(new) on the locality prompt. */
-  neighborhood: number;
-  /** Harmonic mean of efficacy, paraphrase and neighbourhood. */
-  score: number;
+/**
+ * One committed result row: the editor, m, the score summary after the edit (metrics as
+ * fractions, see `ScoreSummary`), and the edit's time and peak memory.
+ */
+export type ResultRow = { editor: string; m: number } & ScoreSummary & {
   /** Seconds to compute the edit (not the scoring). */
   seconds: number;
   /** Peak resident memory while editing, MiB. */
   peak_rss_mb: number;
-}
+};
 
 /** How well MALMEN's single ΔW per layer met its rows (see `RidgeAccumulator.fit`). */
 export interface FitRow {

@@ -34,12 +34,16 @@ function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 7);
 }
 
-function setup(
-  backend: Backend,
-  editorName: "malmen" | "mend",
-  dInner?: number,
-  editLoss = false,
-) {
+/** What a test varies besides the backend and editor. */
+interface Variant {
+  /** FFN width (default 4·dModel). */
+  dInner?: number;
+  /** The meta-loss also covers the edit tuples. */
+  editLoss?: boolean;
+}
+
+function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {}) {
+  const { dInner, editLoss = false } = v;
   const model = new GPT(
     gptConfig({
       vocabSize: V,
@@ -90,10 +94,9 @@ function randomize(net: HyperNetwork): void {
 async function schedulerGrads(
   backend: Backend,
   name: "malmen" | "mend",
-  dInner?: number,
-  editLoss = false,
+  v: Variant = {},
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name, dInner, editLoss);
+  const { model, editor } = setup(backend, name, v);
   // lr 0: the step leaves the parameters alone and the arena keeps the gradients.
   const optimizer = new AdamW(editor.net, { lr: 0, weightDecay: 0, maxGradNorm: 1e9 });
   await metaStep(model, editor, optimizer, requests(5));
@@ -110,10 +113,9 @@ async function schedulerGrads(
 async function plainGrads(
   backend: Backend,
   name: "malmen" | "mend",
-  dInner?: number,
-  editLoss = false,
+  v: Variant = {},
 ): Promise<Map<string, Float64Array>> {
-  const { model, editor } = setup(backend, name, dInner, editLoss);
+  const { model, editor } = setup(backend, name, v);
   const net = editor.net;
   for (const p of net.parameters().values()) p.requiresGrad = true;
   const reqs = requests(5);
@@ -137,7 +139,7 @@ async function plainGrads(
     const made: ReturnType<typeof editBatch>[] = [];
     const genBatches = [
       ...batches(reqs.map((r) => r.equiv), c.lmBatch),
-      ...(editLoss ? batches(reqs.map((r) => r.edit), c.lmBatch) : []),
+      ...(v.editLoss ? batches(reqs.map((r) => r.edit), c.lmBatch) : []),
     ];
     for (const mb of genBatches) {
       const b = editBatch(mb, o);
@@ -173,11 +175,10 @@ async function compare(
   backend: Backend,
   name: "malmen" | "mend",
   tol: { atol: number; rtol: number },
-  dInner?: number,
-  editLoss = false,
+  v: Variant = {},
 ): Promise<void> {
-  const a = await schedulerGrads(backend, name, dInner, editLoss);
-  const b = await plainGrads(backend, name, dInner, editLoss);
+  const a = await schedulerGrads(backend, name, v);
+  const b = await plainGrads(backend, name, v);
   let nonzero = 0;
   for (const [n, g] of b) {
     assertClose(a.get(n)!, g, tol, `${name} gradient of "${n}"`);
@@ -201,14 +202,14 @@ Deno.test("`metaStep()` MEND-sum gradients equal plain autograd through the whol
 
 Deno.test("`metaStep()` MALMEN gradients equal plain autograd with a non-4d FFN width (float64)", async () => {
   // dInner 6 < the rows of 5 facts: the primal solve, keys of width ≠ 4·dModel.
-  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, 6);
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { dInner: 6 });
 });
 
 Deno.test("`metaStep()` with the edit term equals plain autograd of CE(equiv + edit) + KL (float64)", async () => {
-  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, undefined, true);
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { editLoss: true });
   // The term changes the gradient: otherwise the option would do nothing.
   const off = await schedulerGrads(CPU, "malmen");
-  const on = await schedulerGrads(CPU, "malmen", undefined, true);
+  const on = await schedulerGrads(CPU, "malmen", { editLoss: true });
   const eta = [...on.keys()].find((n) => n.includes("eta"))!;
   if (Math.abs(on.get(eta)![0] - off.get(eta)![0]) < 1e-9) {
     throw new Error("edit term had no effect");

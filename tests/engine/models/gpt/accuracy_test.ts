@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
-import { gpuTest } from "../../../_gpu.ts";
+import { bothBackendsTest, gpuTest } from "../../../_gpu.ts";
 import { type Backend, CPU } from "../../../../engine/backend.ts";
 import { tensor } from "../../../../engine/ops/creation.ts";
 import { memoryStats } from "../../../../engine/memory.ts";
@@ -70,58 +70,51 @@ Deno.test("`answerAccuracy()` rejects logits of another batch shape", () => {
   assertThrows(() => answerAccuracy(logits, batch), /needs logits "\[1,1,V\]"/);
 });
 
-for (const kind of ["cpu", "webgpu"] as const) {
-  const register = kind === "cpu"
-    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
-    : gpuTest;
-  const on = kind === "cpu" ? "" : " on WebGPU";
-
-  register(
-    `\`answerAccuracy()\` on \`[n,V]\` rows equals it on the full logits, many examples${on}`,
-    async (backend) => {
-      // 12 examples with prompts of 1–5 tokens and answers of 1–4, so T varies by row and
-      // most examples have several answer tokens.
-      const lens = seededInts(24, 4, 3);
-      const toks = seededInts(12 * 9, V, 4);
-      const pairs = Array.from({ length: 12 }, (_, i) => ({
-        prompt: toks.slice(i * 9, i * 9 + 1 + lens[2 * i] + (i % 2)),
-        answer: toks.slice(i * 9 + 5, i * 9 + 6 + lens[2 * i + 1]),
-      }));
-      const batch = editBatch(pairs, { backend });
-      const t = batch.length;
-      // Labels win in about half the rows, so accuracies are spread over [0, 1].
-      const values = seeded([12, t, V], 8, -1, 1);
-      const pick = seededInts(12 * t, 2, 9);
-      for (let r = 0; r < 12 * t; r++) {
+bothBackendsTest(
+  `\`answerAccuracy()\` on \`[n,V]\` rows equals it on the full logits, many examples`,
+  async (backend) => {
+    // 12 examples with prompts of 1–5 tokens and answers of 1–4, so T varies by row and
+    // most examples have several answer tokens.
+    const lens = seededInts(24, 4, 3);
+    const toks = seededInts(12 * 9, V, 4);
+    const pairs = Array.from({ length: 12 }, (_, i) => ({
+      prompt: toks.slice(i * 9, i * 9 + 1 + lens[2 * i] + (i % 2)),
+      answer: toks.slice(i * 9 + 5, i * 9 + 6 + lens[2 * i + 1]),
+    }));
+    const batch = editBatch(pairs, { backend });
+    const t = batch.length;
+    // Labels win in about half the rows, so accuracies are spread over [0, 1].
+    const values = seeded([12, t, V], 8, -1, 1);
+    const pick = seededInts(12 * t, 2, 9);
+    for (let r = 0; r < 12 * t; r++) {
+      const label = batch.hostLabels[r];
+      if (label >= 0 && pick[r] === 1) values[r * V + label] = 3;
+    }
+    const full = tensor(values, [12, t, V], { backend });
+    const rows = tensor(atRows(values, batch.hostPositions), [batch.hostPositions.length, V], {
+      backend,
+    });
+    const a = await readAnswerAccuracy(full, batch);
+    const b = await readAnswerAccuracy(rows, batch);
+    assertEquals(b, a);
+    ok(batch.counts.filter((c) => c > 1).length >= 6, `counts ${batch.counts}`);
+    ok(new Set(a).size >= 3, `accuracies ${a}`);
+    // Exact reference from the host values.
+    const want = batch.counts.map((c, i) => {
+      let hits = 0;
+      for (let p = 0; p < t; p++) {
+        const r = i * t + p;
         const label = batch.hostLabels[r];
-        if (label >= 0 && pick[r] === 1) values[r * V + label] = 3;
+        if (label < 0) continue;
+        const row = Array.from(values.slice(r * V, (r + 1) * V));
+        if (row.indexOf(Math.max(...row)) === label) hits++;
       }
-      const full = tensor(values, [12, t, V], { backend });
-      const rows = tensor(atRows(values, batch.hostPositions), [batch.hostPositions.length, V], {
-        backend,
-      });
-      const a = await readAnswerAccuracy(full, batch);
-      const b = await readAnswerAccuracy(rows, batch);
-      assertEquals(b, a);
-      ok(batch.counts.filter((c) => c > 1).length >= 6, `counts ${batch.counts}`);
-      ok(new Set(a).size >= 3, `accuracies ${a}`);
-      // Exact reference from the host values.
-      const want = batch.counts.map((c, i) => {
-        let hits = 0;
-        for (let p = 0; p < t; p++) {
-          const r = i * t + p;
-          const label = batch.hostLabels[r];
-          if (label < 0) continue;
-          const row = Array.from(values.slice(r * V, (r + 1) * V));
-          if (row.indexOf(Math.max(...row)) === label) hits++;
-        }
-        return hits / c;
-      });
-      const tol = backend.kind === "cpu" ? 1e-12 : 1e-6;
-      a.forEach((x, i) => ok(Math.abs(x - want[i]) <= tol, `example ${i}: ${x} vs ${want[i]}`));
-      full.dispose();
-      rows.dispose();
-      disposeBatch(batch);
-    },
-  );
-}
+      return hits / c;
+    });
+    const tol = backend.kind === "cpu" ? 1e-12 : 1e-6;
+    a.forEach((x, i) => ok(Math.abs(x - want[i]) <= tol, `example ${i}: ${x} vs ${want[i]}`));
+    full.dispose();
+    rows.dispose();
+    disposeBatch(batch);
+  },
+);

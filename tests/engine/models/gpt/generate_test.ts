@@ -4,8 +4,8 @@ import {
   rejects as assertRejects,
   throws as assertThrows,
 } from "node:assert/strict";
-import { gpuTest } from "../../../_gpu.ts";
-import { type Backend, CPU } from "../../../../engine/backend.ts";
+import { bothBackendsTest } from "../../../_gpu.ts";
+import { CPU } from "../../../../engine/backend.ts";
 import { noGrad } from "../../../../engine/autograd.ts";
 import { rng, tensor } from "../../../../engine/ops/creation.ts";
 import { generate, sampleTopK } from "../../../../engine/models/gpt/generate.ts";
@@ -25,31 +25,24 @@ async function greedyByHand(model: GPT, prompt: number[], n: number): Promise<nu
   return tokens.slice(prompt.length);
 }
 
-for (const kind of ["cpu", "webgpu"] as const) {
-  const register = kind === "cpu"
-    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
-    : gpuTest;
-  const on = kind === "cpu" ? "" : " on WebGPU";
+bothBackendsTest(`\`generate()\` decodes greedily past the context length`, async (backend) => {
+  const model = randomModel(SMALL, backend, 3);
+  // 8 prompt tokens + 6 new ones cross the 11-token context: the window slides.
+  const prompt = [1, 5, 9, 2, 7, 30, 4, 8];
+  const got = await generate(model, prompt, { maxNewTokens: 6 });
+  assertEquals(got, await greedyByHand(model, prompt, 6));
+  model.dispose();
+});
 
-  register(`\`generate()\` decodes greedily past the context length${on}`, async (backend) => {
-    const model = randomModel(SMALL, backend, 3);
-    // 8 prompt tokens + 6 new ones cross the 11-token context: the window slides.
-    const prompt = [1, 5, 9, 2, 7, 30, 4, 8];
-    const got = await generate(model, prompt, { maxNewTokens: 6 });
-    assertEquals(got, await greedyByHand(model, prompt, 6));
-    model.dispose();
-  });
-
-  register(`\`generate()\` samples top-k deterministically from a seed${on}`, async (backend) => {
-    const model = randomModel(SMALL, backend, 4);
-    const opts = { maxNewTokens: 12, topK: 5, temperature: 2 };
-    const a = await generate(model, [3, 1], { ...opts, seed: 7 });
-    assertEquals(await generate(model, [3, 1], { ...opts, seed: 7 }), a);
-    assertNotEquals(await generate(model, [3, 1], { ...opts, seed: 8 }), a);
-    assertEquals(a.length, 12);
-    model.dispose();
-  });
-}
+bothBackendsTest(`\`generate()\` samples top-k deterministically from a seed`, async (backend) => {
+  const model = randomModel(SMALL, backend, 4);
+  const opts = { maxNewTokens: 12, topK: 5, temperature: 2 };
+  const a = await generate(model, [3, 1], { ...opts, seed: 7 });
+  assertEquals(await generate(model, [3, 1], { ...opts, seed: 7 }), a);
+  assertNotEquals(await generate(model, [3, 1], { ...opts, seed: 8 }), a);
+  assertEquals(a.length, 12);
+  model.dispose();
+});
 
 Deno.test("`generate()` stops after a stop token and validates its options", async () => {
   const model = randomModel(SMALL, CPU, 5);

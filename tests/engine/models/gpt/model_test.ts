@@ -5,7 +5,7 @@ import {
   throws as assertThrows,
 } from "node:assert/strict";
 import { assertClose } from "../../../_check.ts";
-import { gpuTest } from "../../../_gpu.ts";
+import { bothBackendsTest, gpuTest } from "../../../_gpu.ts";
 import { type Backend, CPU } from "../../../../engine/backend.ts";
 import { noGrad } from "../../../../engine/autograd.ts";
 import { tensor, zeros } from "../../../../engine/ops/creation.ts";
@@ -160,92 +160,85 @@ gpuTest(
   },
 );
 
-for (const kind of ["cpu", "webgpu"] as const) {
-  const register = kind === "cpu"
-    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
-    : gpuTest;
-  const on = kind === "cpu" ? "" : " on WebGPU";
+bothBackendsTest(
+  `\`GPT.forward()\` is causal: a later token never changes earlier logits`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 5);
+    const base = seededInts(B * T, SMALL.vocabSize, 31);
+    const changed = base.map((v, i) => (i % T === 6 ? (v + 1) % SMALL.vocabSize : v));
+    const run = (v: number[]) =>
+      noGrad(() => model.logits(tensor(v, [B, T], { backend, dtype: "int32" })).toArray());
+    const a = await run(base);
+    const b = await run(changed);
+    const V = SMALL.vocabSize;
+    for (let r = 0; r < B; r++) {
+      const before = (x: ArrayLike<number>) => Array.from(x).slice(r * T * V, (r * T + 6) * V);
+      assertEquals(before(b), before(a));
+      const at6 = (x: ArrayLike<number>) => Array.from(x).slice((r * T + 6) * V, (r * T + 7) * V);
+      assertNotEquals(at6(b), at6(a));
+    }
+    model.dispose();
+  },
+);
 
-  register(
-    `\`GPT.forward()\` is causal: a later token never changes earlier logits${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 5);
-      const base = seededInts(B * T, SMALL.vocabSize, 31);
-      const changed = base.map((v, i) => (i % T === 6 ? (v + 1) % SMALL.vocabSize : v));
-      const run = (v: number[]) =>
-        noGrad(() => model.logits(tensor(v, [B, T], { backend, dtype: "int32" })).toArray());
-      const a = await run(base);
-      const b = await run(changed);
-      const V = SMALL.vocabSize;
-      for (let r = 0; r < B; r++) {
-        const before = (x: ArrayLike<number>) => Array.from(x).slice(r * T * V, (r * T + 6) * V);
-        assertEquals(before(b), before(a));
-        const at6 = (x: ArrayLike<number>) => Array.from(x).slice((r * T + 6) * V, (r * T + 7) * V);
-        assertNotEquals(at6(b), at6(a));
-      }
-      model.dispose();
-    },
-  );
+bothBackendsTest(
+  `\`GPT.setShift()\` changes the outputs and reverting restores them exactly`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 6);
+    const x = ids(backend);
+    const run = () => noGrad(() => model.logits(x).toArray());
+    const w = model.getParameter("h.1.mlp.c_proj.weight");
+    const wBefore = await w.toArray();
+    const base = await run();
+    const shift = tensor(seeded([60, 15], 9, -0.2, 0.2), [60, 15], { backend });
+    model.setShift(1, shift);
+    assertEquals(model.getShift(1), shift);
+    const shifted = await run();
+    assertNotEquals(shifted, base);
+    // Same as writing W + shift into the weight.
+    const edited = randomModel(SMALL, backend, 6);
+    const sv = await shift.toArray();
+    edited.loadStateDict(
+      new Map([["h.1.mlp.c_proj.weight", {
+        shape: [60, 15],
+        data: wBefore.map((v, i) => v + sv[i]),
+      }]]),
+      { strict: false },
+    );
+    const direct = await noGrad(() => edited.logits(x).toArray());
+    assertClose(shifted, direct, { atol: 1e-5, rtol: 1e-5 }, "W + shift");
+    model.setShift(1, null);
+    assertEquals(await run(), base);
+    assertEquals(await w.toArray(), wBefore);
+    model.setShift(0, shift);
+    model.clearShifts();
+    assertEquals(await run(), base);
+    edited.dispose();
+    model.dispose();
+  },
+);
 
-  register(
-    `\`GPT.setShift()\` changes the outputs and reverting restores them exactly${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 6);
-      const x = ids(backend);
-      const run = () => noGrad(() => model.logits(x).toArray());
-      const w = model.getParameter("h.1.mlp.c_proj.weight");
-      const wBefore = await w.toArray();
-      const base = await run();
-      const shift = tensor(seeded([60, 15], 9, -0.2, 0.2), [60, 15], { backend });
-      model.setShift(1, shift);
-      assertEquals(model.getShift(1), shift);
-      const shifted = await run();
-      assertNotEquals(shifted, base);
-      // Same as writing W + shift into the weight.
-      const edited = randomModel(SMALL, backend, 6);
-      const sv = await shift.toArray();
-      edited.loadStateDict(
-        new Map([["h.1.mlp.c_proj.weight", {
-          shape: [60, 15],
-          data: wBefore.map((v, i) => v + sv[i]),
-        }]]),
-        { strict: false },
-      );
-      const direct = await noGrad(() => edited.logits(x).toArray());
-      assertClose(shifted, direct, { atol: 1e-5, rtol: 1e-5 }, "W + shift");
-      model.setShift(1, null);
-      assertEquals(await run(), base);
-      assertEquals(await w.toArray(), wBefore);
-      model.setShift(0, shift);
-      model.clearShifts();
-      assertEquals(await run(), base);
-      edited.dispose();
-      model.dispose();
-    },
-  );
-
-  register(
-    `a leaf shift's gradient equals the gradient of the weight itself${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 7);
-      const shift = zeros([60, 15], { backend, requiresGrad: true });
-      model.setShift(0, shift);
-      tidy(() => model.loss(ids(backend), labels(backend)).backward());
-      const g = await shift.grad!.toArray();
-      assertEquals(g, await model.getParameter("h.0.mlp.c_proj.weight").grad!.toArray());
-      assert(g.some((v) => v !== 0));
-      // A frozen model gives the same G through the shift alone.
-      dropGrads(model.parameters().values());
-      model.setTrainable(false);
-      shift.grad!.dispose();
-      shift.grad = null;
-      tidy(() => model.loss(ids(backend), labels(backend)).backward());
-      assertEquals(await shift.grad!.toArray(), g);
-      for (const p of model.parameters().values()) assertEquals(p.grad, null);
-      model.dispose();
-    },
-  );
-}
+bothBackendsTest(
+  `a leaf shift's gradient equals the gradient of the weight itself`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 7);
+    const shift = zeros([60, 15], { backend, requiresGrad: true });
+    model.setShift(0, shift);
+    tidy(() => model.loss(ids(backend), labels(backend)).backward());
+    const g = await shift.grad!.toArray();
+    assertEquals(g, await model.getParameter("h.0.mlp.c_proj.weight").grad!.toArray());
+    assert(g.some((v) => v !== 0));
+    // A frozen model gives the same G through the shift alone.
+    dropGrads(model.parameters().values());
+    model.setTrainable(false);
+    shift.grad!.dispose();
+    shift.grad = null;
+    tidy(() => model.loss(ids(backend), labels(backend)).backward());
+    assertEquals(await shift.grad!.toArray(), g);
+    for (const p of model.parameters().values()) assertEquals(p.grad, null);
+    model.dispose();
+  },
+);
 
 Deno.test("a shift with an autograd graph passes gradients back into it", async () => {
   const model = randomModel(SMALL, CPU, 8);
@@ -264,76 +257,69 @@ Deno.test("a shift with an autograd graph passes gradients back into it", async 
   model.dispose();
 });
 
-for (const kind of ["cpu", "webgpu"] as const) {
-  const register = kind === "cpu"
-    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
-    : gpuTest;
-  const on = kind === "cpu" ? "" : " on WebGPU";
-
-  register(
-    `capture returns c_proj inputs as keys and the rows of ∂L/∂(c_proj output)${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 9);
-      const x = ids(backend);
-      const y = labels(backend);
-      const all = tensor(Array.from({ length: B * T }, (_, i) => i), [B * T], {
-        backend,
-        dtype: "int32",
+bothBackendsTest(
+  `capture returns c_proj inputs as keys and the rows of ∂L/∂(c_proj output)`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 9);
+    const x = ids(backend);
+    const y = labels(backend);
+    const all = tensor(Array.from({ length: B * T }, (_, i) => i), [B * T], {
+      backend,
+      dtype: "int32",
+    });
+    const some = [20, 3, 9, 26];
+    const subset = tensor(some, [some.length], { backend, dtype: "int32" });
+    const run = (positions: Tensor, layers: number[]) => {
+      const out = tidy(() => {
+        const r = model.forward(x, { capture: { layers, positions } });
+        lmLoss(r.logits, y).backward();
+        return r.captures;
       });
-      const some = [20, 3, 9, 26];
-      const subset = tensor(some, [some.length], { backend, dtype: "int32" });
-      const run = (positions: Tensor, layers: number[]) => {
-        const out = tidy(() => {
-          const r = model.forward(x, { capture: { layers, positions } });
-          lmLoss(r.logits, y).backward();
-          return r.captures;
-        });
-        return out;
-      };
-      const full = run(all, [0, 1]);
-      // Σ_j u_j δ_jᵀ over every row is ∂L/∂W of that layer: an independent check of both.
-      for (const c of full) {
-        const g = await model.getParameter(`h.${c.layer}.mlp.c_proj.weight`).grad!.toArray();
-        const kd = matmul(c.keys, c.valueGrads.grad!, { transA: true });
-        const tol = backend.kind === "cpu"
-          ? { atol: 1e-14, rtol: 1e-10 }
-          : { atol: 1e-6, rtol: 1e-4 };
-        assertClose(await kd.toArray(), g, tol, `layer ${c.layer} Kᵀ·Δ`);
-        assertEquals(c.keys.shape, [B * T, 60]);
-        assertEquals(c.valueGrads.grad!.shape, [B * T, 15]);
-      }
-      dropGrads(model.parameters().values());
-      // A subset in another layer order: the same rows, in request order.
-      const part = run(subset, [1, 0]);
-      assertEquals(part.map((c) => c.layer), [1, 0]);
-      for (const c of part) {
-        const f = full.find((q) => q.layer === c.layer)!;
-        const kf = await f.keys.toArray();
-        const df = await f.valueGrads.grad!.toArray();
-        const rows = (v: ArrayLike<number>, w: number) =>
-          some.flatMap((r) => Array.from(v).slice(r * w, r * w + w));
-        assertEquals(Array.from(await c.keys.toArray()), rows(kf, 60));
-        assertEquals(Array.from(await c.valueGrads.grad!.toArray()), rows(df, 15));
-      }
-      dropGrads(model.parameters().values());
-      // A frozen model: backward stops at the lowest tap and the value-gradients are unchanged.
-      model.setTrainable(false);
-      const frozen = run(subset, [1, 0]);
-      for (let i = 0; i < 2; i++) {
-        assertEquals(
-          await frozen[i].valueGrads.grad!.toArray(),
-          await part[i].valueGrads.grad!.toArray(),
-        );
-      }
-      for (const p of model.parameters().values()) assertEquals(p.grad, null);
-      for (const c of [...full, ...part, ...frozen]) {
-        c.keys.dispose();
-        c.valueGrads.dispose();
-      }
-      model.dispose();
-    },
-  );
-}
+      return out;
+    };
+    const full = run(all, [0, 1]);
+    // Σ_j u_j δ_jᵀ over every row is ∂L/∂W of that layer: an independent check of both.
+    for (const c of full) {
+      const g = await model.getParameter(`h.${c.layer}.mlp.c_proj.weight`).grad!.toArray();
+      const kd = matmul(c.keys, c.valueGrads.grad!, { transA: true });
+      const tol = backend.kind === "cpu"
+        ? { atol: 1e-14, rtol: 1e-10 }
+        : { atol: 1e-6, rtol: 1e-4 };
+      assertClose(await kd.toArray(), g, tol, `layer ${c.layer} Kᵀ·Δ`);
+      assertEquals(c.keys.shape, [B * T, 60]);
+      assertEquals(c.valueGrads.grad!.shape, [B * T, 15]);
+    }
+    dropGrads(model.parameters().values());
+    // A subset in another layer order: the same rows, in request order.
+    const part = run(subset, [1, 0]);
+    assertEquals(part.map((c) => c.layer), [1, 0]);
+    for (const c of part) {
+      const f = full.find((q) => q.layer === c.layer)!;
+      const kf = await f.keys.toArray();
+      const df = await f.valueGrads.grad!.toArray();
+      const rows = (v: ArrayLike<number>, w: number) =>
+        some.flatMap((r) => Array.from(v).slice(r * w, r * w + w));
+      assertEquals(Array.from(await c.keys.toArray()), rows(kf, 60));
+      assertEquals(Array.from(await c.valueGrads.grad!.toArray()), rows(df, 15));
+    }
+    dropGrads(model.parameters().values());
+    // A frozen model: backward stops at the lowest tap and the value-gradients are unchanged.
+    model.setTrainable(false);
+    const frozen = run(subset, [1, 0]);
+    for (let i = 0; i < 2; i++) {
+      assertEquals(
+        await frozen[i].valueGrads.grad!.toArray(),
+        await part[i].valueGrads.grad!.toArray(),
+      );
+    }
+    for (const p of model.parameters().values()) assertEquals(p.grad, null);
+    for (const c of [...full, ...part, ...frozen]) {
+      c.keys.dispose();
+      c.valueGrads.dispose();
+    }
+    model.dispose();
+  },
+);
 
 Deno.test("`GPT.forward()` rejects bad inputs, shifts and layers with clear errors", () => {
   const model = new GPT(SMALL, { backend: CPU });
@@ -369,74 +355,63 @@ gpuTest("a training step inside `tidy()` leaves only the gradients alive", async
 const AT_ROWS = [20, 3, 9, 26, 0, 9, 13];
 const AT_TARGETS = [5, 0, 36, 12, 7, 21, 2];
 
-for (const kind of ["cpu", "webgpu"] as const) {
-  const register = kind === "cpu"
-    ? (name: string, fn: (b: Backend) => Promise<void>) => Deno.test(name, () => fn(CPU))
-    : gpuTest;
-  const on = kind === "cpu" ? "" : " on WebGPU";
+bothBackendsTest(
+  `\`GPT.forward({ at })\` equals the rows of the full logits at those positions`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 12);
+    const x = ids(backend, 41);
+    const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
+    const [full, part] = noGrad(() => [model.forward(x).logits, model.forward(x, { at }).logits]);
+    const V = SMALL.vocabSize;
+    assertEquals(full.shape, [B, T, V]);
+    assertEquals(part.shape, [AT_ROWS.length, V]);
+    const f = await full.toArray();
+    const want = AT_ROWS.flatMap((r) => Array.from(f).slice(r * V, (r + 1) * V));
+    const tol = backend.kind === "cpu" ? { atol: 1e-12, rtol: 1e-10 } : { atol: 1e-4, rtol: 1e-4 };
+    assertClose(await part.toArray(), want, tol, "logits at rows");
+    // Rows really differ from each other (the check is not vacuous).
+    assertNotEquals(want.slice(0, V), want.slice(V, 2 * V));
+    for (const t of [full, part, at, x]) t.dispose();
+    model.dispose();
+  },
+);
 
-  register(
-    `\`GPT.forward({ at })\` equals the rows of the full logits at those positions${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 12);
-      const x = ids(backend, 41);
-      const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
-      const [full, part] = noGrad(() => [model.forward(x).logits, model.forward(x, { at }).logits]);
-      const V = SMALL.vocabSize;
-      assertEquals(full.shape, [B, T, V]);
-      assertEquals(part.shape, [AT_ROWS.length, V]);
-      const f = await full.toArray();
-      const want = AT_ROWS.flatMap((r) => Array.from(f).slice(r * V, (r + 1) * V));
-      const tol = backend.kind === "cpu"
-        ? { atol: 1e-12, rtol: 1e-10 }
-        : { atol: 1e-4, rtol: 1e-4 };
-      assertClose(await part.toArray(), want, tol, "logits at rows");
-      // Rows really differ from each other (the check is not vacuous).
-      assertNotEquals(want.slice(0, V), want.slice(V, 2 * V));
-      for (const t of [full, part, at, x]) t.dispose();
-      model.dispose();
-    },
-  );
-
-  register(
-    `a loss on \`at\` logits has the gradients of the same loss on gathered full logits${on}`,
-    async (backend) => {
-      const model = randomModel(SMALL, backend, 13);
-      const x = ids(backend, 42);
-      const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
-      const y = tensor(AT_TARGETS, [AT_TARGETS.length], { backend, dtype: "int32" });
-      const grads = async (fn: () => Tensor): Promise<Map<string, Float64Array>> => {
-        const loss = tidy(() => {
-          const l = fn();
-          l.backward();
-          return l;
-        });
-        const out = new Map<string, Float64Array>();
-        out.set("loss", await read(loss));
-        for (const [name, p] of model.parameters()) out.set(name, await read(p.grad!));
-        dropGrads(model.parameters().values());
-        loss.dispose();
-        return out;
-      };
-      const viaAt = await grads(() => lmLoss(model.forward(x, { at }).logits, y));
-      const viaFull = await grads(() => {
-        const logits = model.forward(x).logits;
-        return lmLoss(gather(reshape(logits, [B * T, SMALL.vocabSize]), at, 0), y);
+bothBackendsTest(
+  `a loss on \`at\` logits has the gradients of the same loss on gathered full logits`,
+  async (backend) => {
+    const model = randomModel(SMALL, backend, 13);
+    const x = ids(backend, 42);
+    const at = tensor(AT_ROWS, [AT_ROWS.length], { backend, dtype: "int32" });
+    const y = tensor(AT_TARGETS, [AT_TARGETS.length], { backend, dtype: "int32" });
+    const grads = async (fn: () => Tensor): Promise<Map<string, Float64Array>> => {
+      const loss = tidy(() => {
+        const l = fn();
+        l.backward();
+        return l;
       });
-      const tol = backend.kind === "cpu"
-        ? { atol: 1e-13, rtol: 1e-10 }
-        : { atol: 2e-6, rtol: 2e-3 };
-      for (const [name, g] of viaFull) {
-        assertClose(viaAt.get(name)!, g, tol, `${name} gradient`);
-      }
-      // Every parameter is reached (wpe only through the used positions; wte twice).
-      assert(viaAt.get("h.1.mlp.c_proj.weight")!.some((v) => v !== 0));
-      assert(viaAt.get("ln_f.weight")!.some((v) => v !== 0));
-      for (const t of [at, y, x]) t.dispose();
-      model.dispose();
-    },
-  );
-}
+      const out = new Map<string, Float64Array>();
+      out.set("loss", await read(loss));
+      for (const [name, p] of model.parameters()) out.set(name, await read(p.grad!));
+      dropGrads(model.parameters().values());
+      loss.dispose();
+      return out;
+    };
+    const viaAt = await grads(() => lmLoss(model.forward(x, { at }).logits, y));
+    const viaFull = await grads(() => {
+      const logits = model.forward(x).logits;
+      return lmLoss(gather(reshape(logits, [B * T, SMALL.vocabSize]), at, 0), y);
+    });
+    const tol = backend.kind === "cpu" ? { atol: 1e-13, rtol: 1e-10 } : { atol: 2e-6, rtol: 2e-3 };
+    for (const [name, g] of viaFull) {
+      assertClose(viaAt.get(name)!, g, tol, `${name} gradient`);
+    }
+    // Every parameter is reached (wpe only through the used positions; wte twice).
+    assert(viaAt.get("h.1.mlp.c_proj.weight")!.some((v) => v !== 0));
+    assert(viaAt.get("ln_f.weight")!.some((v) => v !== 0));
+    for (const t of [at, y, x]) t.dispose();
+    model.dispose();
+  },
+);
 
 Deno.test("`GPT.forward({ at })` with a batch's positions pairs with `batch.targets`", async () => {
   const model = randomModel(SMALL, CPU, 14);
