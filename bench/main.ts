@@ -21,6 +21,7 @@ ${lines.join("\n")}
 Options:
   --json    one JSON object per result line on stdout (progress goes to stderr)
   --quick   smaller sizes and fewer repetitions
+  --no-peers  skip the peer implementations (tfjs-webgpu), e.g. where their packages are absent
   --help    this text`;
 }
 
@@ -29,6 +30,7 @@ const { values, positionals } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
+    "no-peers": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
   allowPositionals: true,
@@ -52,6 +54,7 @@ const rows: BenchRow[] = [];
 for (const bench of selected) {
   await bench.run({
     quick: values.quick,
+    peers: !values["no-peers"],
     emit: (row) => {
       rows.push(row);
       if (values.json) console.log(JSON.stringify(row));

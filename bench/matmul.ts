@@ -5,7 +5,6 @@ import { matmul } from "../engine/ops/matmul.ts";
 import { tidy } from "../engine/scope.ts";
 import type { Bench, BenchContext } from "./types.ts";
 import { timeMs } from "./timing.ts";
-import { tfjsMatmulGflops } from "./peers/tfjs.ts";
 
 function repsFor(n: number, quick: boolean): number {
   const r = Math.max(1, Math.round(2 * 1024 ** 3 / n ** 3));
@@ -36,7 +35,10 @@ export const matmulBench: Bench = {
       ctx.log(`matmul N=${n}: ours (${reps} reps)`);
       const g = await ours(n, reps);
       ctx.emit({ bench: "matmul", n, impl: "ours", gflops: round(g) });
+      if (!ctx.peers) continue;
       ctx.log(`matmul N=${n}: tfjs-webgpu`);
+      // Loaded only when asked for: the peer's npm packages are large and may be absent.
+      const { tfjsMatmulGflops } = await import("./peers/tfjs.ts");
       const p = await tfjsMatmulGflops(n, reps);
       ctx.emit({ bench: "matmul", n, impl: "tfjs-webgpu", gflops: round(p) });
     }

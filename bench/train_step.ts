@@ -10,7 +10,6 @@ import { disposeBatch, lmBatch } from "../engine/models/gpt/batch.ts";
 import { GPT, lmLoss } from "../engine/models/gpt/model.ts";
 import type { Bench, BenchContext } from "./types.ts";
 import { median } from "./timing.ts";
-import { tfjsGptTrainStep } from "./peers/tfjs_gpt.ts";
 
 const BATCH = 16;
 const LENGTH = 64;
@@ -90,6 +89,8 @@ export const trainStepBench: Bench = {
         `${a.lastLoss.toFixed(3)}`,
     );
     ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "ours", ms: round(a.ms) });
+    if (!ctx.peers) return;
+    const { tfjsGptTrainStep } = await import("./peers/tfjs_gpt.ts");
     ctx.log(`train_step ${CONFIG_NAME}: tfjs-webgpu (${WARMUP} warm-up + ${steps} timed steps)`);
     const p = await tfjsGptTrainStep(config, seqs, { warmup: WARMUP, steps, seed: 1 });
     ctx.log(

@@ -7,6 +7,11 @@ export type BenchRow = Record<string, string | number | boolean | null>;
 export interface BenchContext {
   /** Smaller sizes / fewer reps (CI smoke runs). */
   quick: boolean;
+  /**
+   * Also run the peer implementations (tfjs-webgpu). False skips them, e.g. on a machine
+   * without their npm packages cached.
+   */
+  peers: boolean;
   /** Called with each row as soon as it is measured. */
   emit: (row: BenchRow) => void;
   /** Progress messages (stderr). */

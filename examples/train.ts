@@ -4,12 +4,13 @@ import { linePlot } from "../cli/svg.ts";
 import { Progress } from "../cli/progress.ts";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { loadCounterFactSplits } from "../malmen/data/data_raw.ts";
-import { generateWorld } from "../malmen/data/world.ts";
+import { generateWorld, resampleRecords } from "../malmen/data/world.ts";
+import { counterFactCorpus, encodeFact, worldCorpus } from "../malmen/lm/corpus.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { trainLm } from "../malmen/lm/train.ts";
 import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
-import { toRequests } from "../malmen/requests.ts";
+import { type EditRequest, toRequests } from "../malmen/requests.ts";
 import { trainEditor } from "../malmen/train_editor.ts";
 import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
 
@@ -41,6 +42,13 @@ Editor (--editor malmen or mend):
   --meta-lr X                Adam learning rate (default 1e-4)
   --val-every N              validate every N steps (default 10)
   --minutes N                wall-time limit (default none)
+  --init-from DIR            start from a saved editor checkpoint (fine-tuning)
+  --loc-coef X               weight of the locality KL in the meta-loss (default 1)
+  --edit-loss                also train on the edit prompts (CE over edit tuples)
+  --key-prior MU             preservation prior μ·E[uuᵀ] over the LM's own facts in the
+                             least-squares solve (MALMEN; default 0 = the paper's ridge)
+  --resample                 world only: redraw targets, templates and locality probes of
+                             the training facts every epoch
 Common:
   --seed N  --resume  --json  --backend webgpu|cpu  --help
 
@@ -67,6 +75,11 @@ await runCli(async () => {
       steps: { type: "string" },
       "meta-lr": { type: "string" },
       "val-every": { type: "string" },
+      "init-from": { type: "string" },
+      "loc-coef": { type: "string" },
+      "edit-loss": { type: "boolean", default: false },
+      "key-prior": { type: "string" },
+      resample: { type: "boolean", default: false },
       seed: { type: "string" },
       resume: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
@@ -160,15 +173,27 @@ await runCli(async () => {
 
   const editorName = v.editor as "malmen" | "mend";
   const { model, tokenizer } = await loadLmRun(v.lm!, backend);
-  let trainRecords, valRecords;
+  let trainRecords, valRecords, lmFacts;
+  let resample: ((epoch: number) => EditRequest[]) | undefined;
+  const keyPrior = num("key-prior", v["key-prior"], 0);
   if (v.data === "world") {
     const world = generateWorld(DEMO_WORLD);
     trainRecords = world.train;
     valRecords = world.val;
+    lmFacts = worldCorpus(world).training;
+    if (v.resample) {
+      resample = (epoch) =>
+        toRequests(tokenizer, resampleRecords(world, "train", epoch), model.config.nCtx);
+    }
   } else {
+    if (v.resample) throw new TypeError("--resample is only available with --data world");
     const splits = await loadCounterFactSplits();
     trainRecords = splits.train;
     valRecords = splits.val;
+    // The key statistics need a sample of the LM's training texts, not all 60k.
+    lmFacts = keyPrior > 0
+      ? evenSample(counterFactCorpus(await allCounterFact(), true).training, 4096)
+      : [];
   }
   const train = toRequests(tokenizer, trainRecords, model.config.nCtx);
   const val = toRequests(tokenizer, valRecords, model.config.nCtx);
@@ -178,7 +203,16 @@ await runCli(async () => {
   const r = await trainEditor(model, train, val, {
     outDir: out,
     editor: editorName,
-    config: { ...defaultEditorConfig(model.config.nLayer), seed },
+    config: {
+      ...defaultEditorConfig(model.config.nLayer),
+      seed,
+      locCoef: num("loc-coef", v["loc-coef"], 1),
+      editLoss: v["edit-loss"],
+      keyPrior,
+    },
+    initFrom: v["init-from"],
+    keyPriorFacts: keyPrior > 0 ? lmFacts.map((f) => encodeFact(tokenizer, f)) : undefined,
+    resample,
     nEdits,
     steps: v.steps === undefined ? undefined : num("steps", v.steps, 0),
     metaLr: num("meta-lr", v["meta-lr"], 1e-4),
@@ -231,4 +265,10 @@ function round(x: number): number {
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
+}
+
+/** `count` items spread evenly over `items` (all of them when there are fewer). */
+function evenSample<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]);
 }

@@ -284,6 +284,58 @@ export function matmulConfigFor(
   };
 }
 
+/** Smallest power of two ≥ x (x ≥ 1). */
+function pow2AtLeast(x: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+}
+
+/**
+ * The config for hardware GPUs (every adapter that is not a software fallback): the usual
+ * GPU shape rather than llvmpipe's. Each invocation keeps a 4×4 register tile (big tiles
+ * spill and starve occupancy on a real GPU), up to 256 invocations per workgroup with
+ * consecutive invocations along N so that loads of B and stores of C coalesce, and K tiles
+ * of 16 staged through workgroup memory when the block fits in 16 KiB (WebGPU's default
+ * limit), else direct loads.
+ *
+ * @param m Rows of C.
+ * @param n Columns of C.
+ * @param k Inner dimension.
+ * @param transA A is stored as `[K, M]`.
+ * @param transB B is stored as `[N, K]`.
+ * @returns A config valid for these sizes under the same stride assumptions as
+ *   {@linkcode matmulConfigFor}.
+ */
+export function hardwareMatmulConfigFor(
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+): MatmulConfig {
+  const aAxis = transA ? m : k;
+  const bAxis = transB ? k : n;
+  const tm = 4;
+  const tn = 4;
+  const wgN = Math.min(16, pow2AtLeast(Math.ceil(n / tn)));
+  const wgM = Math.min(256 / wgN, pow2AtLeast(Math.ceil(m / tm)));
+  const tk = (wgM * tm + wgN * tn) * 16 * 4 <= 16384 ? 16 : 0;
+  return {
+    transA,
+    transB,
+    tm,
+    tn,
+    wgM,
+    wgN,
+    vecA: aAxis % 4 === 0 && aAxis > 0,
+    vecB: bAxis % 4 === 0 && bAxis > 0,
+    vecC: n % 4 === 0 && n > 0,
+    alpha: false,
+    bias: false,
+    tk,
+    ku: 4,
+  };
+}
+
 /**
  * Workgroup counts for a dispatch: x tiles N, y tiles M, z is the batch.
  *

@@ -16,13 +16,14 @@
  */
 export * from "./data/mod.ts";
 export * from "./editors/editor.ts";
-export { HyperEditor } from "./editors/hyper.ts";
+export { HyperEditor, KEY_MOMENTS_FILE } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
 export { HyperNetwork } from "./hypernet.ts";
 export type { HyperNetworkConfig, HyperOutput } from "./hypernet.ts";
 export { RunningNormalizer } from "./normalizer.ts";
 export type { NormalizerOptions, NormalizerState } from "./normalizer.ts";
 export * from "./solve.ts";
+export * from "./key_prior.ts";
 export * from "./capture.ts";
 export * from "./predict.ts";
 export * from "./meta_loss.ts";

@@ -74,6 +74,8 @@ export interface LayerShift {
  * @param parts The layer's captures.
  * @param aggregation Least squares (MALMEN) or sum (MEND).
  * @param chunk Hyper-network rows per chunk.
+ * @param prior Optional fixed matrix added to the least-squares system (see
+ *   `RidgeAccumulatorOptions.prior`).
  * @returns The shift (and the solve).
  */
 export async function predictLayerShift(
@@ -82,6 +84,7 @@ export async function predictLayerShift(
   parts: readonly CapturedRows[],
   aggregation: Aggregation,
   chunk: number,
+  prior?: Tensor,
 ): Promise<LayerShift> {
   if (aggregation === "sum") {
     let total: Tensor | null = null;
@@ -97,7 +100,7 @@ export async function predictLayerShift(
     }
     return { shift: total!, solution: null };
   }
-  const acc = new RidgeAccumulator(net.dIn, net.dOut);
+  const acc = new RidgeAccumulator(net.dIn, net.dOut, { prior });
   for (const c of rowChunks(parts, chunk)) {
     const d = net.predictValueDiffs(c.keys, c.valueGrads, k);
     acc.add(c.keys, d);

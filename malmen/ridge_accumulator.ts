@@ -47,6 +47,14 @@ export interface RidgeAccumulatorOptions {
   solver?: RidgeSolver;
   /** Also accumulate ‖D‖² so {@linkcode RidgeAccumulator.fit} can be asked (default false). */
   trackFit?: boolean;
+  /**
+   * A fixed symmetric positive semi-definite `[d_in, d_in]` matrix P added to the system, so
+   * ΔW = (KᵀK + P + λI)⁻¹KᵀD (MEMIT-style preservation: with P = μ·E[uuᵀ] over the model's own
+   * text, directions the model uses often cost more to change). Forces the primal form; the
+   * closed-form backward is unchanged because P depends on nothing that is trained. Not owned:
+   * keep it alive while the accumulator is used.
+   */
+  prior?: Tensor;
 }
 
 /** The default solver location, chosen by measurement (see the module notes). */
@@ -73,6 +81,7 @@ export class RidgeAccumulator {
   readonly solver: RidgeSolver;
   readonly #form: RidgeForm | "auto";
   readonly #trackFit: boolean;
+  readonly #prior: Tensor | null;
   #rows = 0;
   #chunks: { keys: Tensor; values: Tensor }[] = [];
   #gram: Tensor | null = null;
@@ -93,6 +102,16 @@ export class RidgeAccumulator {
     this.#form = options.form ?? "auto";
     this.solver = options.solver ?? DEFAULT_RIDGE_SOLVER;
     this.#trackFit = options.trackFit ?? false;
+    this.#prior = options.prior ?? null;
+    if (this.#prior !== null) {
+      const p = this.#prior.shape;
+      if (p.length !== 2 || p[0] !== dIn || p[1] !== dIn) {
+        throw new RangeError(
+          `A ridge prior must be "[${dIn},${dIn}]" for keys of width ${dIn}, got "${fmtShape(p)}"`,
+        );
+      }
+      if (this.#form === "dual") throw new RangeError("A ridge prior needs the primal form");
+    }
   }
 
   /** Rows added so far (n). */
@@ -102,6 +121,7 @@ export class RidgeAccumulator {
 
   /** The form the solve will use for the rows added so far. */
   get form(): RidgeForm {
+    if (this.#prior !== null) return "primal";
     return this.#form === "auto" ? chooseForm(this.#rows, this.dIn) : this.#form;
   }
 
@@ -150,6 +170,7 @@ export class RidgeAccumulator {
       const kk = matmul(keys, keys, { transA: true });
       const kd = matmul(keys, values, { transA: true });
       if (this.#gram === null) {
+        if (this.#prior !== null) addInto(kk, this.#prior);
         this.#gram = keep(kk);
         this.#rhs = keep(kd);
         return;
@@ -162,7 +183,7 @@ export class RidgeAccumulator {
   }
 
   /**
-   * Solves for ΔW = (KᵀK + λI)⁻¹KᵀD. The accumulator stays usable (more rows may be added and
+   * Solves for ΔW = (KᵀK + λI)⁻¹KᵀD (plus the prior P inside the inverse, when given). The accumulator stays usable (more rows may be added and
    * solved again).
    * @param lamHat λ̂ (λ = e^λ̂): a number, or a one-element tensor (e.g. the module's entry of
    *   the hyper-network's λ̂ table, read on the device or in the same readback as the Gram).
@@ -211,8 +232,10 @@ export class RidgeAccumulator {
           const r = sub(matmul(keys, dW), values);
           return [sum(mul(r, r)), sum(mul(values, values))];
         }
-        // ‖KΔW − D‖² = ‖D‖² − 2⟨ΔW, KᵀD⟩ + ⟨ΔW, KᵀK ΔW⟩.
-        return [sum(mul(dW, matmul(this.#gram!, dW))), sum(mul(dW, this.#rhs!))];
+        // ‖KΔW − D‖² = ‖D‖² − 2⟨ΔW, KᵀD⟩ + ⟨ΔW, KᵀK ΔW⟩ (the Gram holds KᵀK + P).
+        const quad = sum(mul(dW, matmul(this.#gram!, dW)));
+        const kk = this.#prior === null ? quad : sub(quad, sum(mul(dW, matmul(this.#prior, dW))));
+        return [kk, sum(mul(dW, this.#rhs!))];
       })
     );
     const v = await Promise.all(

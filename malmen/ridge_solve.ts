@@ -8,7 +8,7 @@
  */
 import { record } from "../engine/autograd.ts";
 import { noGrad } from "../engine/autograd.ts";
-import { elementwise } from "../engine/ops/elementwise.ts";
+import { addInto, elementwise } from "../engine/ops/elementwise.ts";
 import { matmul } from "../engine/ops/matmul.ts";
 import { reduceRaw } from "../engine/ops/reduce.ts";
 import { fmtShape } from "../engine/shape.ts";
@@ -22,6 +22,11 @@ export type RidgeForm = "primal" | "dual";
 export interface RidgeSolveOptions {
   /** `primal` (d_in × d_in system), `dual` (n × n) or `auto` (default: dual when n < d_in). */
   form?: RidgeForm | "auto";
+  /**
+   * A fixed `[d_in, d_in]` matrix P inside the inverse: ΔW = (KᵀK + P + λI)⁻¹KᵀD (primal form
+   * only; it receives no gradient).
+   */
+  prior?: Tensor;
 }
 
 /**
@@ -104,14 +109,22 @@ export function ridgeSolve(
     throw new TypeError("ridgeSolve() got keys and lamHat on different backends");
   }
   const [n, dIn] = keys.shape;
-  const requested = options.form ?? "auto";
+  const prior = options.prior ?? null;
+  if (prior !== null && (prior.rank !== 2 || prior.shape[0] !== dIn || prior.shape[1] !== dIn)) {
+    throw new RangeError(
+      `ridgeSolve() prior must be "[${dIn},${dIn}]", got "${fmtShape(prior.shape)}"`,
+    );
+  }
+  const requested = options.form ?? (prior === null ? "auto" : "primal");
   const form = requested === "auto" ? chooseForm(n, dIn) : requested;
-  return form === "primal" ? primal(keys, values, lamHat) : dual(keys, values, lamHat);
+  if (prior !== null && form === "dual") throw new RangeError("ridgeSolve() prior needs primal");
+  return form === "primal" ? primal(keys, values, lamHat, prior) : dual(keys, values, lamHat);
 }
 
-function primal(keys: Tensor, values: Tensor, lamHat: Tensor): Tensor {
+function primal(keys: Tensor, values: Tensor, lamHat: Tensor, prior: Tensor | null): Tensor {
   const { factor, out } = noGrad(() => {
     const gram = matmul(keys, keys, { transA: true });
+    if (prior !== null) addInto(gram, prior);
     const rhs = matmul(keys, values, { transA: true });
     const factor: SpdFactor = factorSpd(gram, { lamHat });
     gram.dispose();

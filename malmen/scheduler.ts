@@ -133,6 +133,7 @@ export async function phaseB(editor: HyperEditor, cache: EditCache): Promise<Lay
         cache.chunks[i],
         editor.aggregation,
         editor.config.chunk,
+        editor.keyPrior?.[i],
       ),
     );
   }

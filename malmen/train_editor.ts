@@ -9,6 +9,8 @@ import { AdamW } from "../engine/nn/adamw.ts";
 import { loadOptimizer, saveOptimizer } from "../engine/nn/checkpoint.ts";
 import { writeJsonAtomic } from "../engine/io/atomic.ts";
 import type { GPT } from "../engine/models/gpt/model.ts";
+import type { PromptAnswer } from "../engine/models/gpt/batch.ts";
+import { keySecondMoments } from "./key_prior.ts";
 import { loadModule } from "../engine/nn/checkpoint.ts";
 import { createRng } from "./data/prng.ts";
 import type { EditorConfig } from "./editors/editor.ts";
@@ -42,6 +44,22 @@ export interface EditorTrainOptions {
   maxSeconds?: number;
   /** Continue from the latest checkpoint. */
   resume?: boolean;
+  /**
+   * Start from this editor checkpoint's weights and normaliser (fine-tuning; a fresh optimizer
+   * and step 0). Ignored when resuming a run that already has a checkpoint.
+   */
+  initFrom?: string;
+  /**
+   * The LM's own training facts, for the key statistics of a key prior
+   * (`config.keyPrior` > 0; computed once and saved with every checkpoint).
+   */
+  keyPriorFacts?: readonly PromptAnswer[];
+  /**
+   * Fresh training facts for each epoch after the first: e.g. the same subjects with newly drawn
+   * targets, templates and locality probes, so a small training split does not teach the
+   * hyper-network a fixed set of edits. Must return at least `nEdits` facts.
+   */
+  resample?: (epoch: number) => readonly EditRequest[];
   /** Seed of the fact order. */
   seed?: number;
   /** Called after every step. */
@@ -157,6 +175,20 @@ export async function trainEditor(
       bestScore: -1,
       ...JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))),
     };
+    if (editor.usesKeyPrior) await editor.loadKeyMoments(latest.folder);
+  } else if (o.initFrom !== undefined) {
+    const from = await HyperEditor.load(o.initFrom, model);
+    editor.net.loadStateDict(from.net.stateDict());
+    editor.net.normalizer.loadState(await from.net.normalizer.saveState());
+    from.dispose();
+  }
+  if (editor.usesKeyPrior && editor.keyMoments === null) {
+    if (o.keyPriorFacts === undefined) {
+      throw new Error("config.keyPrior > 0 needs keyPriorFacts (the LM's own training facts)");
+    }
+    editor.setKeyMoments(
+      keySecondMoments(model, o.keyPriorFacts, o.config.layers, o.config.lmBatch),
+    );
   }
   const save = (): Promise<string> =>
     writeCheckpoint(o.outDir, state.step, async (folder) => {
@@ -176,12 +208,27 @@ export async function trainEditor(
     state.bestScore = score;
     await writeBestCheckpoint(o.outDir, state.step, (folder) => editor.save(folder));
   };
+  let cached: { epoch: number; facts: readonly EditRequest[] } = { epoch: 0, facts: train };
+  const epochFacts = (epoch: number): readonly EditRequest[] => {
+    if (epoch === 0 || o.resample === undefined) return train;
+    if (cached.epoch !== epoch) {
+      const facts = o.resample(epoch);
+      if (facts.length < o.nEdits) {
+        throw new RangeError(
+          `resample(${epoch}) gave ${facts.length} facts, fewer than ${o.nEdits}`,
+        );
+      }
+      cached = { epoch, facts };
+    }
+    return cached.facts;
+  };
   while (state.step < total) {
     const epoch = Math.floor(state.step / stepsPerEpoch);
-    const order = Array.from({ length: train.length }, (_, i) => i);
+    const pool = epochFacts(epoch);
+    const order = Array.from({ length: pool.length }, (_, i) => i);
     createRng((o.seed * 104729 + epoch) >>> 0).shuffle(order);
     const s = state.step % stepsPerEpoch;
-    const facts = order.slice(s * o.nEdits, (s + 1) * o.nEdits).map((i) => train[i]);
+    const facts = order.slice(s * o.nEdits, (s + 1) * o.nEdits).map((i) => pool[i]);
     const r = await metaStep(model, editor, optimizer, facts);
     state.step++;
     const point: EditorHistoryPoint = { step: state.step, loss: r.loss };

@@ -8,6 +8,8 @@ import { record } from "../autograd.ts";
 import { contiguousStrides, fmtShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import {
+  hardwareMatmulConfigFor,
+  type MatmulConfig,
   matmulConfigFor,
   matmulKey,
   matmulUniforms,
@@ -235,6 +237,35 @@ function flatProblem(
   return { a, b, out, transA: false, transB, m, n, k, batch: 1, shareA: true, shareB: true };
 }
 
+/** Which matmul tiling the WebGPU backend uses (see `kernels/matmul.ts`). */
+export type MatmulTiling = "auto" | "software" | "hardware";
+
+let tiling: MatmulTiling = "auto";
+
+/**
+ * Overrides the matmul tiling policy: "auto" (default) picks the llvmpipe-tuned big register
+ * tiles on software adapters and GPU-style 4×4 tiles elsewhere. Tests use it to run the
+ * hardware kernels on a software adapter.
+ * @param t The policy.
+ */
+export function setMatmulTiling(t: MatmulTiling): void {
+  tiling = t;
+}
+
+function configFor(
+  software: boolean,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+): MatmulConfig {
+  const useSoftware = tiling === "auto" ? software : tiling === "software";
+  return useSoftware
+    ? matmulConfigFor(m, n, k, transA, transB)
+    : hardwareMatmulConfigFor(m, n, k, transA, transB);
+}
+
 function forward(p: Problem): void {
   const { a, b, out, transA, transB, m, n, k, batch, shareA, shareB } = p;
   const bias = p.bias ?? null;
@@ -252,7 +283,7 @@ function forward(p: Problem): void {
   let A = operand(a, transA, m, k, batch, shareA);
   const B = operand(b, transB, k, n, batch, shareB);
   if (A.trans && m * n * k >= TN_BY_TRANSPOSE_FLOPS) A = transposedOperand(A, m, k, batch);
-  const base = matmulConfigFor(m, n, k, A.trans, B.trans);
+  const base = configFor(backend.isFallbackAdapter, m, n, k, A.trans, B.trans);
   const config = {
     ...base,
     vecA: base.vecA && A.stride % 4 === 0,

@@ -57,6 +57,7 @@ export type { SplitFractions } from "./split_sizes.ts";
 export {
   DEFAULT_WORLD_OPTIONS,
   generateWorld,
+  resampleRecords,
   type ResolvedWorldOptions,
   type World,
   type WorldOptions,

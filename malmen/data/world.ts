@@ -205,6 +205,42 @@ export function generateWorld(options: WorldOptions = {}): World {
   };
 }
 
+/**
+ * Redraws a split's records: the same facts (subjects), each with a new edit template,
+ * paraphrase template, `target_new` and locality probe, in a new order. Meta-training can use a
+ * fresh draw per epoch so that a small training split does not fix the edits it learns from.
+ * @param world A generated world.
+ * @param split Which records.
+ * @param seed Seed of the draw (the same seed gives the same records).
+ * @returns As many records as `world[split]`.
+ * @example
+ * ```ts
+ * import { generateWorld, resampleRecords } from "./world.ts";
+ * const world = generateWorld();
+ * console.log(resampleRecords(world, "train", 1).length === world.train.length);
+ * ```
+ */
+export function resampleRecords(
+  world: World,
+  split: "train" | "val" | "edit",
+  seed: number,
+): EditRecord[] {
+  const rng = createRng((seed * 2654435761) >>> 0);
+  const localityByRelation = new Map<string, Fact[]>();
+  for (const f of world.locality) {
+    const list = localityByRelation.get(f.relation) ?? [];
+    list.push(f);
+    localityByRelation.set(f.relation, list);
+  }
+  const out = world[split].map((r) => {
+    const fact = world.facts[r.case_id];
+    const relation = relationById(fact.relation);
+    const probe = rng.pick(localityByRelation.get(fact.relation)!);
+    return makeRecord(fact, relation, world.entities[relation.objectKind], probe, rng);
+  });
+  return rng.shuffle(out);
+}
+
 function makeRecord(
   fact: Fact,
   relation: Relation,

@@ -28,6 +28,12 @@ export interface EditorConfig {
    * paraphrases carry unrelated prefixes and the paper's objective alone did not move.
    */
   editLoss?: boolean;
+  /**
+   * Weight μ of a preservation prior in MALMEN's least-squares solve: ΔW = (KᵀK + μ·E[uuᵀ] +
+   * λI)⁻¹KᵀD, with E[uuᵀ] the second moment of the keys of the LM's own training facts
+   * (see `malmen/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
+   */
+  keyPrior?: number;
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */
   rank: number;
   /** Residual blocks of the hyper-network. */

@@ -14,6 +14,10 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import { loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import { HyperNetwork } from "../hypernet.ts";
+import { upload } from "../../engine/alloc.ts";
+import { fmtShape } from "../../engine/shape.ts";
+import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
+import { scaledPrior } from "../key_prior.ts";
 import type { NormalizerState } from "../normalizer.ts";
 import { RidgeAccumulator } from "../ridge_accumulator.ts";
 import { captureBatch } from "../capture.ts";
@@ -39,6 +43,13 @@ export class HyperEditor implements Editor {
    * `measureFit` was set and the aggregation is least squares), else null.
    */
   lastFit: number[] | null = null;
+  /**
+   * Per edited layer (in `config.layers` order), the preservation matrix P = μ·E[uuᵀ] added to
+   * each least-squares solve, or null for MALMEN's plain ridge (see `malmen/key_prior.ts`).
+   * Owned by the editor; set through {@linkcode HyperEditor.setKeyMoments}.
+   */
+  keyPrior: Tensor[] | null = null;
+  #keyMoments: Tensor[] | null = null;
 
   /**
    * Creates an editor with a fresh (identity) hyper-network for a model.
@@ -62,6 +73,45 @@ export class HyperEditor implements Editor {
     });
   }
 
+  /** Whether this editor's solve uses a key prior (`config.keyPrior` > 0, least squares). */
+  get usesKeyPrior(): boolean {
+    return this.name === "malmen" && (this.config.keyPrior ?? 0) > 0;
+  }
+
+  /** E[uuᵀ] per edited layer, when set. */
+  get keyMoments(): readonly Tensor[] | null {
+    return this.#keyMoments;
+  }
+
+  /**
+   * Sets the key statistics E[uuᵀ] (one `[d_in, d_in]` matrix per edited layer; taken over,
+   * the editor disposes them) and derives the prior μ·E[uuᵀ] from `config.keyPrior`.
+   * @param moments From `keySecondMoments`.
+   */
+  setKeyMoments(moments: Tensor[]): void {
+    if (moments.length !== this.config.layers.length) {
+      throw new RangeError(
+        `Key moments: expected ${this.config.layers.length} layers, got ${moments.length}`,
+      );
+    }
+    for (const m of moments) {
+      if (m.rank !== 2 || m.shape[0] !== this.net.dIn || m.shape[1] !== this.net.dIn) {
+        throw new RangeError(
+          `Key moments must be "[${this.net.dIn},${this.net.dIn}]", got "${fmtShape(m.shape)}"`,
+        );
+      }
+    }
+    this.#disposePrior();
+    this.#keyMoments = moments;
+    if (this.usesKeyPrior) this.keyPrior = scaledPrior(moments, this.config.keyPrior!);
+  }
+
+  #disposePrior(): void {
+    for (const p of [...(this.keyPrior ?? []), ...(this.#keyMoments ?? [])]) p.dispose();
+    this.keyPrior = null;
+    this.#keyMoments = null;
+  }
+
   /** How per-token edits are combined. */
   get aggregation(): Aggregation {
     return this.name === "malmen" ? "ls" : "sum";
@@ -76,8 +126,11 @@ export class HyperEditor implements Editor {
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
     const { layers, lmBatch, chunk } = this.config;
     const k = layers.length;
-    const accs = layers.map(() =>
-      new RidgeAccumulator(this.net.dIn, this.net.dOut, { trackFit: this.measureFit })
+    const accs = layers.map((_, i) =>
+      new RidgeAccumulator(this.net.dIn, this.net.dOut, {
+        trackFit: this.measureFit,
+        prior: this.keyPrior?.[i],
+      })
     );
     const sums: (Tensor | null)[] = layers.map(() => null);
     model.clearShifts();
@@ -137,6 +190,18 @@ export class HyperEditor implements Editor {
       m2: Array.from(stats.m2),
       std: Array.from(stats.std),
     });
+    if (this.#keyMoments !== null) {
+      const entries: Record<string, SafeTensor> = {};
+      for (let i = 0; i < this.#keyMoments.length; i++) {
+        const m = this.#keyMoments[i];
+        entries[`layer${this.config.layers[i]}`] = {
+          dtype: "F32",
+          shape: [...m.shape],
+          data: Float32Array.from(await m.toArray()),
+        };
+      }
+      await writeSafetensors(`${dir}/${KEY_MOMENTS_FILE}`, entries);
+    }
     await writeJsonAtomic(`${dir}/editor.json`, { name: this.name, config: this.config });
   }
 
@@ -157,14 +222,35 @@ export class HyperEditor implements Editor {
     await loadModule(editor.net, `${dir}/editor.safetensors`);
     editor.net.normalizer.loadState(await readJson(`${dir}/normalizer.json`) as NormalizerState);
     editor.net.normalizer.frozen = true;
+    if (editor.usesKeyPrior) await editor.loadKeyMoments(dir);
     return editor;
+  }
+
+  /**
+   * Reads the key statistics saved with a checkpoint (`key_moments.safetensors`).
+   * @param dir The checkpoint folder.
+   */
+  async loadKeyMoments(dir: string): Promise<void> {
+    const path = `${dir}/${KEY_MOMENTS_FILE}`;
+    const { tensors } = await readSafetensors(path).catch((e: Error) => {
+      throw new Error(`${dir}: config.keyPrior is set but "${path}" cannot be read: ${e.message}`);
+    });
+    this.setKeyMoments(this.config.layers.map((l) => {
+      const t = tensors.get(`layer${l}`);
+      if (t === undefined) throw new Error(`"${path}" has no tensor "layer${l}"`);
+      return keep(upload(t.data, t.shape, "float32", this.net.eta.backend));
+    }));
   }
 
   /** Releases the hyper-network. */
   dispose(): void {
     this.net.dispose();
+    this.#disposePrior();
   }
 }
+
+/** File of the key statistics E[uuᵀ] in an editor folder (only with a key prior). */
+export const KEY_MOMENTS_FILE = "key_moments.safetensors";
 
 async function readJson(path: string): Promise<unknown> {
   let text: string;

@@ -4,11 +4,12 @@
 import { assertClose } from "../_check.ts";
 import { gpuTest } from "../_gpu.ts";
 import { type Backend, CPU } from "../../engine/backend.ts";
-import { rng } from "../../engine/ops/creation.ts";
+import { rng, tensor } from "../../engine/ops/creation.ts";
+import { matmul } from "../../engine/ops/matmul.ts";
 import { add, mul } from "../../engine/ops/elementwise.ts";
 import { concat } from "../../engine/ops/concat.ts";
 import { slice } from "../../engine/ops/view.ts";
-import { tidy } from "../../engine/scope.ts";
+import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import { noGrad } from "../../engine/autograd.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
@@ -40,10 +41,12 @@ interface Variant {
   dInner?: number;
   /** The meta-loss also covers the edit tuples. */
   editLoss?: boolean;
+  /** A key prior μ·E[uuᵀ] in the least-squares solve (random SPD statistics). */
+  keyPrior?: boolean;
 }
 
 function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {}) {
-  const { dInner, editLoss = false } = v;
+  const { dInner, editLoss = false, keyPrior = false } = v;
   const model = new GPT(
     gptConfig({
       vocabSize: V,
@@ -65,9 +68,23 @@ function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {})
     rank: 7,
     etaInit: 0.3,
     editLoss,
+    keyPrior: keyPrior ? 0.7 : 0,
   };
   const editor = new HyperEditor(editorName, model, config);
   randomize(editor.net);
+  if (keyPrior) {
+    // E[uuᵀ]-like statistics: AᵀA / n of random rows, one per layer.
+    const dIn = editor.net.dIn;
+    editor.setKeyMoments([0, 1].map((l) => {
+      const next = rng(20 + l);
+      const a = tensor(Array.from({ length: 40 * dIn }, () => 2 * next() - 1), [40, dIn], {
+        backend,
+      });
+      const m = keep(noGrad(() => mul(matmul(a, a, { transA: true }), 1 / 40)));
+      a.dispose();
+      return m;
+    }));
+  }
   return { model, editor };
 }
 
@@ -128,7 +145,9 @@ async function plainGrads(
       let shift: Tensor;
       if (name === "malmen") {
         const d = net.valueDiffs(keys, grads, k);
-        shift = ridgeSolve(keys, d, slice(net.lamHat, [k], [k + 1]));
+        shift = ridgeSolve(keys, d, slice(net.lamHat, [k], [k + 1]), {
+          prior: editor.keyPrior?.[k],
+        });
       } else {
         shift = net.mendShift(keys, grads, k);
       }
@@ -213,6 +232,17 @@ Deno.test("`metaStep()` with the edit term equals plain autograd of CE(equiv + e
   const eta = [...on.keys()].find((n) => n.includes("eta"))!;
   if (Math.abs(on.get(eta)![0] - off.get(eta)![0]) < 1e-9) {
     throw new Error("edit term had no effect");
+  }
+});
+
+Deno.test("`metaStep()` with a key prior equals plain autograd through the prior's solve (float64)", async () => {
+  // 5 facts give fewer rows than d_in = 32: without the prior this would be the dual form.
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { keyPrior: true });
+  const off = await schedulerGrads(CPU, "malmen");
+  const on = await schedulerGrads(CPU, "malmen", { keyPrior: true });
+  const lam = [...on.keys()].find((n) => n.includes("lamHat"))!;
+  if (Math.abs(on.get(lam)![0] - off.get(lam)![0]) < 1e-9) {
+    throw new Error("key prior had no effect");
   }
 });
 

@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { assertClose, checkOp } from "../../_check.ts";
 import { gpuTest } from "../../_gpu.ts";
-import { matmul } from "../../../engine/ops/matmul.ts";
+import { matmul, setMatmulTiling } from "../../../engine/ops/matmul.ts";
 import { slice, transpose } from "../../../engine/ops/view.ts";
 import { CPU } from "../../../engine/backend.ts";
 import { tensor } from "../../../engine/ops/creation.ts";
@@ -107,3 +107,50 @@ Deno.test("`matmul()` names both shapes when inner dimensions differ", () => {
   }
   assertEquals(message, 'Cannot matmul "[2,3]" and "[4,5]": inner dimensions differ (3 vs 4)');
 });
+
+gpuTest(
+  "`matmul()` GPU-style tiling matches the reference (all layouts, both K modes)",
+  async (gpu) => {
+    // The hardware policy (4×4 tiles, shared-memory K tiles or direct loads) runs on real GPUs;
+    // forced here so the software adapter checks the same WGSL.
+    setMatmulTiling("hardware");
+    try {
+      // [m, n, k]: odd and aligned sizes, K tails, a tall-thin product that falls back to direct
+      // loads (its 1024-row block does not fit workgroup memory).
+      const shapes: [number, number, number][] = [[7, 5, 13], [64, 48, 36], [33, 70, 21], [
+        1200,
+        4,
+        40,
+      ]];
+      for (const [m, n, k] of shapes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const av = Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.31));
+            const bv = Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.17));
+            const aShape = transA ? [k, m] : [m, k];
+            const bShape = transB ? [n, k] : [k, n];
+            const o = { transA, transB };
+            const ref = await matmul(
+              tensor(av, aShape, { backend: CPU }),
+              tensor(bv, bShape, { backend: CPU }),
+              o,
+            ).toArray();
+            const got = await matmul(
+              tensor(av, aShape, { backend: gpu }),
+              tensor(bv, bShape, { backend: gpu }),
+              o,
+            ).toArray();
+            assertClose(
+              got,
+              ref,
+              { atol: 1e-4 * Math.sqrt(k), rtol: 1e-4 },
+              `${m}x${n}x${k} ${transA}${transB}`,
+            );
+          }
+        }
+      }
+    } finally {
+      setMatmulTiling("auto");
+    }
+  },
+);

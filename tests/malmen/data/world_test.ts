@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseEditRecords } from "../../../malmen/data/edit_records.ts";
 import { relationById, renderTemplate } from "../../../malmen/data/relations.ts";
-import { generateWorld, type World } from "../../../malmen/data/world.ts";
+import { generateWorld, resampleRecords, type World } from "../../../malmen/data/world.ts";
 
 const WORLD: World = generateWorld();
 const SMALL_OPTIONS = {
@@ -186,4 +186,35 @@ Deno.test("`generateWorld()` works without people when only places and companies
   const w = generateWorld({ people: 0, split: { train: 0.5, val: 0.1, edit: 0.3, locality: 0.1 } });
   assert.equal(w.entities.person.length, 0);
   assert.equal(w.facts.length, 16 * 2 + 64 + 40);
+});
+
+Deno.test("`resampleRecords()` redraws targets, templates and probes for the same facts", () => {
+  const world = generateWorld();
+  const a = resampleRecords(world, "train", 1);
+  assert.deepEqual(resampleRecords(world, "train", 1), a);
+  const b = resampleRecords(world, "train", 2);
+  const ids = (rs: typeof a) => rs.map((r) => r.case_id).sort((x, y) => x - y);
+  assert.deepEqual(ids(a), ids(world.train));
+  assert.deepEqual(ids(b), ids(world.train));
+  const byId = new Map(b.map((r) => [r.case_id, r]));
+  let changed = 0;
+  for (const r of a) {
+    const fact = world.facts[r.case_id];
+    assert.equal(r.subject, fact.subject);
+    assert.equal(r.ground_truth, fact.object);
+    assert.notEqual(r.target_new, fact.object);
+    const relation = relationById(fact.relation);
+    assert.ok(relation.trainTemplates.some((t) => renderTemplate(t, fact.subject) === r.prompt));
+    assert.ok(
+      relation.heldOutTemplates.some((t) => renderTemplate(t, fact.subject) === r.rephrase_prompt),
+    );
+    const probe = world.locality.find((f) =>
+      f.relation === fact.relation && f.object === r.locality_ground_truth &&
+      r.locality_prompt.includes(f.subject)
+    );
+    assert.ok(probe !== undefined, r.locality_prompt);
+    if (byId.get(r.case_id)!.target_new !== r.target_new) changed++;
+  }
+  // Different seeds draw mostly different targets.
+  assert.ok(changed > a.length / 2, `${changed} of ${a.length} targets changed`);
 });

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The device check: runs on a lent GPU machine (no network, no Deno), from the repository root,
+# with `.device/` carried (see `bench/gpu_prepare.sh`, which fills it here). It benchmarks the
+# engine on the card, runs the kernel and scheduler tests there, then meta-trains MALMEN on the
+# embedded world for META_MINUTES (resuming the carried checkpoint) and packs the result.
+# Everything it writes goes to $OUT: bench.log, train.log, best.tar, latest.tar.
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu-out}
+META_MINUTES=${META_MINUTES:-4}
+N_EDITS=${N_EDITS:-478}
+mkdir -p "$OUT"
+log="$OUT/bench.log"
+t0=$(date +%s)
+stamp() { echo "[gpu.sh +$(($(date +%s) - t0))s] $*" | tee -a "$log"; }
+
+for f in .device/*.deb; do dpkg -x "$f" /; done
+ldconfig
+xz -dc .device/deno.xz >/tmp/deno && chmod +x /tmp/deno
+export PATH=/tmp:$PATH DENO_DIR=$PWD/.device/deno_dir
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+# The lockfile names the peers' large npm packages, which do not travel: run without it.
+D="deno run -A --no-lock --cached-only"
+
+stamp "card: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1)"
+$D - <<'EOF' 2>&1 | tee -a "$log"
+import { initWebGpu } from "./engine/backend.ts";
+const g = await initWebGpu();
+console.log(`adapter: ${g.adapter} (fallback: ${g.isFallbackAdapter})`);
+EOF
+
+stamp "benchmarks (no peers: their packages do not travel)"
+timeout 240 $D bench/main.ts matmul train_step --json --no-peers 2>&1 | tee -a "$log"
+
+stamp "kernel and scheduler tests on the card"
+timeout 150 deno test -A --no-lock --cached-only --no-check tests/engine/ops \
+  tests/malmen/scheduler_test.ts tests/malmen/ridge_solve_test.ts 2>&1 |
+  grep -E "FAILED|failed|passed|^error" | tail -n 20 | tee -a "$log"
+
+stamp "meta-training MALMEN for $META_MINUTES min at $N_EDITS facts per step"
+rm -rf runs && mkdir -p runs && cp -r .device/runs/lm .device/runs/malmen runs/
+# --minutes bounds the run's total meta-training time, earlier sessions included.
+export META_MINUTES
+minutes=$($D - <<'EOF' 2>>"$log"
+const p = JSON.parse(Deno.readTextFileSync("runs/malmen/latest.json")).checkpoint;
+const s = JSON.parse(Deno.readTextFileSync(`runs/malmen/${p}/state.json`)).seconds;
+console.log(Math.ceil(s / 60 + Number(Deno.env.get("META_MINUTES") ?? 4)));
+EOF
+)
+stamp "total meta-training minutes: $minutes"
+timeout $((META_MINUTES * 60 + 90)) $D examples/train.ts --editor malmen --lm runs/lm \
+  --out runs/malmen --resume --steps 100000 --n-edits "$N_EDITS" --meta-lr 1e-3 \
+  --val-every 25 --minutes "$minutes" --json 2>&1 | tr '\r' '\n' |
+  grep -E "val|^\{|rror" | tail -n 60 >"$OUT/train.log"
+tail -n 3 "$OUT/train.log" | tee -a "$log"
+
+# Only a few files come back: pack the best checkpoint, and the latest without its optimizer.
+pointer() { sed -n 's/.*"checkpoint": *"\([^"]*\)".*/\1/p' "$1"; }
+[ -f runs/malmen/best.json ] &&
+  tar cf "$OUT/best.tar" -C runs malmen/best.json "malmen/$(pointer runs/malmen/best.json)"
+tar cf "$OUT/latest.tar" -C runs --exclude optimizer.safetensors malmen/latest.json \
+  "malmen/$(pointer runs/malmen/latest.json)"
+stamp "done"
