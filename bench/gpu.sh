@@ -4,6 +4,8 @@
 # engine on the card, runs the kernel and scheduler tests there, then meta-trains MALMEN on the
 # embedded world for META_MINUTES (resuming the carried checkpoint) and packs the result.
 # Everything it writes goes to $OUT: bench.log, train.log, best.tar, latest.tar.
+# First run 2026-11-26 on an H100 (driver 580.159.04): about 7 minutes with META_MINUTES=5.
+#   device run: carry [".device"], command: OUT=$OUT META_MINUTES=5 bash bench/gpu.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}
 META_MINUTES=${META_MINUTES:-4}

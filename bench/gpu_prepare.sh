@@ -12,8 +12,11 @@ grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >>.git/in
 mkdir -p .device
 deno_bin=$(readlink -f "$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())')")
 [ -f .device/deno.xz ] || xz -3 -T1 -c "$deno_bin" >.device/deno.xz
-ls .device/libvulkan1_*.deb >/dev/null 2>&1 ||
-  (cd .device && apt-get download -oAPT::Architecture=amd64 libvulkan1)
+# The Vulkan loader, and libglvnd: NVIDIA's Vulkan ICD lives in libGLX_nvidia.so.0, which does
+# not load without libGLdispatch (the loader then says "Could not get 'vkCreateInstance'").
+ls .device/libglvnd0_*.deb >/dev/null 2>&1 ||
+  (cd .device && apt-get download -oAPT::Architecture=amd64 libvulkan1 libglvnd0 libglx0 \
+    libegl1 libopengl0 libgl1)
 rm -rf .device/deno_dir
 DENO_DIR=.device/deno_dir deno cache --no-lock examples/train.ts >/dev/null 2>&1
 

@@ -22,7 +22,7 @@ true facts, or meta-trains a MALMEN / MEND editor for a trained model.
 Language model (--editor lm, the default):
   --data world|counterfact   training facts (default world)
   --out DIR                  run directory (default runs/lm)
-  --minutes N                wall-time limit (default 10)
+  --minutes N                training time limit, resumed parts included (default 10)
   --epochs N                 epoch limit (default 200)
   --batch N                  sequences per step (default 64)
   --lr X                     peak learning rate (default 6e-3)
@@ -41,7 +41,7 @@ Editor (--editor malmen or mend):
   --steps N                  meta-steps (default: one epoch)
   --meta-lr X                Adam learning rate (default 1e-4)
   --val-every N              validate every N steps (default 10)
-  --minutes N                wall-time limit (default none)
+  --minutes N                meta-training time limit, resumed parts included (default none)
   --init-from DIR            start from a saved editor checkpoint (fine-tuning)
   --loc-coef X               weight of the locality KL in the meta-loss (default 1)
   --edit-loss                also train on the edit prompts (CE over edit tuples)
@@ -199,7 +199,12 @@ await runCli(async () => {
   const val = toRequests(tokenizer, valRecords, model.config.nCtx);
   const nEdits = num("n-edits", v["n-edits"], 64);
   const out = v.out ?? `runs/${editorName}`;
-  const bar = new Progress({ label: `train ${editorName}`, total: 1 });
+  const maxSeconds = v.minutes === undefined ? undefined : num("minutes", v.minutes, 0) * 60;
+  // With a time limit the bar counts seconds of the budget (steps would show a useless ETA
+  // when --steps is only an upper bound).
+  const bar = maxSeconds === undefined
+    ? new Progress({ label: `train ${editorName}`, total: 1 })
+    : new Progress({ label: `train ${editorName}`, total: Math.round(maxSeconds), unit: "s" });
   const r = await trainEditor(model, train, val, {
     outDir: out,
     editor: editorName,
@@ -217,21 +222,24 @@ await runCli(async () => {
     steps: v.steps === undefined ? undefined : num("steps", v.steps, 0),
     metaLr: num("meta-lr", v["meta-lr"], 1e-4),
     valEvery: num("val-every", v["val-every"], 10),
-    maxSeconds: v.minutes === undefined ? undefined : num("minutes", v.minutes, 0) * 60,
+    maxSeconds,
     resume: v.resume,
     seed,
     stop,
     onStep: (i) => {
-      bar.setTotal(i.total);
-      bar.update(
-        i.step,
-        `meta-loss ${i.loss.toFixed(3)}${
-          i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : ""
-        }`,
-      );
+      const val = i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : "";
+      if (maxSeconds === undefined) {
+        bar.setTotal(i.total);
+        bar.update(i.step, `meta-loss ${i.loss.toFixed(3)}${val}`);
+      } else {
+        bar.update(
+          Math.min(maxSeconds, i.seconds),
+          `step ${i.step} meta-loss ${i.loss.toFixed(3)}${val}`,
+        );
+      }
     },
   });
-  bar.finish();
+  bar.finish(`${r.steps} steps`);
   const summary = {
     train: editorName,
     steps: r.steps,

@@ -40,7 +40,10 @@ export interface EditorTrainOptions {
   valEvery?: number;
   /** Facts per validation edit (default `nEdits`). */
   valEdits?: number;
-  /** Stop after this much wall time (default: none). */
+  /**
+   * Stop once meta-training has taken this much wall time in all, resumed parts included, so an
+   * interrupted run resumes to the same budget (default: none).
+   */
   maxSeconds?: number;
   /** Continue from the latest checkpoint. */
   resume?: boolean;
@@ -78,6 +81,8 @@ export interface EditorStepInfo {
   loss: number;
   /** Latest validation, if any. */
   val: ScoreSummary | null;
+  /** Meta-training wall time so far, resumed parts included (what `maxSeconds` bounds). */
+  seconds: number;
 }
 
 /** One validation point. */
@@ -237,7 +242,7 @@ export async function trainEditor(
       point.val = lastVal;
     }
     state.history.push(point);
-    o.onStep?.({ step: state.step, total, loss: r.loss, val: lastVal });
+    o.onStep?.({ step: state.step, total, loss: r.loss, val: lastVal, seconds: elapsed() });
     if (point.val) {
       state.seconds = elapsed();
       await keepIfBest(point.val);
