@@ -251,9 +251,9 @@ await runCli(async () => {
   if (v.json) console.log(JSON.stringify(summary));
   else {
     console.log(
-      `Meta-trained ${editorName} for ${r.steps} steps in ${
-        r.seconds.toFixed(0)
-      } s. Validation (${nEdits} facts): ES ${pct(r.val.es)}, GS ${pct(r.val.gs)}, LS ${
+      `Meta-trained ${editorName} for ${r.steps} steps in ${r.seconds.toFixed(0)} s. Validation (${
+        Math.min(nEdits, val.length)
+      } facts): ES ${pct(r.val.es)}, GS ${pct(r.val.gs)}, LS ${
         pct(r.val.ls)
       }.\nEditor saved in ${out}/.`,
     );
