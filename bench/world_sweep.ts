@@ -2,7 +2,7 @@
 // ES/GS/LS and each edited layer's least-squares residual ‖KΔW − D‖/‖D‖ as JSON lines: how a
 // meta-trained editor scales with m (e.g. one meta-trained on the GPU machine, bench/gpu.sh).
 // Usage: deno run -A bench/world_sweep.ts --editor DIR [--lm runs/demo/lm] [--m 64,128,256,512]
-//        [--scale X]
+//        [--passes N]
 import { parseArgs } from "node:util";
 import { initWebGpu } from "../engine/backend.ts";
 import { HyperEditor } from "../malmen/editors/hyper.ts";
@@ -13,13 +13,14 @@ import { editAndScore, worldSetup } from "../malmen/pipeline.ts";
 import { toRequests } from "../malmen/requests.ts";
 
 const USAGE = "Usage: deno run -A bench/world_sweep.ts --editor RUN_DIR|CHECKPOINT_DIR " +
-  "[--lm runs/demo/lm] [--m 64,128,256,512]";
+  "[--lm runs/demo/lm] [--m 64,128,256,512] [--passes N]";
 const { values: v } = parseArgs({
   args: Deno.args,
   options: {
     editor: { type: "string" },
     lm: { type: "string", default: "runs/demo/lm" },
     m: { type: "string", default: "64,128,256,512" },
+    passes: { type: "string", default: "1" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -36,6 +37,7 @@ const picked = (await bestCheckpoint(v.editor)) ?? (await latestCheckpoint(v.edi
 const folder = picked?.folder ?? v.editor;
 const editor = await HyperEditor.load(folder, model);
 editor.measureFit = true;
+editor.editPasses = Number(v.passes);
 const r4 = (x: number): number => Math.round(x * 10000) / 10000;
 for (const m of v.m.split(",").map(Number)) {
   if (!(m > 0 && m <= edits.length)) {
@@ -50,6 +52,7 @@ for (const m of v.m.split(",").map(Number)) {
     editor: editor.name,
     checkpoint: folder,
     m,
+    passes: editor.editPasses,
     rows: requests.reduce((a, r) => a + r.edit.answer.length, 0),
     residual: editor.lastFit?.map(r4) ?? null,
     es: r4(o.after.es),

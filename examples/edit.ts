@@ -30,6 +30,8 @@ Options:
   --lm DIR            trained LM run (default runs/lm)
   --editor NAME       malmen (default), mend or ft
   --editor-dir DIR    trained editor (default runs/<editor>; not used by ft)
+  --passes N          MALMEN/MEND edit passes (default 1): each further pass edits again on
+                      the model edited so far (more edit success, less locality)
   --out DIR           output folder (default runs/edit)
   --apply FILE        re-apply a saved journal entry instead of computing a new edit
   --write-model       also write the edited weights (W + ΔW) as model.safetensors
@@ -49,6 +51,7 @@ await runCli(async () => {
       lm: { type: "string", default: "runs/lm" },
       editor: { type: "string", default: "malmen" },
       "editor-dir": { type: "string" },
+      passes: { type: "string" },
       out: { type: "string", default: "runs/edit" },
       apply: { type: "string" },
       "write-model": { type: "boolean", default: false },
@@ -59,6 +62,10 @@ await runCli(async () => {
   if (v.help) {
     console.log(HELP);
     return;
+  }
+  const passes = num("passes", v.passes, 1);
+  if (!Number.isInteger(passes) || passes < 1) {
+    throw new TypeError(`--passes must be an integer ≥ 1, got "${v.passes}"`);
   }
   if (v.input === undefined) throw new TypeError("--input FILE is required (see --help)");
   if (!["malmen", "mend", "ft"].includes(v.editor!)) {
@@ -88,7 +95,9 @@ await runCli(async () => {
   } else {
     // A training run directory (its latest checkpoint) or a checkpoint folder itself.
     const dir = v["editor-dir"] ?? `runs/${v.editor}`;
-    editor = await HyperEditor.load((await latestCheckpoint(dir))?.folder ?? dir, model);
+    const hyper = await HyperEditor.load((await latestCheckpoint(dir))?.folder ?? dir, model);
+    hyper.editPasses = passes;
+    editor = hyper;
   }
   const outcome = await editAndScore(model, editor, requests);
   const report = editReport(outcome, requests);

@@ -50,6 +50,13 @@ export class HyperEditor implements Editor {
    */
   keyPrior: Tensor[] | null = null;
   #keyMoments: Tensor[] | null = null;
+  /**
+   * Edit passes (default 1, as in MALMEN). With more, each further pass captures keys and
+   * value-gradients on the model with the shifts so far and adds its own shift, so facts the
+   * first shift missed get a second request. An edit-time setting: meta-training uses one pass.
+   * Measured on the world (BENCHMARKS.md): 2 passes help at m = 64 and trade LS for ES at 512.
+   */
+  editPasses = 1;
 
   /**
    * Creates an editor with a fresh (identity) hyper-network for a model.
@@ -124,6 +131,32 @@ export class HyperEditor implements Editor {
    * @returns Layer → ΔW.
    */
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
+    if (!(Number.isInteger(this.editPasses) && this.editPasses >= 1)) {
+      throw new RangeError(`editPasses must be an integer ≥ 1, got "${this.editPasses}"`);
+    }
+    model.clearShifts();
+    let total: Map<number, Tensor> | null = null;
+    try {
+      for (let p = 0; p < this.editPasses; p++) {
+        const step = await this.#pass(model, requests);
+        if (total === null) total = step;
+        else {
+          for (const [layer, t] of step) {
+            addInto(total.get(layer)!, t);
+            t.dispose();
+          }
+        }
+        // The next pass captures keys and value-gradients on the model edited so far.
+        if (p + 1 < this.editPasses) { for (const [layer, t] of total) model.setShift(layer, t); }
+      }
+    } finally {
+      model.clearShifts();
+    }
+    return total!;
+  }
+
+  // One edit computed on the model as it is (its current shifts included).
+  async #pass(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
     const { layers, lmBatch, chunk } = this.config;
     const k = layers.length;
     const accs = layers.map((_, i) =>
@@ -133,7 +166,6 @@ export class HyperEditor implements Editor {
       })
     );
     const sums: (Tensor | null)[] = layers.map(() => null);
-    model.clearShifts();
     for (const mb of batches(requests.map((r) => r.edit), lmBatch)) {
       const captured = captureBatch(model, mb, layers);
       for (let i = 0; i < k; i++) {

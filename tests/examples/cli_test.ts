@@ -63,3 +63,17 @@ Deno.test("`deno task train` rejects an unknown editor by name", async () => {
   ok(r.code !== 0);
   ok(r.err.includes('--editor must be lm, malmen or mend, got "rome"'), r.err);
 });
+
+Deno.test("`deno task edit` rejects a bad --passes before loading anything", async () => {
+  const r = await run([
+    "examples/edit.ts",
+    "--input",
+    "x.json",
+    "--passes",
+    "0",
+    "--backend",
+    "cpu",
+  ]);
+  ok(r.code !== 0);
+  ok(r.err.includes('--passes must be an integer ≥ 1, got "0"'), r.err);
+});

@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { CPU } from "../../../engine/backend.ts";
 import { GPT } from "../../../engine/models/gpt/model.ts";
@@ -68,6 +68,42 @@ for (const name of ["malmen", "mend"] as const) {
     lm.dispose();
   });
 }
+
+Deno.test("`computeShifts()` with two passes adds a second shift computed on the edited model", async () => {
+  const lm = model();
+  const editor = new HyperEditor("malmen", lm, {
+    ...defaultEditorConfig(2),
+    layers: [0, 1],
+    lmBatch: 3,
+    rank: 5,
+    etaInit: 0.3,
+  });
+  const reqs = requests(7);
+  const first = await editor.computeShifts(lm, reqs);
+  // The reference: the second pass by hand, phase A and B on the model with the first shifts.
+  for (const [layer, t] of first) lm.setShift(layer, t);
+  const cache = cacheEdits(lm, reqs.map((r) => r.edit), editor.config.layers, 3);
+  const second = await phaseB(editor, cache);
+  lm.clearShifts();
+  editor.editPasses = 2;
+  const both = await editor.computeShifts(lm, reqs);
+  for (let i = 0; i < 2; i++) {
+    const layer = editor.config.layers[i];
+    const a = await first.get(layer)!.toArray();
+    const b = await second[i].shift.toArray();
+    const got = await both.get(layer)!.toArray();
+    assertClose(got, Float64Array.from(a, (x, j) => x + b[j]), { atol: 1e-12, rtol: 1e-9 });
+    ok(b.some((x) => Math.abs(x) > 1e-9), "the second pass must add something");
+  }
+  // The model is left without shifts.
+  deepStrictEqual(editor.config.layers.map((l) => lm.getShift(l)), [null, null]);
+  editor.editPasses = 0;
+  await rejects(() => editor.computeShifts(lm, reqs), /editPasses/);
+  second.forEach(disposeShift);
+  disposeCache(cache);
+  editor.dispose();
+  lm.dispose();
+});
 
 Deno.test("a journal entry round-trips and reverting restores the model exactly", async () => {
   const lm = model();
