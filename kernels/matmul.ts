@@ -246,9 +246,7 @@ export function matmulConfigFor(
   transB: boolean,
   maxTile = 32,
 ): MatmulConfig {
-  const aAxis = transA ? m : k; // A's contiguous axis
-  const bAxis = transB ? k : n; // B's contiguous axis
-  const vecA = aAxis % 4 === 0 && aAxis > 0;
+  const { vecA, vecB, vecC } = vecFlags(m, n, k, transA, transB);
   const cap = Math.max(4, Math.min(32, maxTile));
   let tm = Math.min(cap, tileFor(m));
   // vec4 loads along M need whole vec4 row groups per invocation.
@@ -262,7 +260,6 @@ export function matmulConfigFor(
     if (wgM >= wgN) wgM = Math.floor(wgM / 2);
     else wgN = Math.floor(wgN / 2);
   }
-  const vecB = bAxis % 4 === 0 && bAxis > 0;
   // Measured quirk: TN with both operands read down their rows as vec4 runs 2-10x slower
   // in the 4-k unrolled form when M is a power of two up to 256 (A's row stride
   // 512 B - 1 KiB); the one-k loop does not suffer from it. Larger or other M are fine.
@@ -276,12 +273,24 @@ export function matmulConfigFor(
     wgN,
     vecA,
     vecB,
-    vecC: n % 4 === 0 && n > 0,
+    vecC,
     alpha: false,
     bias: false,
     tk: 0,
     ku: tnQuirk ? 1 : 4,
   };
+}
+
+/** vec4 access along each operand's contiguous axis (K or M for A, N or K for B, N for C). */
+function vecFlags(
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+): Pick<MatmulConfig, "vecA" | "vecB" | "vecC"> {
+  const by4 = (x: number): boolean => x % 4 === 0 && x > 0;
+  return { vecA: by4(transA ? m : k), vecB: by4(transB ? k : n), vecC: by4(n) };
 }
 
 /** Smallest power of two ≥ x (x ≥ 1). */
@@ -312,8 +321,6 @@ export function hardwareMatmulConfigFor(
   transA: boolean,
   transB: boolean,
 ): MatmulConfig {
-  const aAxis = transA ? m : k;
-  const bAxis = transB ? k : n;
   const tm = 4;
   const tn = 4;
   const wgN = Math.min(16, pow2AtLeast(Math.ceil(n / tn)));
@@ -326,9 +333,7 @@ export function hardwareMatmulConfigFor(
     tn,
     wgM,
     wgN,
-    vecA: aAxis % 4 === 0 && aAxis > 0,
-    vecB: bAxis % 4 === 0 && bAxis > 0,
-    vecC: n % 4 === 0 && n > 0,
+    ...vecFlags(m, n, k, transA, transB),
     alpha: false,
     bias: false,
     tk,
