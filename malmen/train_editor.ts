@@ -213,7 +213,8 @@ export async function trainEditor(
     state.bestScore = score;
     await writeBestCheckpoint(o.outDir, state.step, (folder) => editor.save(folder));
   };
-  let cached: { epoch: number; facts: readonly EditRequest[] } = { epoch: 0, facts: train };
+  // One draw per epoch (an epoch spans several steps when nEdits < the training facts).
+  let cached = { epoch: 0, facts: train };
   const epochFacts = (epoch: number): readonly EditRequest[] => {
     if (epoch === 0 || o.resample === undefined) return train;
     if (cached.epoch !== epoch) {

@@ -9,7 +9,6 @@ import { contiguousStrides, fmtShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import {
   hardwareMatmulConfigFor,
-  type MatmulConfig,
   matmulConfigFor,
   matmulKey,
   matmulUniforms,
@@ -252,20 +251,6 @@ export function setMatmulTiling(t: MatmulTiling): void {
   tiling = t;
 }
 
-function configFor(
-  software: boolean,
-  m: number,
-  n: number,
-  k: number,
-  transA: boolean,
-  transB: boolean,
-): MatmulConfig {
-  const useSoftware = tiling === "auto" ? software : tiling === "software";
-  return useSoftware
-    ? matmulConfigFor(m, n, k, transA, transB)
-    : hardwareMatmulConfigFor(m, n, k, transA, transB);
-}
-
 function forward(p: Problem): void {
   const { a, b, out, transA, transB, m, n, k, batch, shareA, shareB } = p;
   const bias = p.bias ?? null;
@@ -283,7 +268,8 @@ function forward(p: Problem): void {
   let A = operand(a, transA, m, k, batch, shareA);
   const B = operand(b, transB, k, n, batch, shareB);
   if (A.trans && m * n * k >= TN_BY_TRANSPOSE_FLOPS) A = transposedOperand(A, m, k, batch);
-  const base = configFor(backend.isFallbackAdapter, m, n, k, A.trans, B.trans);
+  const software = tiling === "auto" ? backend.isFallbackAdapter : tiling === "software";
+  const base = (software ? matmulConfigFor : hardwareMatmulConfigFor)(m, n, k, A.trans, B.trans);
   const config = {
     ...base,
     vecA: base.vecA && A.stride % 4 === 0,
