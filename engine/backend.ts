@@ -91,3 +91,12 @@ export function getBackend(): Backend {
 export function setBackend(backend: Backend | "cpu"): void {
   current = backend === "cpu" ? CPU : backend;
 }
+
+/**
+ * Waits until every kernel recorded so far on `backend` has finished (a no-op on the CPU, where
+ * ops run eagerly). Use it before reading a wall clock around GPU work.
+ * @param backend The backend to drain.
+ */
+export async function sync(backend: Backend): Promise<void> {
+  if (backend.kind === "webgpu") await backend.dispatcher.sync();
+}

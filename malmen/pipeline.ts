@@ -3,6 +3,7 @@
  * meta-train an editor, and edit + score a set of facts with memory and time measured.
  * @module
  */
+import { sync } from "../engine/backend.ts";
 import { memoryStats, peakRssBytes, resetPeakMemory } from "../engine/memory.ts";
 import { type GPTConfig, gptConfig } from "../engine/models/gpt/config.ts";
 import type { GPT } from "../engine/models/gpt/model.ts";
@@ -142,7 +143,7 @@ export async function editAndScore(
   resetPeakMemory(model.backend);
   const t0 = performance.now();
   const shifts = await editor.computeShifts(model, requests);
-  if (model.backend.kind === "webgpu") await model.backend.dispatcher.sync();
+  await sync(model.backend);
   const seconds = (performance.now() - t0) / 1000;
   const peak = {
     rss: peakRssBytes() / 2 ** 20,

@@ -3,6 +3,7 @@
  * tuples (the cross-entropy of the new targets), all facts at once.
  * @module
  */
+import { sync } from "../../engine/backend.ts";
 import { zeros } from "../../engine/ops/creation.ts";
 import { clone } from "../../engine/ops/copy.ts";
 import { keep, tidy } from "../../engine/scope.ts";
@@ -64,7 +65,7 @@ export class FtEditor implements Editor {
           });
         }
         // Let queued work finish each epoch: bounds the queue and keeps Ctrl-C responsive.
-        if (model.backend.kind === "webgpu") await model.backend.dispatcher.sync();
+        await sync(model.backend);
       }
       const out = new Map<number, Tensor>();
       for (const l of layers) {
