@@ -1,12 +1,40 @@
 /**
  * The tape: recording op outputs, `noGrad`, `detach`, and the reverse walk of `backward`.
+ *
+ * The walk sums gradients and copies leaf gradients with kernels of the op layer, which sits
+ * above this core module; `engine/ops/tape.ts` installs them ({@linkcode GradArithmetic}) and
+ * every op takes `record` from there, so a tensor with a tape entry always finds them.
  * @module
  */
-import type { GradNode, Tensor } from "./tensor.ts";
+import { _installTensorMethods, type GradNode, Tensor } from "./tensor.ts";
+import { upload } from "./alloc.ts";
 import { keep } from "./scope.ts";
 import { fmtShape } from "./shape.ts";
-import { add, addInto, onesLike } from "./ops/elementwise.ts";
-import { alias, clone } from "./ops/copy.ts";
+
+/** The op-layer arithmetic the reverse walk needs; all of it runs under {@linkcode noGrad}. */
+export interface GradArithmetic {
+  /** A new tensor `a + b` (same shapes): two gradients reaching one input. */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** `dst += src` in place: a leaf's gradient accumulating over calls. */
+  addInto(dst: Tensor, src: Tensor): void;
+  /** A contiguous copy in storage of its own, so that later accumulation can write in place. */
+  clone(t: Tensor): Tensor;
+}
+
+let arithmetic: GradArithmetic | null = null;
+
+/**
+ * Installs the walk's arithmetic; called once by `engine/ops/tape.ts`.
+ * @internal
+ */
+export function _installGradArithmetic(a: GradArithmetic): void {
+  arithmetic = a;
+}
+
+function arith(): GradArithmetic {
+  if (arithmetic === null) throw new Error("backward() needs the op layer (engine/ops/) loaded");
+  return arithmetic;
+}
 
 let gradEnabled = true;
 
@@ -41,6 +69,13 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function detach(t: Tensor): Tensor {
   return alias(t);
+}
+
+// Another view of the same storage and layout.
+function alias(t: Tensor): Tensor {
+  t.assertLive("view");
+  t.storage.retain();
+  return new Tensor(t.storage, t.shape, t.strides, t.offset);
 }
 
 /**
@@ -94,7 +129,7 @@ export function backward(root: Tensor, upstream?: Tensor): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
-    grads.set(root, upstream ?? onesLike(root));
+    grads.set(root, upstream ?? upload([1], root.shape, "float32", root.backend));
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);
@@ -131,7 +166,7 @@ export function backward(root: Tensor, upstream?: Tensor): void {
         const prev = grads.get(input);
         if (prev === undefined) grads.set(input, gi);
         else {
-          grads.set(input, add(prev, gi));
+          grads.set(input, arith().add(prev, gi));
           prev.dispose();
           gi.dispose();
         }
@@ -147,10 +182,10 @@ function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {
     // Later accumulation writes in place, so .grad must own contiguous, unshared storage.
     const exclusive = owned && g.storage.refs === 1 && g.isContiguous && g.offset === 0;
     // clone(), not materialize(): a dense view would come back unchanged, still shared.
-    t.grad = keep(exclusive ? g : clone(g));
+    t.grad = keep(exclusive ? g : arith().clone(g));
     if (!exclusive && owned) g.dispose();
   } else {
-    addInto(t.grad, g);
+    arith().addInto(t.grad, g);
     if (owned) g.dispose();
   }
 }
@@ -178,3 +213,5 @@ function topoOrder(root: Tensor): Tensor[] {
   }
   return order;
 }
+
+_installTensorMethods({ backward });

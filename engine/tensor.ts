@@ -7,8 +7,6 @@ import type { Backend, GpuBackend } from "./backend.ts";
 import type { GpuBinding } from "./dispatch.ts";
 import { contiguousStrides, fmtShape, type Shape, sizeOf } from "./shape.ts";
 import { track } from "./scope.ts";
-import { backward as backwardImpl } from "./autograd.ts";
-import { readTensor } from "./readback.ts";
 
 /** Element types. Floats are float32 on the GPU and float64 on the CPU reference. */
 export type DType = "float32" | "int32";
@@ -27,6 +25,28 @@ export interface GradNode {
 }
 
 let liveTensors = 0;
+
+/**
+ * The work behind two Tensor methods that must construct tensors: the reverse walk of
+ * {@linkcode Tensor.backward} (`engine/autograd.ts`) and the contiguous copy a strided view needs
+ * before {@linkcode Tensor.toArray} (`engine/ops/copy.ts`). Those modules import this one, so
+ * importing them back would be a cycle; each installs its function here when it is loaded.
+ */
+interface LateBound {
+  backward: ((root: Tensor, upstream?: Tensor) => void) | null;
+  materialize: ((t: Tensor) => Tensor) | null;
+}
+
+const late: LateBound = { backward: null, materialize: null };
+
+/**
+ * Installs the reverse walk or the contiguous copy (see {@linkcode LateBound}); called once by
+ * the module that defines each.
+ * @internal
+ */
+export function _installTensorMethods(methods: Partial<LateBound>): void {
+  Object.assign(late, methods);
+}
 
 /**
  * Number of tensors created and not yet disposed (for leak tests).
@@ -217,11 +237,32 @@ export class Tensor {
   /**
    * Reads the values back (row-major). On WebGPU all reads requested in the same tick share one
    * copy and one `mapAsync`.
-   * @returns Float32 (GPU), float64 (CPU) or int32 values.
+   * @returns Float32 (GPU), float64 (CPU) or int32 values, in a fresh array.
    */
   async toArray(): Promise<TensorArray> {
     this.assertLive("read");
-    return await readTensor(this);
+    const backend = this.backend;
+    // A gapless view is read in place; any other goes through a contiguous copy first. The GPU
+    // also needs the copy when the view starts at an offset it cannot bind.
+    const direct = this.isContiguous &&
+      (backend.kind === "cpu" || (this.offset * 4) % backend.storageAlign === 0);
+    if (!direct && late.materialize === null) {
+      throw new Error(
+        `Reading a strided view of shape "${fmtShape(this.shape)}" needs engine/ops/copy.ts loaded`,
+      );
+    }
+    const c = direct ? this : late.materialize!(this);
+    try {
+      if (backend.kind === "cpu") return c.storage.array!.slice(c.offset, c.offset + c.size);
+      const bytes = await backend.dispatcher.read({
+        buffer: c.storage.buffer!,
+        offset: c.offset * 4,
+        size: c.size * 4,
+      });
+      return this.dtype === "int32" ? new Int32Array(bytes) : new Float32Array(bytes);
+    } finally {
+      if (c !== this) c.dispose();
+    }
   }
 
   /**
@@ -241,7 +282,8 @@ export class Tensor {
    * @param upstream Gradient of some loss w.r.t. this tensor.
    */
   backward(upstream?: Tensor): void {
-    backwardImpl(this, upstream);
+    if (late.backward === null) throw new Error("backward() needs engine/autograd.ts loaded");
+    late.backward(this, upstream);
   }
 
   /** Short description for logs. */

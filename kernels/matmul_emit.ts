@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MatmulConfig } from "./matmul.ts";
+import type { MatmulConfig } from "./matmul_config.ts";
 
 /**
  * Output rows one workgroup covers.

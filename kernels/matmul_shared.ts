@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { MatmulConfig } from "./matmul.ts";
+import type { MatmulConfig } from "./matmul_config.ts";
 import { blockM, blockN, emitStep, type Out, type Src } from "./matmul_emit.ts";
 
 /**

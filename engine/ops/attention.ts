@@ -8,7 +8,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import type { GpuBackend } from "../backend.ts";
 import { contiguousStrides, fmtShape, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";
 import {

@@ -5,7 +5,7 @@
  */
 import { empty } from "../alloc.ts";
 import { collapseDims, fmtShape, type Shape, sizeOf } from "../shape.ts";
-import { Tensor } from "../tensor.ts";
+import { _installTensorMethods, Tensor } from "../tensor.ts";
 import { grid1d, MAX_RANK, Uniforms } from "../../kernels/common.ts";
 import { copyWgsl, fillWgsl } from "../../kernels/copy.ts";
 import { type TransposeConfig, transposeKey, transposeWgsl } from "../../kernels/transpose.ts";
@@ -46,6 +46,9 @@ export function materialize(t: Tensor): Tensor {
   copyInto(out, t);
   return out;
 }
+
+// Tensor.toArray() copies strided views through this (the core cannot import it).
+_installTensorMethods({ materialize });
 
 /**
  * A contiguous copy in storage of its own (never shares memory with `t`).

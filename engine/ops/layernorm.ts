@@ -6,7 +6,7 @@
  */
 import { empty } from "../alloc.ts";
 import type { GpuBackend } from "../backend.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";

@@ -4,7 +4,7 @@
  * column sum.
  * @module
  */
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import { contiguousStrides, fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { materialize, view } from "./copy.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { Uniforms } from "../../kernels/common.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import { contiguousStrides, fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";
@@ -18,7 +18,7 @@ import {
 } from "../../kernels/reduce.ts";
 import type { GpuBackend } from "../backend.ts";
 import { materialize, view } from "./copy.ts";
-import { elementwise } from "./elementwise.ts";
+import { elementwise } from "./elementwise_raw.ts";
 
 /** Options of the reductions. */
 export interface ReduceOptions {

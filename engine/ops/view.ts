@@ -4,7 +4,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "../autograd.ts";
+import { record } from "./tape.ts";
 import { checkShape, contiguousStrides, fmtShape, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { copyInto, fill, materialize, view } from "./copy.ts";
