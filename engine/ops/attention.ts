@@ -16,11 +16,10 @@ import { grid1d, Uniforms } from "../../kernels/common.ts";
 import {
   attentionBackwardKVWgsl,
   attentionBackwardQWgsl,
-  attentionBlockRows,
-  type AttentionConfig,
   attentionForwardWgsl,
   attentionKey,
 } from "../../kernels/attention.ts";
+import { attentionBlockRows, type AttentionConfig } from "../../kernels/attention_emit.ts";
 import { cpuValues } from "./cpu_iter.ts";
 import { copyInto, fill, view } from "./copy.ts";
 import { composedAttention } from "./attention_composed.ts";
