@@ -15,7 +15,10 @@ export interface CpuBackend {
 export interface GpuBackend {
   /** Discriminant. */
   readonly kind: "webgpu";
-  /** Records and submits kernels. */
+  /**
+   * Records and submits kernels (for op code; {@linkcode sync} is the public way to wait).
+   * @internal
+   */
   readonly dispatcher: Dispatcher;
   /** Adapter description. */
   readonly adapter: string;

@@ -126,13 +126,19 @@ export class Tensor {
   readonly strides: Shape;
   /** Element offset into the storage. */
   readonly offset: number;
-  /** The memory. */
+  /**
+   * The reference-counted memory this view reads, shared with other views (for op code).
+   * @internal
+   */
   readonly storage: Storage;
   /** Whether gradients are accumulated for this tensor (leaves) or flow through it. */
   requiresGrad = false;
   /** Accumulated gradient of a leaf after `backward()`. */
   grad: Tensor | null = null;
-  /** The tape entry that produced this tensor, or null for leaves. */
+  /**
+   * The tape entry that produced this tensor, or null for leaves; cleared by `backward()`.
+   * @internal
+   */
   node: GradNode | null = null;
   /** Optional name (parameters), used in messages. */
   name = "";
@@ -217,7 +223,7 @@ export class Tensor {
    * exactly the range `[offset, offset + size)` of a dense view (contiguous or a permutation of
    * contiguous, e.g. a transposed matrix; the caller guarantees density) at an aligned offset.
    * @param exact Bind exactly this tensor's range.
-   * @returns The binding.
+   * @internal
    */
   binding(exact = false): GpuBinding {
     const buffer = this.storage.buffer;

@@ -1,7 +1,17 @@
 /**
- * File input and output: atomic writes and the safetensors tensor format.
+ * File input and output: atomic writes, and the safetensors tensor format (an 8-byte
+ * little-endian header length, a JSON header of dtypes, shapes and byte ranges, the raw bytes).
  * @module
  */
-
-export * from "./atomic.ts";
-export * from "./safetensors.ts";
+export { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+export type { AtomicData, AtomicWriteOptions, JsonWriteOptions } from "./atomic.ts";
+export { readSafetensors, writeSafetensors } from "./safetensors.ts";
+export type {
+  DecodeOptions,
+  SafeData,
+  SafeDType,
+  SafeTensor,
+  SafeTensorEntries,
+  SafeTensorInfo,
+  SafetensorsContents,
+} from "./safetensors.ts";

@@ -68,9 +68,15 @@ const DEFAULT_GPU_SEGMENT_BYTES = 1 << 30;
 export class ParamArena {
   /** Where the buffers live. */
   readonly backend: Backend;
-  /** The placement. */
+  /**
+   * Where each parameter sits in which segment (for AdamW's fused update and for tests).
+   * @internal
+   */
   readonly plan: ArenaPlan;
-  /** The flat buffers. */
+  /**
+   * The flat buffers (for AdamW's fused update and for tests).
+   * @internal
+   */
   readonly segments: readonly ArenaSegment[];
   readonly #params = new Map<string, Tensor>();
   readonly #grads = new Map<string, Tensor>();
@@ -168,9 +174,8 @@ export class ParamArena {
   }
 
   /**
-   * Where a parameter was placed.
-   * @param name Parameter name.
-   * @returns Its slot.
+   * Where a parameter was placed: segment, offset, size, and whether it decays.
+   * @internal
    */
   slot(name: string): ArenaSlot {
     const s = this.plan.slots.find((x) => x.name === name);

@@ -14,16 +14,10 @@
  * @module
  */
 
-export { BytePairEncoder, type MergeRule } from "./bpe.ts";
-export { BYTE_TO_CHAR, bytesToChars, charsToBytes } from "./byte_unicode.ts";
-export {
-  buildCompactTokenizer,
-  CompactTokenizer,
-  type CompactTokenizerOptions,
-} from "./compact.ts";
+export { buildCompactTokenizer, CompactTokenizer } from "./compact.ts";
+export type { CompactTokenizerOptions } from "./compact.ts";
 export { Gpt2Tokenizer, loadGpt2Tokenizer } from "./gpt2.ts";
 export { tokenizerFromJSON } from "./json.ts";
-export { GPT2_WORD_PATTERN, splitGpt2Words } from "./pretokenize.ts";
 export type {
   CompactTokenizerJSON,
   Gpt2TokenizerJSON,
@@ -31,4 +25,3 @@ export type {
   TokenizerJSON,
   TokenizerKind,
 } from "./tokenizer.ts";
-export { type Gpt2Vocabulary, loadGpt2Vocabulary, parseMerges } from "./vocabulary.ts";

@@ -5,7 +5,7 @@ import {
   writeFileAtomicSync,
   writeJsonAtomic,
   writeJsonAtomicSync,
-} from "../../../engine/io/mod.ts";
+} from "../../../engine/io/atomic.ts";
 import { assertRejectsWith, assertThrowsWith, listDir } from "./_helpers.ts";
 
 const isWindows = Deno.build.os === "windows";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeSafetensors, decodeTensorBytes } from "../../../engine/io/mod.ts";
+import { decodeSafetensors, decodeTensorBytes } from "../../../engine/io/safetensors/decode.ts";
 import { assertThrowsWith, buildFileFrom, concat } from "./_helpers.ts";
 
 Deno.test("`decodeSafetensors()` decodes a hand-built file byte for byte", () => {

@@ -10,7 +10,7 @@ import {
   isSafeWriteDType,
   numberToBf16Bits,
   numberToF16Bits,
-} from "../../../engine/io/mod.ts";
+} from "../../../engine/io/safetensors/dtype.ts";
 
 const F16_KNOWN: [number, number][] = [
   [0x3c00, 1],

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
+import { decodeSafetensors, type SafeTensor } from "../../../engine/io/safetensors/decode.ts";
 import {
-  decodeSafetensors,
   encodeSafetensors,
   planSafetensors,
-  type SafeTensor,
   safetensorsChunks,
   tensorToBytes,
-} from "../../../engine/io/mod.ts";
+} from "../../../engine/io/safetensors/encode.ts";
 import { assertThrowsWith, concat, f32Bytes, lengthPrefix } from "./_helpers.ts";
 
 function headerText(bytes: Uint8Array): string {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { SafeTensor } from "../../../engine/io/safetensors/decode.ts";
 import {
   readSafetensors,
   readSafetensorsHeader,
-  type SafeTensor,
   writeSafetensors,
   writeSafetensorsSync,
-} from "../../../engine/io/mod.ts";
+} from "../../../engine/io/safetensors/file.ts";
 import { assertRejectsWith, buildFileFrom, f32Bytes, listDir } from "./_helpers.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

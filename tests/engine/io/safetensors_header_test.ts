@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { decodeSafetensors } from "../../../engine/io/safetensors/decode.ts";
 import {
-  decodeSafetensors,
   MAX_HEADER_LENGTH,
   parseSafetensorsHeader,
-} from "../../../engine/io/mod.ts";
+} from "../../../engine/io/safetensors/header.ts";
 import {
   assertThrowsWith,
   buildFile,
