@@ -8,10 +8,7 @@ import { type DType, Storage, Tensor } from "./tensor.ts";
 
 /**
  * A new contiguous tensor with uninitialised contents (zeros on the CPU backend).
- * @param shape Dimensions.
- * @param dtype Element type.
  * @param backend Where (default: the current backend).
- * @returns The tensor.
  */
 export function empty(
   shape: Shape,
@@ -31,10 +28,8 @@ export function empty(
 /**
  * A new contiguous tensor holding `values` (row-major).
  * @param values Host values; length must equal the shape's size.
- * @param shape Dimensions.
  * @param dtype Element type (int32 values are truncated toward zero).
  * @param backend Where (default: the current backend).
- * @returns The tensor.
  */
 export function upload(
   values: ArrayLike<number>,

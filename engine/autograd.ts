@@ -46,11 +46,7 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/**
- * Runs `fn` without recording gradients.
- * @param fn Work.
- * @returns Its result.
- */
+/** Runs `fn` without recording gradients. */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
@@ -64,7 +60,6 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * The same values without a tape entry: gradients never flow through the result (it shares
  * storage with `t`; no copy).
- * @param t Any tensor.
  * @returns A leaf view with `requiresGrad` false.
  */
 export function detach(t: Tensor): Tensor {
@@ -81,10 +76,8 @@ function alias(t: Tensor): Tensor {
 /**
  * Attaches a tape entry to an op's output when recording is on and an input needs gradients.
  * @param out The op's output.
- * @param op Op name.
  * @param inputs The op's tensor inputs.
  * @param backward Output gradient → one gradient per input.
- * @returns `out`.
  */
 export function record(
   out: Tensor,

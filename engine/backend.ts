@@ -68,10 +68,7 @@ export function tryWebGpu(options: { debug?: boolean } = {}): Promise<GpuBackend
   return gpuPromise;
 }
 
-/**
- * Creates the WebGPU backend and makes it the default; throws a clear error without an adapter.
- * @returns The backend.
- */
+/** Creates the WebGPU backend and makes it the default; throws a clear error without an adapter. */
 export async function initWebGpu(): Promise<GpuBackend> {
   const b = await tryWebGpu();
   if (b === null) throw new Error(NO_ADAPTER_MESSAGE);
@@ -79,10 +76,7 @@ export async function initWebGpu(): Promise<GpuBackend> {
   return b;
 }
 
-/**
- * The backend new tensors are created on when none is given.
- * @returns The current default backend.
- */
+/** The backend new tensors are created on when none is given. */
 export function getBackend(): Backend {
   return current;
 }
@@ -98,7 +92,6 @@ export function setBackend(backend: Backend | "cpu"): void {
 /**
  * Waits until every kernel recorded so far on `backend` has finished (a no-op on the CPU, where
  * ops run eagerly). Use it before reading a wall clock around GPU work.
- * @param backend The backend to drain.
  */
 export async function sync(backend: Backend): Promise<void> {
   if (backend.kind === "webgpu") await backend.dispatcher.sync();

@@ -78,7 +78,6 @@ export class Dispatcher {
 
   /**
    * Creates a dispatcher.
-   * @param device The device to record on.
    * @param debug Compile and submit inside error scopes and print failing WGSL.
    */
   constructor(device: GPUDevice, debug = false) {
@@ -249,7 +248,6 @@ export class Dispatcher {
    * Reads a storage range back. All reads requested in the same tick share one staging buffer,
    * one submit and one `mapAsync`.
    * @param binding The range to read.
-   * @returns The bytes.
    */
   read(binding: GpuBinding): Promise<ArrayBuffer> {
     return new Promise((resolve, reject) => {

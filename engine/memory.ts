@@ -21,7 +21,6 @@ export interface MemoryStats {
 
 /**
  * Current counters.
- * @param backend The backend to report on.
  * @returns Live tensors, live and pooled GPU bytes.
  */
 export function memoryStats(backend: Backend): MemoryStats {
@@ -35,10 +34,7 @@ export function memoryStats(backend: Backend): MemoryStats {
   };
 }
 
-/**
- * Restarts peak tracking: live GPU bytes, and (on Linux) the process's peak resident set size.
- * @param backend The backend.
- */
+/** Restarts peak tracking: live GPU bytes, and (on Linux) the process's peak resident set size. */
 export function resetPeakMemory(backend: Backend): void {
   if (backend.kind === "webgpu") backend.dispatcher.pool.resetPeak();
   try {
@@ -52,7 +48,6 @@ export function resetPeakMemory(backend: Backend): void {
 /**
  * Peak resident set size since the last {@linkcode resetPeakMemory} (Linux VmHWM), else the
  * current RSS.
- * @returns Bytes.
  */
 export function peakRssBytes(): number {
   try {

@@ -49,17 +49,13 @@ export class BufferPool {
   #pooledBuffers = 0;
   #peak = 0;
 
-  /**
-   * Creates a pool on a device.
-   * @param device The device that owns the buffers.
-   */
+  /** Creates a pool on a device. */
   constructor(device: GPUDevice) {
     this.#device = device;
   }
 
   /**
    * Takes a buffer of at least `bytes` bytes.
-   * @param bytes Requested size.
    * @returns A storage buffer whose size is the bucket size.
    */
   acquire(bytes: number): GPUBuffer {

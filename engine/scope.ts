@@ -12,19 +12,12 @@ export interface Disposable {
 
 const scopes: Set<Disposable>[] = [];
 
-/**
- * Registers a new tensor with the innermost scope.
- * @param t The tensor.
- */
+/** Registers a new tensor with the innermost scope. */
 export function track(t: Disposable): void {
   scopes.at(-1)?.add(t);
 }
 
-/**
- * Removes a tensor from every open scope so that it outlives them.
- * @param t The tensor.
- * @returns The same tensor.
- */
+/** Removes a tensor from every open scope so that it outlives them. */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;

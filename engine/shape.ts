@@ -8,7 +8,6 @@ export type Shape = readonly number[];
 
 /**
  * Number of elements of a shape (1 for a scalar).
- * @param shape The shape.
  * @returns The product of its dimensions.
  */
 export function sizeOf(shape: Shape): number {
@@ -19,7 +18,6 @@ export function sizeOf(shape: Shape): number {
 
 /**
  * Row-major strides of a contiguous tensor.
- * @param shape The shape.
  * @returns Strides in elements.
  */
 export function contiguousStrides(shape: Shape): number[] {
@@ -34,7 +32,6 @@ export function contiguousStrides(shape: Shape): number[] {
 
 /**
  * Formats a shape for error messages, e.g. `[2,3]`.
- * @param shape The shape.
  * @returns The bracketed list.
  */
 export function fmtShape(shape: Shape): string {
@@ -43,7 +40,6 @@ export function fmtShape(shape: Shape): string {
 
 /**
  * Checks that a shape is a list of non-negative integers.
- * @param shape The candidate.
  * @param what Name used in the error.
  */
 export function checkShape(shape: Shape, what = "shape"): void {
@@ -56,12 +52,7 @@ export function checkShape(shape: Shape, what = "shape"): void {
   }
 }
 
-/**
- * NumPy broadcasting of two shapes.
- * @param a First shape.
- * @param b Second shape.
- * @returns The broadcast shape.
- */
+/** NumPy broadcasting of two shapes. */
 export function broadcastShapes(a: Shape, b: Shape): number[] {
   const rank = Math.max(a.length, b.length);
   const out = new Array<number>(rank);
@@ -100,7 +91,6 @@ export function broadcastStrides(shape: Shape, strides: Shape, target: Shape): n
 /**
  * Normalises axes (negative counts from the end) and sorts them.
  * @param axes One axis, a list, or undefined for all.
- * @param rank The tensor rank.
  * @returns Sorted unique axes.
  */
 export function normalizeAxes(

@@ -48,10 +48,7 @@ export function _installTensorMethods(methods: Partial<LateBound>): void {
   Object.assign(late, methods);
 }
 
-/**
- * Number of tensors created and not yet disposed (for leak tests).
- * @returns The count.
- */
+/** Number of tensors created and not yet disposed (for leak tests). */
 export function liveTensorCount(): number {
   return liveTensors;
 }
@@ -72,9 +69,6 @@ export class Storage {
 
   /**
    * Wraps memory.
-   * @param backend Owner.
-   * @param dtype Element type.
-   * @param length Element count.
    * @param buffer GPU buffer, or null.
    * @param array CPU values, or null.
    */
@@ -147,7 +141,6 @@ export class Tensor {
   /**
    * Makes a view. Prefer the creation functions; this is the low-level constructor.
    * @param storage Memory (its reference is taken over by this tensor).
-   * @param shape Dimensions.
    * @param strides Element strides (default contiguous).
    * @param offset Element offset (default 0).
    */
@@ -271,10 +264,7 @@ export class Tensor {
     }
   }
 
-  /**
-   * Reads a one-element tensor as a number.
-   * @returns The value.
-   */
+  /** Reads a one-element tensor as a number. */
   async item(): Promise<number> {
     if (this.size !== 1) {
       throw new RangeError(`item() needs one element, got "${fmtShape(this.shape)}"`);

@@ -28,7 +28,6 @@ export const ADAMW_UNIFORMS = {
 /**
  * WGSL of the AdamW step. Bindings: inputs `g` (gradients), `state` (`state[0]` = clip factor);
  * outputs `p` (parameters), `m`, `v` (moments), all `vec4<f32>` from element 0.
- * @returns WGSL source.
  */
 export function adamwWgsl(): string {
   const u = ADAMW_UNIFORMS;

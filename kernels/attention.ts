@@ -39,12 +39,7 @@ import {
 /** The three kernels. */
 export type AttentionKernel = "fwd" | "bwdq" | "bwdkv";
 
-/**
- * Cache key: the kernel plus every static knob.
- * @param kernel Which kernel.
- * @param c Configuration.
- * @returns The key.
- */
+/** Cache key: the kernel plus every static knob. */
 export function attentionKey(kernel: AttentionKernel, c: AttentionConfig): string {
   return `attention:${kernel}:d${c.d}:l${c.lanes}:r${c.tq}:${c.vecRows ? "o4" : "o1"}`;
 }
@@ -54,8 +49,6 @@ export function attentionKey(kernel: AttentionKernel, c: AttentionConfig): strin
  * one output storage: 4 as rows for the contiguous `[B·H·T, hd]` result, 5 as f32 for the
  * `[B·H·T]` logsumexp of each row's scaled scores at element `pu(6)`. Invocations own query rows
  * and stream keys through an online softmax.
- * @param c Configuration.
- * @returns WGSL source.
  */
 export function attentionForwardWgsl(c: AttentionConfig): string {
   validate(c);
@@ -116,8 +109,6 @@ export function attentionForwardWgsl(c: AttentionConfig): string {
  * Bindings: 1 q, 2 k, 3 v, 4 g (strided upstream gradient), 5 and 6 the forward output storage
  * (as rows, and as f32 for the logsumexp tail); outputs 7 dq (contiguous) and 8 `(lse_i, D_i)`
  * pairs (`[B·H·T]` vec2s) for the second kernel.
- * @param c Configuration.
- * @returns WGSL source.
  */
 export function attentionBackwardQWgsl(c: AttentionConfig): string {
   validate(c);
@@ -175,8 +166,6 @@ export function attentionBackwardQWgsl(c: AttentionConfig): string {
  * them, accumulating `dv_j = Σ_i p_ij dO_i` and `dk_j = scale · Σ_i p_ij (dO_i·v_j − D_i) q_i`.
  * Bindings: 1 q, 2 k, 3 v, 4 g (strided), 5 the `(lse_i, D_i)` pairs written by the first
  * kernel; outputs 6 dk and 7 dv (contiguous).
- * @param c Configuration.
- * @returns WGSL source.
  */
 export function attentionBackwardKVWgsl(c: AttentionConfig): string {
   validate(c);

@@ -41,10 +41,7 @@ export type Strided = (typeof STRIDED)[number];
 /** Collects WGSL lines. */
 export class Code {
   readonly lines: string[] = [];
-  /**
-   * Appends lines.
-   * @param s The lines.
-   */
+  /** Appends lines. */
   e(...s: string[]): void {
     this.lines.push(...s);
   }
@@ -85,7 +82,6 @@ export function validate(c: AttentionConfig): void {
 
 /**
  * Rows covered by one workgroup.
- * @param c Configuration.
  * @returns `lanes · tq`.
  */
 export function attentionBlockRows(c: AttentionConfig): number {

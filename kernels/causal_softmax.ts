@@ -14,7 +14,6 @@ export const CAUSAL_SOFTMAX_GRAD_KEY = "causal_softmax:bwd";
 /**
  * WGSL of `p[r, j] = softmax_j≤i(scale · s[r, j])`, 0 for `j > i`, where `i = r mod T`.
  * Uniforms: 0 rows, 1 T, 2 scale (f32), 3 input offset.
- * @returns WGSL source.
  */
 export function causalSoftmaxWgsl(): string {
   return `${PARAMS_WGSL}
@@ -43,7 +42,6 @@ ${MAIN_1D}
 /**
  * WGSL of the backward `ds[r, j] = scale · p[r, j] · (g[r, j] − Σ_k p[r, k] g[r, k])`.
  * Uniforms: 0 rows, 1 T, 2 scale (f32), 3 offset of p, 4 offset of g (both contiguous rows).
- * @returns WGSL source.
  */
 export function causalSoftmaxGradWgsl(): string {
   return `${PARAMS_WGSL}

@@ -34,7 +34,6 @@ export interface BindingDecl {
  * Declares storage bindings: inputs read-only from binding 1, then read-write outputs.
  * @param inputs Input bindings in order.
  * @param outputs Output bindings in order.
- * @returns WGSL declarations.
  */
 export function bindingsWgsl(
   inputs: readonly BindingDecl[],
@@ -61,8 +60,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /**
  * Workgroup counts covering `n` invocations of a 1-D kernel (folded into 2-D past 65,535).
- * @param n Invocations needed.
- * @param wg Threads per workgroup.
  * @returns `[x, y, 1]`.
  */
 export function grid1d(n: number, wg: number = WG_1D): [number, number, number] {
@@ -97,31 +94,19 @@ export class Uniforms {
   #i = new Int32Array(this.words.buffer);
   #n = 0;
 
-  /**
-   * Appends unsigned words.
-   * @param values Values.
-   * @returns This builder.
-   */
+  /** Appends unsigned words. */
   u32(...values: number[]): this {
     for (const v of values) this.words[this.#n++] = v >>> 0;
     return this;
   }
 
-  /**
-   * Appends signed words.
-   * @param values Values.
-   * @returns This builder.
-   */
+  /** Appends signed words. */
   i32(...values: number[]): this {
     for (const v of values) this.#i[this.#n++] = v;
     return this;
   }
 
-  /**
-   * Appends float words.
-   * @param values Values.
-   * @returns This builder.
-   */
+  /** Appends float words. */
   f32(...values: number[]): this {
     for (const v of values) this.#f[this.#n++] = v;
     return this;
@@ -129,9 +114,7 @@ export class Uniforms {
 
   /**
    * Appends a list padded to `width` words (shapes and strides use width {@linkcode MAX_RANK}).
-   * @param values Values.
    * @param width Slots reserved.
-   * @returns This builder.
    */
   list(values: readonly number[], width: number = MAX_RANK): this {
     for (let i = 0; i < width; i++) this.words[this.#n++] = (values[i] ?? 0) >>> 0;

@@ -9,7 +9,6 @@ import { bindingsWgsl, MAIN_1D, PARAMS_WGSL, STRIDED_WGSL } from "./common.ts";
  * 16..21 dst strides (all in units of the element type: vec4s when `vec4`).
  * @param type `f32` or `i32`.
  * @param vec4 Move `vec4`s (the caller divides sizes, offsets and strides by 4).
- * @returns WGSL source.
  */
 export function copyWgsl(type: "f32" | "i32", vec4 = false): string {
   const t = vec4 ? `vec4<${type}>` : type;
@@ -27,7 +26,6 @@ ${MAIN_1D}
 /**
  * Fills `dst[off .. off + n)` with one 32-bit pattern. Uniforms: 0 n, 1 bits, 2 offset.
  * @param type `f32` or `i32`.
- * @returns WGSL source.
  */
 export function fillWgsl(type: "f32" | "i32"): string {
   return `${PARAMS_WGSL}

@@ -50,9 +50,7 @@ export type EwMode = "flat" | "vec4" | "strided";
 /**
  * Cache key of an elementwise kernel.
  * @param name Op name (distinct per expression).
- * @param arity Number of inputs.
  * @param mode `flat` (contiguous), `vec4` (contiguous, 4 elements per invocation) or `strided`.
- * @returns The key.
  */
 export function elementwiseKey(name: string, arity: number, mode: EwMode): string {
   return `ew:${name}:${arity}:${mode === "strided" ? "s" : mode === "vec4" ? "v4" : "f"}`;
@@ -66,7 +64,6 @@ export function elementwiseKey(name: string, arity: number, mode: EwMode): strin
  * @param expr Expression over `a`, `b`, `c`, `s`.
  * @param arity Number of inputs (1–3).
  * @param mode Input layout (strided reads broadcast with stride 0).
- * @returns WGSL source.
  */
 export function elementwiseWgsl(expr: string, arity: number, mode: EwMode): string {
   const names = ["a", "b", "c"].slice(0, arity);
@@ -103,7 +100,6 @@ ${body}
  * WGSL of the in-place accumulation `dst[off + i] += src[strided i]` (gradient accumulation).
  * Uniforms: 0 n, 1 rank, 2 dst offset, 4..9 shape, 10 src offset, 11..16 src strides.
  * @param vec4 Both sides contiguous: add one `vec4` per invocation (n and offsets in vec4s).
- * @returns WGSL source.
  */
 export function accumulateWgsl(vec4 = false): string {
   const type = vec4 ? "vec4<f32>" : "f32";

@@ -21,7 +21,6 @@ export interface RowsLayout {
  * The workgroup shape for rows of `cols` columns: as wide as the row up to 64, so narrow rows
  * (e.g. gathering single columns) still fill the workgroup with several rows.
  * @param cols Columns (or `vec4` columns) per row.
- * @returns The layout.
  */
 export function rowsLayout(cols: number): RowsLayout {
   let wx = 1;
@@ -32,7 +31,6 @@ export function rowsLayout(cols: number): RowsLayout {
 /**
  * Most rows one launch of a row kernel covers (the grid's y axis holds at most 65,535 groups).
  * @param layout Workgroup shape.
- * @returns The row count.
  */
 export function maxLaunchRows(layout: RowsLayout): number {
   return 65535 * layout.wy;
@@ -77,7 +75,6 @@ export function colType(vec4: boolean): { type: string; zero: string } {
  * Cache key of the gather kernel.
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
- * @returns The key.
  */
 export function gatherRowsKey(vec4: boolean, layout: RowsLayout): string {
   return `gather:rows:${vec4 ? "v4" : "f"}:${layout.wx}`;
@@ -94,7 +91,6 @@ export function gatherRowsKey(vec4: boolean, layout: RowsLayout): string {
  * 6 ids offset, 7 first output row y0, 8 zero flag, 9 rows of this launch.
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
- * @returns WGSL source.
  */
 export function gatherRowsWgsl(vec4: boolean, layout: RowsLayout): string {
   const { type, zero } = colType(vec4);

@@ -41,7 +41,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /**
  * First pass: `partials[base + w] = Σ g²` over the grid-strided share of workgroup `w`.
  * Uniforms: 0 n4 (vec4 count), 1 partial base index, 2 input offset in vec4 units.
- * @returns WGSL source.
  */
 export function sumSquaresPartialWgsl(): string {
   return `${PARAMS_WGSL}
@@ -64,7 +63,6 @@ ${TREE}
  * Second pass: `norm = √Σ partials`; `state[0]` = clip factor `min(1, maxNorm / (norm + 1e-6))`
  * (1 when clipping is off), `state[1]` = norm, `out[outOffset]` = norm.
  * Uniforms: 0 partial count, 1 clip on (0/1), 2 maxNorm (f32), 3 out offset.
- * @returns WGSL source.
  */
 export function sumSquaresFinalWgsl(): string {
   return `${PARAMS_WGSL}
@@ -93,7 +91,6 @@ ${TREE}
 /**
  * In-place `g *= state[0]` over a segment (gradient clipping without an optimizer).
  * Uniforms: 0 n4 (vec4 count).
- * @returns WGSL source.
  */
 export function scaleByFactorWgsl(): string {
   return `${PARAMS_WGSL}
@@ -104,10 +101,7 @@ ${MAIN_1D}
 }`;
 }
 
-/**
- * Zeroes a segment with `vec4` stores (gradient reset). Uniforms: 0 n4 (vec4 count).
- * @returns WGSL source.
- */
+/** Zeroes a segment with `vec4` stores (gradient reset). Uniforms: 0 n4 (vec4 count). */
 export function zeroVec4Wgsl(): string {
   return `${PARAMS_WGSL}
 ${bindingsWgsl([], [{ name: "g", type: "vec4<f32>" }])}

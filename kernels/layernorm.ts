@@ -14,7 +14,6 @@ export const LAYER_NORM_PASSES = { forward: 3, dx: 2 } as const;
  * Cache key of a layer-norm kernel.
  * @param stage `fwd`, `dx`, `dparts` (per-chunk column sums) or `dparams` (their total).
  * @param plan Launch variant of the row kernels.
- * @returns The key.
  */
 export function layerNormKey(stage: "fwd" | "dx" | "dparts" | "dparams", plan?: RowPlan): string {
   return `layernorm:${stage}${plan ? `:${rowKeySuffix(plan)}` : ""}`;
@@ -25,7 +24,6 @@ export function layerNormKey(stage: "fwd" | "dx" | "dparts" | "dparams", plan?: 
  * 1 D, 2 x offset, 3 weight offset, 4 bias offset, 5 eps (f32). Bindings: `x`, `w`, `b` in;
  * `y` (offset 0), `mean` and `rstd` (per row) out.
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function layerNormForwardWgsl(plan: RowPlan): string {
   const decls = bindingsWgsl(
@@ -58,7 +56,6 @@ export function layerNormForwardWgsl(plan: RowPlan): string {
  * `dx = rstd · (h − mean(h) − x̂ · mean(h ⊙ x̂))`. Uniforms: 0 rows, 1 D, 2 x offset,
  * 3 weight offset, 4 g offset. Bindings: `x`, `w`, `mean`, `rstd`, `g` in; `dx` out (offset 0).
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function layerNormDxWgsl(plan: RowPlan): string {
   const decls = bindingsWgsl(
@@ -105,7 +102,6 @@ export function layerNormDxWgsl(plan: RowPlan): string {
  * `g · x̂` and `g` over its chunk's rows; neighbouring invocations read neighbouring columns.
  * Uniforms: 0 rows, 1 D, 2 x offset, 3 g offset, 4 rows per chunk, 5 chunks. Bindings: `x`,
  * `mean`, `rstd`, `g` in; `part` out, laid out `[chunks, 2, D]` (weight sums, then bias sums).
- * @returns WGSL source.
  */
 export function layerNormPartsWgsl(): string {
   return `${PARAMS_WGSL}
@@ -138,7 +134,6 @@ ${MAIN_1D}
 /**
  * Second stage: `dw[col]` and `db[col]` are the sums of the chunk partials. Uniforms: 0 chunks,
  * 1 D. Bindings: `part` in; `dw`, `db` out (offset 0).
- * @returns WGSL source.
  */
 export function layerNormParamsWgsl(): string {
   return `${PARAMS_WGSL}

@@ -25,7 +25,6 @@ export const LOSS_REDUCE_WG = 256;
  * Cache key of a cross-entropy kernel.
  * @param stage `fwd`, `reduce` or `bwd`.
  * @param config Reduction (backward) and plan (row kernels).
- * @returns The key.
  */
 export function crossEntropyKey(
   stage: "fwd" | "reduce" | "bwd",
@@ -43,7 +42,6 @@ const VALID_WGSL = "let valid = t != pi(4u) && t >= 0i && t < i32(len);";
  * 3 targets offset, 4 ignore index (i32). Bindings: `x` (f32) and `tg` (i32) in; `loss` and
  * `lse` out (per row, offset 0).
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function crossEntropyForwardWgsl(plan: RowPlan): string {
   const decls = bindingsWgsl(
@@ -76,7 +74,6 @@ export function crossEntropyForwardWgsl(plan: RowPlan): string {
  * WGSL of the reduction of the row losses (one workgroup). Uniforms: 0 rows, 1 V,
  * 3 targets offset, 4 ignore index, 5 mean (1) or sum (0). Bindings: `loss` and `tg` in; `out`
  * (the scalar loss) and `inv` (1 / count for a mean, else 1; 0 when nothing is counted) out.
- * @returns WGSL source.
  */
 export function crossEntropyReduceWgsl(): string {
   const wg = LOSS_REDUCE_WG;
@@ -122,7 +119,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
  * Bindings: `x`, `lse`, `tg`, `g` (and `inv` for a mean) in; `dx` out (offset 0).
  * @param reduction Reduction of the forward.
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function crossEntropyBackwardWgsl(reduction: LossReduction, plan: RowPlan): string {
   const inputs = [

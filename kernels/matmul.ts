@@ -48,7 +48,6 @@ export const MATMUL_UNIFORM_BYTES: number = 32;
 /**
  * Pipeline cache key: the family plus every static knob, never a raw size.
  *
- * @param c The kernel configuration.
  * @returns A string that is equal for two configs exactly when their WGSL is equal.
  */
 export function matmulKey(c: MatmulConfig): string {
@@ -59,11 +58,7 @@ export function matmulKey(c: MatmulConfig): string {
   return `${MATMUL_FAMILY}:f32:${t}:r${c.tm}x${c.tn}:w${c.wgM}x${c.wgN}:${k}:v${v}:${e}`;
 }
 
-/**
- * Throws a RangeError when a config violates the generator's structural limits.
- *
- * @param c The kernel configuration to check.
- */
+/** Throws a RangeError when a config violates the generator's structural limits. */
 function validate(c: MatmulConfig): void {
   if (!(c.tm >= 1 && c.tm <= 32) || !Number.isInteger(c.tm)) {
     throw new RangeError(`Cannot build matmul: tm "${c.tm}" is not an integer in 1..32`);
@@ -92,9 +87,6 @@ function validate(c: MatmulConfig): void {
  *
  * Bindings: 0 uniform params, 1 A, 2 B, then 3 bias (only when `bias`), then C.
  * Entry point: `main`.
- *
- * @param c The kernel configuration.
- * @returns The complete WGSL module text.
  */
 export function matmulWgsl(c: MatmulConfig): string {
   validate(c);
@@ -301,10 +293,8 @@ export function hardwareMatmulConfigFor(
 /**
  * Workgroup counts for a dispatch: x tiles N, y tiles M, z is the batch.
  *
- * @param c The kernel configuration.
  * @param m Rows of C.
  * @param n Columns of C.
- * @param batch Number of matrices in the batch.
  * @returns `[x, y, z]` for `dispatchWorkgroups`.
  */
 export function matmulWorkgroups(
@@ -331,7 +321,6 @@ export function matmulWorkgroups(
  * @param m Rows of C.
  * @param n Columns of C.
  * @param k Inner dimension.
- * @param batch Number of matrices in the batch.
  * @param strideA Elements between consecutive A matrices (0 to broadcast).
  * @param strideB Elements between consecutive B matrices (0 to broadcast).
  * @param strideC Elements between consecutive C matrices.

@@ -10,7 +10,6 @@ import type { MatmulConfig } from "./matmul_config.ts";
 /**
  * Output rows one workgroup covers.
  *
- * @param c The kernel configuration.
  * @returns `tm * wgM`.
  */
 export function blockM(c: MatmulConfig): number {
@@ -20,7 +19,6 @@ export function blockM(c: MatmulConfig): number {
 /**
  * Output columns one workgroup covers.
  *
- * @param c The kernel configuration.
  * @returns `tn * wgN`.
  */
 export function blockN(c: MatmulConfig): number {
@@ -51,8 +49,6 @@ export class Out {
 /**
  * Emits loads and FMAs for `n` consecutive k (4, or 1 for K tails and one-k loops).
  *
- * @param o Output collector.
- * @param c The kernel configuration.
  * @param ind Indentation prefix.
  * @param sa Where A's values come from.
  * @param sb Where B's values come from.
@@ -207,9 +203,6 @@ function emitK4Loads(o: Out, c: MatmulConfig, ind: string, sa: Src, sb: Src, kq:
 /**
  * Emits the direct-mode main loop: operands straight from storage buffers, four k per
  * iteration (or one, when `ku` is 1), then the K tail.
- *
- * @param o Output collector.
- * @param c The kernel configuration.
  */
 export function emitDirect(o: Out, c: MatmulConfig): void {
   const { sa, sb } = globalSources(o, c);

@@ -36,7 +36,6 @@ function emitTileCopy(
  * every invocation reads its fragments from there. Out-of-range rows/columns are
  * clamped and k beyond K is zero-filled during the copy.
  *
- * @param o Output collector.
  * @param c The kernel configuration (`tk > 0`).
  */
 export function emitShared(o: Out, c: MatmulConfig): void {

@@ -28,9 +28,7 @@ function init(op: ReduceOp): string {
 
 /**
  * Cache key.
- * @param op Operator.
  * @param tree Tree variant.
- * @returns The key.
  */
 export function reduceKey(op: ReduceOp, tree: boolean): string {
   return `reduce:${op}:${tree ? "tree" : "rows"}`;
@@ -39,9 +37,7 @@ export function reduceKey(op: ReduceOp, tree: boolean): string {
 /**
  * WGSL of a row reduction. Uniforms: 0 rows, 1 len, 2 input offset, 3 scale (f32); the tree
  * variant also reads 4 chunk length and 5 chunks per row, and writes one partial per chunk.
- * @param op Operator.
  * @param tree One workgroup per row.
- * @returns WGSL source.
  */
 export function reduceWgsl(op: ReduceOp, tree: boolean): string {
   const decl = bindingsWgsl([{ name: "x", type: "f32" }], [{ name: "out", type: "f32" }]);
@@ -90,11 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-/**
- * Cache key of the column reduction.
- * @param op Operator.
- * @returns The key.
- */
+/** Cache key of the column reduction. */
 export function reduceColsKey(op: ReduceOp): string {
   return `reduce:${op}:cols`;
 }
@@ -103,8 +95,6 @@ export function reduceColsKey(op: ReduceOp): string {
  * WGSL of a column reduction of a contiguous `[len, cols]` block: `out[j] = op_i x[i, j]`, one
  * invocation per column (consecutive invocations read consecutive addresses). Uniforms: 0 cols,
  * 1 len, 2 input offset, 3 scale (f32). `len` must stay under the loop cap ({@link REDUCE_ROW_MAX}).
- * @param op Operator.
- * @returns WGSL source.
  */
 export function reduceColsWgsl(op: ReduceOp): string {
   return `${PARAMS_WGSL}

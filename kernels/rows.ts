@@ -54,9 +54,7 @@ export const ROW_UNROLL = 4;
 /**
  * Loop iterations one invocation runs for a row (before the reductions' few).
  * @param plan Launch variant.
- * @param len Row length.
  * @param passes Row walks of the kernel.
- * @returns The count.
  */
 export function rowIterations(plan: RowPlan, len: number, passes: number): number {
   const items = Math.ceil(len / (plan.vec ? 4 : 1) / (plan.tree ? plan.wg : 1));
@@ -65,10 +63,7 @@ export function rowIterations(plan: RowPlan, len: number, passes: number): numbe
 
 /**
  * Picks the variant for a `[rows, len]` block (see the module notes for the measurements).
- * @param rows Number of rows.
- * @param len Row length.
  * @param hints Adapter kind and whether `vec4` access is possible.
- * @returns The plan.
  */
 export function rowPlan(rows: number, len: number, hints: RowPlanHints): RowPlan {
   const vec = hints.vec4 && len % 4 === 0 && len > 0;
@@ -90,8 +85,6 @@ export function rowPlan(rows: number, len: number, hints: RowPlanHints): RowPlan
 
 /**
  * Workgroup counts of a plan.
- * @param plan The plan.
- * @param rows Number of rows.
  * @returns Workgroups covering every row (folded into 2-D past 65,535).
  */
 export function rowWorkgroups(plan: RowPlan, rows: number): [number, number, number] {
@@ -103,7 +96,6 @@ export function rowWorkgroups(plan: RowPlan, rows: number): [number, number, num
 
 /**
  * Cache-key suffix of a plan.
- * @param plan The plan.
  * @returns E.g. `tree64:v4` or `rows16:v1`.
  */
 export function rowKeySuffix(plan: RowPlan): string {
@@ -116,7 +108,6 @@ export function rowKeySuffix(plan: RowPlan): string {
  * own variable (see {@linkcode accDecl}): independent chains run in parallel on a CPU and
  * shorten float32 summation error; the remainder loop uses copy 0.
  * @param stmt Statements for an item index expression (a `u32`) and a copy number.
- * @returns WGSL statements.
  */
 export function rowLoop(stmt: (j: string, k: number) => string): string {
   const copies = Array.from(
@@ -134,9 +125,7 @@ export function rowLoop(stmt: (j: string, k: number) => string): string {
 
 /**
  * Declares one accumulator per unrolled copy: `name0`, `name1`, ...
- * @param name Variable prefix.
  * @param init Initial value (its type is inferred).
- * @returns WGSL declarations.
  */
 export function accDecl(name: string, init: string): string {
   return Array.from({ length: ROW_UNROLL }, (_, k) => `var ${name}${k} = ${init};`).join(" ");
@@ -144,9 +133,7 @@ export function accDecl(name: string, init: string): string {
 
 /**
  * Combines the accumulators of {@linkcode accDecl} pairwise.
- * @param name Variable prefix.
  * @param op `+` or `max`.
- * @returns A WGSL expression.
  */
 export function accTotal(name: string, op: "+" | "max"): string {
   let terms = Array.from({ length: ROW_UNROLL }, (_, k) => `${name}${k}`);
@@ -204,7 +191,6 @@ fn hmax(v: vec4<f32>) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }`;
  * @param plan Launch variant.
  * @param decls Binding declarations (may use `V`) and helper functions.
  * @param body Statements run for one row.
- * @returns WGSL source.
  */
 export function rowKernelWgsl(plan: RowPlan, decls: string, body: string): string {
   const wg = plan.wg;

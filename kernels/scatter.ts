@@ -23,7 +23,6 @@ export const SEGMENT_BLOCK = 65535;
 /**
  * Cache key of the clear kernel.
  * @param vec4 `vec4<f32>` stores.
- * @returns The key.
  */
 export function zeroKey(vec4: boolean): string {
   return `scatter:zero:${vec4 ? "v4" : "f"}`;
@@ -32,7 +31,6 @@ export function zeroKey(vec4: boolean): string {
 /**
  * Clears `count` columns from `base` of the bound window. Uniforms: 0 count, 1 base.
  * @param vec4 `vec4<f32>` stores.
- * @returns WGSL source.
  */
 export function zeroWgsl(vec4: boolean): string {
   const { type, zero } = colType(vec4);
@@ -48,7 +46,6 @@ ${MAIN_1D}
  * Cache key of the segment kernel.
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
- * @returns The key.
  */
 export function segmentsKey(vec4: boolean, layout: RowsLayout): string {
   return `scatter:segments:${vec4 ? "v4" : "f"}:${layout.wx}`;
@@ -64,7 +61,6 @@ export function segmentsKey(vec4: boolean, layout: RowsLayout): string {
  * `out` binding, 11 y0.
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
- * @returns WGSL source.
  */
 export function segmentsWgsl(vec4: boolean, layout: RowsLayout): string {
   const { type, zero } = colType(vec4);

@@ -10,7 +10,6 @@ import { colType, mainRowsWgsl, type RowsLayout } from "./gather.ts";
  * `out[i] = x[i, idx[i]]` (0 where the index is outside `[0, V)`) for rows `[r0, r0 + rows)`.
  * Uniforms: 0 rows, 1 r0, 2 V, 3 element of row r0 in the `x` binding, 4 row stride,
  * 5 column stride, 6 idx offset, 7 idx stride.
- * @returns WGSL source.
  */
 export function selectAtWgsl(): string {
   return `${PARAMS_WGSL}
@@ -34,7 +33,6 @@ ${MAIN_1D}
  * Cache key of the `selectAt` gradient kernel.
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
- * @returns The key.
  */
 export function selectAtGradKey(vec4: boolean, layout: RowsLayout): string {
   return `select:grad:${vec4 ? "v4" : "f"}:${layout.wx}`;
@@ -47,7 +45,6 @@ export function selectAtGradKey(vec4: boolean, layout: RowsLayout): string {
  * 3 g offset, 4 g stride, 5 idx offset, 6 idx stride, 7 rows of this launch.
  * @param vec4 `vec4<f32>` columns (V a multiple of 4).
  * @param layout Workgroup shape.
- * @returns WGSL source.
  */
 export function selectAtGradWgsl(vec4: boolean, layout: RowsLayout): string {
   const { type } = colType(vec4);
@@ -81,7 +78,6 @@ fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
 /**
  * Cache key of argmax.
  * @param tree One workgroup per row.
- * @returns The key.
  */
 export function argmaxKey(tree: boolean): string {
   return `argmax:${tree ? "tree" : "rows"}`;
@@ -93,7 +89,6 @@ export function argmaxKey(tree: boolean): string {
  * binding.
  * @param tree One workgroup per row with a shared-memory tree (few long rows), else one
  *   invocation per row.
- * @returns WGSL source.
  */
 export function argmaxWgsl(tree: boolean): string {
   const decl = bindingsWgsl([{ name: "x", type: "f32" }], [{ name: "out", type: "i32" }]);
@@ -157,7 +152,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /**
  * Cache key of the index comparison.
  * @param scalar Compare with the uniform value instead of a second tensor.
- * @returns The key.
  */
 export function indexEqualKey(scalar: boolean): string {
   return `select:equal:${scalar ? "s" : "t"}`;
@@ -167,7 +161,6 @@ export function indexEqualKey(scalar: boolean): string {
  * `out[i] = 1.0` where two contiguous int32 runs agree (or where `a` equals the uniform value),
  * else `0.0`. Uniforms: 0 n, 1 a offset, 2 b offset, 3 value (i32).
  * @param scalar Compare with the uniform value (then `b` is not read).
- * @returns WGSL source.
  */
 export function indexEqualWgsl(scalar: boolean): string {
   const inputs = [{ name: "a", type: "i32" }, ...(scalar ? [] : [{ name: "b", type: "i32" }])];

@@ -17,7 +17,6 @@ export const SOFTMAX_PASSES = { forward: 3, backward: 2 } as const;
  * @param log Log-softmax instead of softmax.
  * @param backward The backward kernel.
  * @param plan Launch variant.
- * @returns The key.
  */
 export function softmaxKey(log: boolean, backward: boolean, plan: RowPlan): string {
   return `softmax:${log ? "log" : "prob"}:${backward ? "bwd" : "fwd"}:${rowKeySuffix(plan)}`;
@@ -29,7 +28,6 @@ export function softmaxKey(log: boolean, backward: boolean, plan: RowPlan): stri
  * costs one `exp`; log-softmax writes `x − logsumexp`.
  * @param log Log-softmax instead of softmax.
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function softmaxForwardWgsl(log: boolean, plan: RowPlan): string {
   const decls = bindingsWgsl([{ name: "x", type: "V" }], [{ name: "y", type: "V" }]);
@@ -62,7 +60,6 @@ export function softmaxForwardWgsl(log: boolean, plan: RowPlan): string {
  * `dx = g − e^y · Σ g`.
  * @param log Log-softmax instead of softmax.
  * @param plan Launch variant.
- * @returns WGSL source.
  */
 export function softmaxBackwardWgsl(log: boolean, plan: RowPlan): string {
   const decls = bindingsWgsl([{ name: "y", type: "V" }, { name: "g", type: "V" }], [{

@@ -28,7 +28,6 @@ fn less(a: vec2<u32>, b: vec2<u32>) -> bool { return a.x < b.x || (a.x == b.x &&
  * workgroup. With the `init` uniform set, keys are built from the ids instead of read: position
  * `p < n` gets `(id, p)`, or `(NONE, p)` for an id outside `[0, A)`; padding gets `(NONE, NONE)`.
  * Uniforms: 0 n, 1 A, 2 ids offset, 3 init, 4 k0, 5 k1, 6 blocks.
- * @returns WGSL source.
  */
 export function sortLocalWgsl(): string {
   const half = SORT_BLOCK / 2;
@@ -72,7 +71,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /**
  * One global bitonic pass (stage `k`, distance `j ≥ 512`), one compare-exchange per invocation.
  * Uniforms: 0 pairs (P / 2), 1 j, 2 k.
- * @returns WGSL source.
  */
 export function sortGlobalWgsl(): string {
   return `${PARAMS_WGSL}

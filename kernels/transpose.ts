@@ -17,11 +17,7 @@ export interface TransposeConfig {
   vecOut: boolean;
 }
 
-/**
- * Pipeline cache key.
- * @param c Configuration.
- * @returns The key.
- */
+/** Pipeline cache key. */
 export function transposeKey(c: TransposeConfig): string {
   return `transpose:${c.vecIn ? 4 : 1}${c.vecOut ? 4 : 1}`;
 }
@@ -30,8 +26,6 @@ export function transposeKey(c: TransposeConfig): string {
  * WGSL of the tile transpose. Uniforms: 0 R, 1 C, 2 tiles per row of tiles (⌈C/4⌉),
  * 3 tiles per matrix, 4 total tiles, 5 src offset, 6 src batch stride, 7 src row stride,
  * 8 src column stride, 9 dst offset. The destination is dense `[Z, C, R]`.
- * @param c Configuration.
- * @returns WGSL source.
  */
 export function transposeWgsl(c: TransposeConfig): string {
   const inT = c.vecIn ? "vec4<f32>" : "f32";

@@ -47,10 +47,7 @@ const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
 // the shared data folder when a machine places it inside the checkout.
 const SKIP = new Set(["node_modules", "out", "runs", "shared"]);
 
-/**
- * Reads every source file under `root` (symlinks are not followed).
- * @param root Repository root.
- */
+/** Reads every source file under `root` (symlinks are not followed). */
 export async function scanRepository(root: string): Promise<SourceFile[]> {
   const files: SourceFile[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -131,7 +128,6 @@ const ALLOWED: Record<Group, readonly Group[]> = {
 /**
  * The layer of a repository path, or null for a path in none (a data file at the root, or a
  * folder the rules do not know).
- * @param path Repository-relative path.
  */
 export function groupOf(path: string): Group | null {
   const parts = path.split("/");
@@ -149,7 +145,6 @@ export function groupOf(path: string): Group | null {
 /**
  * Every broken rule: import cycles, imports against the layering, imports from outside the
  * repository, files outside every layer, files over {@linkcode MAX_LINES} lines.
- * @param files The scanned repository.
  */
 export function checkArchitecture(files: readonly SourceFile[]): Violation[] {
   const out: Violation[] = [];
@@ -205,7 +200,6 @@ export function checkArchitecture(files: readonly SourceFile[]): Violation[] {
 /**
  * Every strongly connected set of files (Tarjan), sorted, with the shortest loop through its
  * first file as an example to show.
- * @param files The scanned repository.
  */
 export function importCycles(
   files: readonly SourceFile[],

@@ -20,7 +20,6 @@ export interface Tol {
  * Asserts elementwise closeness and reports the worst index on failure.
  * @param actual Values under test.
  * @param expected Reference values.
- * @param tol Tolerances.
  * @param label Message prefix.
  */
 export function assertClose(
@@ -137,7 +136,6 @@ async function run(c: OpCase, backend: Backend): Promise<RunResult> {
 
 /**
  * Central finite differences of `sum(fn(xs) * w)` w.r.t. every float input, on the CPU.
- * @param c The op case.
  * @returns One gradient array per input (null for int inputs).
  */
 export function finiteDifferences(c: OpCase): (Float64Array | null)[] {
@@ -173,7 +171,6 @@ export function finiteDifferences(c: OpCase): (Float64Array | null)[] {
 /**
  * Registers the standard checks of an op: float64 autograd vs finite differences, and the
  * WebGPU forward and gradients vs the float64 reference.
- * @param c The op case.
  */
 export function checkOp(c: OpCase): void {
   if (!c.noGrad) {

@@ -12,7 +12,6 @@ globalThis.addEventListener("unload", () => {
 
 /**
  * Registers a test that needs WebGPU (ignored, and counted as skipped, without an adapter).
- * @param name Test name.
  * @param fn Body, given the backend.
  */
 export function gpuTest(name: string, fn: (gpu: GpuBackend) => Promise<void> | void): void {
@@ -28,7 +27,6 @@ export function gpuTest(name: string, fn: (gpu: GpuBackend) => Promise<void> | v
 
 /**
  * Registers the same test on the float64 CPU reference and (as `name … on WebGPU`) on WebGPU.
- * @param name Test name.
  * @param fn Body, given the backend (tolerances may depend on `backend.kind`).
  */
 export function bothBackendsTest(name: string, fn: (backend: Backend) => Promise<void>): void {

@@ -76,7 +76,6 @@ export class AdamW {
   /**
    * Creates the optimizer with zeroed moments.
    * @param source A module (its arena is created on first use) or an arena.
-   * @param options Hyper-parameters.
    */
   constructor(source: Module | ParamArena, options: AdamWOptions = {}) {
     this.arena = source instanceof Module ? source.arena() : source;
@@ -179,7 +178,6 @@ export class AdamW {
 
   /**
    * The moments of one parameter as new views (for inspection; dispose them).
-   * @param name Parameter name.
    * @returns `m` and `v` views.
    */
   moments(name: string): { m: Tensor; v: Tensor } {

@@ -91,7 +91,6 @@ export class ParamArena {
   /**
    * Allocates a zeroed arena.
    * @param specs Parameters to place (unique names).
-   * @param options Backend and segment size.
    */
   constructor(specs: readonly ArenaSpec[], options: ArenaOptions = {}) {
     const backend = options.backend ?? getBackend();
@@ -134,7 +133,6 @@ export class ParamArena {
    * `requiresGrad` carries over, so frozen entries stay frozen.
    * @param tensors Name → tensor, all float32 on one backend.
    * @param options Backend (default: the tensors'), segment size, decay rule.
-   * @returns The arena.
    */
   static fromTensors(tensors: ReadonlyMap<string, Tensor>, options: AdoptOptions = {}): ParamArena {
     const first = tensors.values().next().value as Tensor | undefined;
@@ -185,7 +183,6 @@ export class ParamArena {
 
   /**
    * A parameter view.
-   * @param name Parameter name.
    * @returns The view (owned by the arena).
    */
   param(name: string): Tensor {
@@ -196,7 +193,6 @@ export class ParamArena {
 
   /**
    * A gradient view.
-   * @param name Parameter name.
    * @returns The view (owned by the arena).
    */
   grad(name: string): Tensor {

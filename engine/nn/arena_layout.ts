@@ -51,11 +51,7 @@ export interface ArenaPlan {
   readonly segments: readonly SegmentPlan[];
 }
 
-/**
- * Rounds an element count up to the arena alignment.
- * @param n Elements.
- * @returns The padded count.
- */
+/** Rounds an element count up to the arena alignment. */
 export function alignUp(n: number): number {
   return Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
 }
@@ -65,7 +61,6 @@ export function alignUp(n: number): number {
  * segments of at most `maxSegment` elements. A parameter never straddles two segments.
  * @param specs Parameters; names must be unique.
  * @param maxSegment Largest segment in elements (default unbounded).
- * @returns The placement.
  */
 export function planArena(specs: readonly ArenaSpec[], maxSegment = Infinity): ArenaPlan {
   const seen = new Set<string>();

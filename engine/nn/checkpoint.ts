@@ -19,7 +19,6 @@ function f32(data: ArrayLike<number>): Float32Array {
 /**
  * Writes a module's parameters (tied tensors once) to a safetensors file; all values are read
  * back in one batched transfer.
- * @param module The module.
  * @param path Destination (written atomically; parent directories are created).
  * @param metadata Optional string metadata.
  * @returns A promise that settles once the file is in place.
@@ -41,9 +40,7 @@ export async function saveModule(
 /**
  * Loads parameters saved by {@linkcode saveModule} (or any safetensors file with matching names
  * and shapes) into a module, in place.
- * @param module The module.
  * @param path Source file.
- * @param options `strict` (default true).
  * @returns The file's metadata and the missing/unexpected names.
  */
 export async function loadModule(
@@ -58,7 +55,6 @@ export async function loadModule(
 
 /**
  * Writes AdamW's moments and step count to a safetensors file.
- * @param optimizer The optimizer.
  * @param path Destination (written atomically).
  * @param metadata Extra string metadata (stored beside the step and hyper-parameters).
  * @returns A promise that settles once the file is in place.

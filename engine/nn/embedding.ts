@@ -24,7 +24,6 @@ export class Embedding extends Module {
    * Creates the table with seeded initialisation.
    * @param numEmbeddings Rows (vocabulary or context size).
    * @param dim Vector width.
-   * @param options Init std, seed, backend.
    */
   constructor(numEmbeddings: number, dim: number, options: EmbeddingOptions = {}) {
     super();

@@ -14,20 +14,12 @@ export type ParamInit =
 /** GPT-2's default weight initialisation, N(0, 0.02²). */
 export const GPT2_STD = 0.02;
 
-/**
- * A normal initialiser.
- * @param std Standard deviation.
- * @returns The initialiser.
- */
+/** A normal initialiser. */
 export function normalInit(std: number = GPT2_STD): ParamInit {
   return { kind: "normal", std };
 }
 
-/**
- * A constant initialiser (zeros for biases, ones for norm gains).
- * @param value The value.
- * @returns The initialiser.
- */
+/** A constant initialiser (zeros for biases, ones for norm gains). */
 export function constantInit(value: number): ParamInit {
   return { kind: "constant", value };
 }
@@ -35,8 +27,6 @@ export function constantInit(value: number): ParamInit {
 /**
  * Mixes a seed with a name (FNV-1a over UTF-16 code units), so each parameter draws its own
  * stream no matter in which order parameters are created.
- * @param seed Integer seed.
- * @param name Parameter name.
  * @returns A 32-bit seed.
  */
 export function nameSeed(seed: number, name: string): number {
@@ -47,8 +37,6 @@ export function nameSeed(seed: number, name: string): number {
 
 /**
  * Draws initial values.
- * @param init The initialiser.
- * @param size Number of values.
  * @param seed 32-bit seed (see {@linkcode nameSeed}).
  * @returns Float64 values.
  */

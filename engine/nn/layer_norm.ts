@@ -23,7 +23,6 @@ export class LayerNorm extends Module {
   /**
    * Creates the layer.
    * @param dim Width of the last axis.
-   * @param options eps, backend.
    */
   constructor(dim: number, options: LayerNormOptions = {}) {
     super();

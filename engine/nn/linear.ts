@@ -22,12 +22,7 @@ export class Linear extends Module {
   /** Output features. */
   readonly outFeatures: number;
 
-  /**
-   * Creates the layer with seeded GPT-2 style initialisation.
-   * @param inFeatures Input features.
-   * @param outFeatures Output features.
-   * @param options Bias, init std, seed, backend.
-   */
+  /** Creates the layer with seeded GPT-2 style initialisation. */
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
     this.inFeatures = inFeatures;

@@ -67,10 +67,7 @@ export class Module {
   /**
    * Creates, initialises and registers a parameter (a gradient-requiring leaf).
    * @param name Local name (letters, digits, `_`).
-   * @param shape Dimensions.
    * @param init Initialiser, reused by {@linkcode Module.initialize}.
-   * @param options Backend and seed.
-   * @returns The parameter.
    */
   protected addParameter(
     name: string,
@@ -91,9 +88,6 @@ export class Module {
   /**
    * Registers an existing tensor as a parameter (e.g. a tied weight owned elsewhere).
    * Tied entries appear once in {@linkcode Module.parameters}, under their first name.
-   * @param name Local name.
-   * @param t The tensor.
-   * @returns `t`.
    */
   protected registerParameter(name: string, t: Tensor): Tensor {
     this.#checkName(name);
@@ -104,7 +98,6 @@ export class Module {
   /**
    * Registers a child module.
    * @param name Local name (e.g. `mlp`, or `0` in a list).
-   * @param m The child.
    * @returns `m`.
    */
   protected addModule<M extends Module>(name: string, m: M): M {
@@ -113,11 +106,7 @@ export class Module {
     return m;
   }
 
-  /**
-   * A local parameter by name (the current tensor, which may be an arena view).
-   * @param name Local name.
-   * @returns The parameter.
-   */
+  /** A local parameter by name (the current tensor, which may be an arena view). */
   protected param(name: string): Tensor {
     const t = this.#params.get(name);
     if (t === undefined) {
@@ -128,7 +117,6 @@ export class Module {
 
   /**
    * Whether a local parameter exists.
-   * @param name Local name.
    * @returns True when registered.
    */
   protected hasParam(name: string): boolean {
@@ -152,10 +140,7 @@ export class Module {
     return out;
   }
 
-  /**
-   * Every module of the tree by hierarchical name (the root is `""`).
-   * @returns Name → module.
-   */
+  /** Every module of the tree by hierarchical name (the root is `""`). */
   modules(): Map<string, Module> {
     const out = new Map<string, Module>();
     const visit = (prefix: string, m: Module): void => {
@@ -172,7 +157,6 @@ export class Module {
   /**
    * A parameter by hierarchical name.
    * @param path e.g. `h.0.mlp.c_fc.weight`.
-   * @returns The tensor.
    */
   getParameter(path: string): Tensor {
     const { owner, local } = this.#resolve(path);
@@ -181,10 +165,7 @@ export class Module {
     return t;
   }
 
-  /**
-   * Number of parameter elements (tied tensors counted once).
-   * @returns The count.
-   */
+  /** Number of parameter elements (tied tensors counted once). */
   numParameters(): number {
     let n = 0;
     for (const t of this.parameters().values()) n += t.size;
@@ -194,7 +175,6 @@ export class Module {
   /**
    * Re-draws every parameter from `seed` mixed with its full name, so values depend only on
    * (seed, name, initialiser), not on construction order. Writes in place (arena views stay).
-   * @param seed Integer seed.
    * @param override Replaces the initialiser of some parameters (e.g. GPT-2's scaled
    *   `c_proj` init); return the given one to keep it.
    */
@@ -215,7 +195,6 @@ export class Module {
   /**
    * The state dict: the live parameter tensors by hierarchical name (not copies: do not
    * dispose them). Tied tensors appear once.
-   * @returns Name → tensor.
    */
   stateDict(): Map<string, Tensor> {
     return this.parameters();
@@ -351,10 +330,7 @@ export class Module {
 export class ModuleList<M extends Module = Module> extends Module {
   readonly #items: M[] = [];
 
-  /**
-   * Creates the list.
-   * @param items Modules in order.
-   */
+  /** Creates the list. */
   constructor(items: readonly M[] = []) {
     super();
     for (const m of items) this.push(m);
@@ -362,7 +338,6 @@ export class ModuleList<M extends Module = Module> extends Module {
 
   /**
    * Appends a module named by its index.
-   * @param m The module.
    * @returns `m`.
    */
   push(m: M): M {
@@ -370,11 +345,7 @@ export class ModuleList<M extends Module = Module> extends Module {
     return m;
   }
 
-  /**
-   * The module at `i`.
-   * @param i Index.
-   * @returns The module.
-   */
+  /** The module at `i`. */
   at(i: number): M {
     const m = this.#items[i];
     if (m === undefined) {
@@ -388,10 +359,7 @@ export class ModuleList<M extends Module = Module> extends Module {
     return this.#items.length;
   }
 
-  /**
-   * Iterates in order.
-   * @returns An iterator over the modules.
-   */
+  /** Iterates in order. */
   [Symbol.iterator](): Iterator<M> {
     return this.#items[Symbol.iterator]();
   }

@@ -51,7 +51,6 @@ const LANES = 8;
  * @param q Queries `[B, H, T, hd]`.
  * @param k Keys `[B, H, T, hd]`.
  * @param v Values `[B, H, T, hd]`.
- * @param options Implementation choice.
  * @returns The attended values `[B, H, T, hd]`.
  * @example One head
  * ```ts ignore

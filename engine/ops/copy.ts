@@ -11,23 +11,12 @@ import { copyWgsl, fillWgsl } from "../../kernels/copy.ts";
 import { type TransposeConfig, transposeKey, transposeWgsl } from "../../kernels/transpose.ts";
 import type { GpuBackend } from "../backend.ts";
 
-/**
- * Another view of the same storage and layout (shares memory; disposing one keeps the other).
- * @param t The tensor.
- * @returns A new view.
- */
+/** Another view of the same storage and layout (shares memory; disposing one keeps the other). */
 export function alias(t: Tensor): Tensor {
   return view(t, t.shape, t.strides, t.offset);
 }
 
-/**
- * A view of `t`'s storage with another layout (no copy, no autograd).
- * @param t Source tensor.
- * @param shape New shape.
- * @param strides New strides.
- * @param offset New element offset.
- * @returns The view.
- */
+/** A view of `t`'s storage with another layout (no copy, no autograd). */
 export function view(t: Tensor, shape: Shape, strides: Shape, offset: number): Tensor {
   t.assertLive("view");
   t.storage.retain();
@@ -53,7 +42,6 @@ _installTensorMethods({ materialize });
 /**
  * A contiguous copy in storage of its own (never shares memory with `t`).
  * @param t Any view.
- * @returns The copy.
  */
 export function clone(t: Tensor): Tensor {
   t.assertLive("clone");
@@ -66,7 +54,6 @@ export function clone(t: Tensor): Tensor {
  * Copies `src` into the view `dst` (same shape). Used for contiguous copies, slice gradients
  * and concatenation.
  * @param dst Destination view (written).
- * @param src Source view.
  */
 export function copyInto(dst: Tensor, src: Tensor): void {
   src.assertLive("copy");
@@ -176,7 +163,6 @@ function tileTranspose(
 /**
  * Sets every element of a contiguous tensor to `value`.
  * @param t Destination (contiguous).
- * @param value The value.
  */
 export function fill(t: Tensor, value: number): void {
   t.assertLive("fill");

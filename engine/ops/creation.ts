@@ -22,8 +22,6 @@ export interface CreateOptions {
  * A tensor from values. Nested arrays give their own shape; flat values need `shape`.
  * @param values Numbers (flat or nested) or a typed array.
  * @param shape Shape for flat values (default: a vector).
- * @param options dtype, backend, requiresGrad.
- * @returns The tensor.
  * @example A 2×2 matrix
  * ```ts ignore
  * const a = tensor([[1, 2], [3, 4]]);
@@ -60,13 +58,7 @@ export function tensor(
 /** Nested number arrays accepted by {@linkcode tensor}. */
 export type NestedArray = number | NestedArray[];
 
-/**
- * A tensor filled with one value.
- * @param shape Shape.
- * @param value Value.
- * @param options dtype, backend, requiresGrad.
- * @returns The tensor.
- */
+/** A tensor filled with one value. */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   const t = empty(shape, options.dtype ?? "float32", options.backend ?? getBackend());
   fill(t, value);
@@ -74,29 +66,18 @@ export function full(shape: Shape, value: number, options: CreateOptions = {}): 
   return t;
 }
 
-/**
- * Zeros.
- * @param shape Shape.
- * @param options dtype, backend, requiresGrad.
- * @returns The tensor.
- */
+/** Zeros. */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
-/**
- * Ones.
- * @param shape Shape.
- * @param options dtype, backend, requiresGrad.
- * @returns The tensor.
- */
+/** Ones. */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
 /**
  * A seeded pseudo-random generator (SplitMix32); identical streams on every backend.
- * @param seed Integer seed.
  * @returns A function returning uniform numbers in [0, 1).
  */
 export function rng(seed: number): () => number {
@@ -118,12 +99,7 @@ export interface RandomOptions extends CreateOptions {
   scale?: number;
 }
 
-/**
- * Normal samples N(0, scale²), seeded.
- * @param shape Shape.
- * @param options seed, scale, dtype, backend, requiresGrad.
- * @returns The tensor.
- */
+/** Normal samples N(0, scale²), seeded. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   const next = rng(options.seed ?? 0);
   const scale = options.scale ?? 1;
@@ -139,12 +115,7 @@ export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   return tensor(v, shape, options);
 }
 
-/**
- * Uniform samples in [-scale, scale), seeded.
- * @param shape Shape.
- * @param options seed, scale, dtype, backend, requiresGrad.
- * @returns The tensor.
- */
+/** Uniform samples in [-scale, scale), seeded. */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
   const next = rng(options.seed ?? 0);
   const scale = options.scale ?? 1;
@@ -154,7 +125,6 @@ export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
 
 /**
  * A copy of `t` on another backend (float32 ↔ float64 conversion included).
- * @param t Source.
  * @param backend Destination backend.
  * @returns The copy (a leaf, no gradient).
  */

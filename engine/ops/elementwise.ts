@@ -17,27 +17,18 @@ function unary(name: string, x: Tensor, grad: (g: Tensor, out: Tensor) => Tensor
   return record(out, name, [x], (g) => [grad(g, out)]);
 }
 
-/**
- * `-x`.
- * @param x Input.
- * @returns The negation.
- */
+/** `-x`. */
 export function neg(x: Tensor): Tensor {
   return unary("neg", x, (g) => elementwise("neg", [g]));
 }
 
-/**
- * `e^x`.
- * @param x Input.
- * @returns The exponential.
- */
+/** `e^x`. */
 export function exp(x: Tensor): Tensor {
   return unary("exp", x, (g, out) => elementwise("mul", [g, out]));
 }
 
 /**
  * Natural logarithm.
- * @param x Input.
  * @returns `ln x`.
  */
 export function log(x: Tensor): Tensor {
@@ -46,7 +37,6 @@ export function log(x: Tensor): Tensor {
 
 /**
  * Square root.
- * @param x Input.
  * @returns `√x`.
  */
 export function sqrt(x: Tensor): Tensor {
@@ -58,18 +48,13 @@ export function sqrt(x: Tensor): Tensor {
   });
 }
 
-/**
- * `max(x, 0)`.
- * @param x Input.
- * @returns The rectified input.
- */
+/** `max(x, 0)`. */
 export function relu(x: Tensor): Tensor {
   return unary("relu", x, (g) => elementwise("relu_grad", [x, g]));
 }
 
 /**
  * Hyperbolic tangent.
- * @param x Input.
  * @returns `tanh x`.
  */
 export function tanh(x: Tensor): Tensor {
@@ -78,19 +63,13 @@ export function tanh(x: Tensor): Tensor {
 
 /**
  * GELU in GPT-2's tanh approximation.
- * @param x Input.
  * @returns `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
  */
 export function gelu(x: Tensor): Tensor {
   return unary("gelu", x, (g) => elementwise("gelu_grad", [x, g]));
 }
 
-/**
- * `x^p` for a scalar exponent (negative bases allowed for integer `p`).
- * @param x Base.
- * @param p Exponent.
- * @returns The power.
- */
+/** `x^p` for a scalar exponent (negative bases allowed for integer `p`). */
 export function pow(x: Tensor, p: number): Tensor {
   return unary("pows", x, (g) => elementwise("pows_grad", [x, g], p), p);
 }
@@ -117,34 +96,19 @@ function reduceTo(g: Tensor, target: Tensor, upstream: Tensor): Tensor {
   return r;
 }
 
-/**
- * `a + b` with broadcasting (`b` may be a number).
- * @param a Left.
- * @param b Right.
- * @returns The sum.
- */
+/** `a + b` with broadcasting (`b` may be a number). */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return unary("adds", a, (g) => g, b);
   return binary("add", a, b, (g) => [g, g]);
 }
 
-/**
- * `a - b` with broadcasting (`b` may be a number).
- * @param a Left.
- * @param b Right.
- * @returns The difference.
- */
+/** `a - b` with broadcasting (`b` may be a number). */
 export function sub(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return unary("adds", a, (g) => g, -b);
   return binary("sub", a, b, (g) => [g, elementwise("neg", [g])]);
 }
 
-/**
- * `a * b` with broadcasting (`b` may be a number).
- * @param a Left.
- * @param b Right.
- * @returns The product.
- */
+/** `a * b` with broadcasting (`b` may be a number). */
 export function mul(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return unary("muls", a, (g) => elementwise("muls", [g], b), b);
   return binary("mul", a, b, (g) => [
@@ -153,12 +117,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
   ]);
 }
 
-/**
- * `a / b` with broadcasting (`b` may be a number).
- * @param a Numerator.
- * @param b Denominator.
- * @returns The quotient.
- */
+/** `a / b` with broadcasting (`b` may be a number). */
 export function div(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return mul(a, 1 / b);
   return binary("div", a, b, (g, out) => {
@@ -176,8 +135,6 @@ export function div(a: Tensor, b: Tensor | number): Tensor {
 
 /**
  * Elementwise maximum (the gradient goes to `a` where `a ≥ b`, else to `b`).
- * @param a Left.
- * @param b Right.
  * @returns `max(a, b)`.
  */
 export function maximum(a: Tensor, b: Tensor): Tensor {
@@ -195,7 +152,6 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
  * @param mask Condition (float, nonzero = true).
  * @param a Values where true.
  * @param b Values where false.
- * @returns The selection.
  */
 export function where(mask: Tensor, a: Tensor, b: Tensor): Tensor {
   const out = elementwise("where", [mask, a, b]);
@@ -208,12 +164,7 @@ export function where(mask: Tensor, a: Tensor, b: Tensor): Tensor {
   });
 }
 
-/**
- * A mask (1/0) of `a > b`, without gradient.
- * @param a Left.
- * @param b Right.
- * @returns The float mask.
- */
+/** A mask (1/0) of `a > b`, without gradient. */
 export function greater(a: Tensor, b: Tensor): Tensor {
   return elementwise("gt", [a, b]);
 }

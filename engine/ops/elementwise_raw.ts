@@ -126,8 +126,6 @@ export function elementwise(name: string, inputs: readonly Tensor[], scalar = 0)
 /**
  * In-place `dst += src` without autograd (gradient accumulation). `dst` must be contiguous;
  * `src` may be any view of the same shape.
- * @param dst Accumulator.
- * @param src Addend.
  */
 export function addInto(dst: Tensor, src: Tensor): void {
   dst.assertLive("accumulate into");
@@ -168,11 +166,7 @@ export function addInto(dst: Tensor, src: Tensor): void {
   if (source !== src) source.dispose();
 }
 
-/**
- * A tensor of ones with `t`'s shape, dtype float and backend.
- * @param t Template.
- * @returns The ones.
- */
+/** A tensor of ones with `t`'s shape, dtype float and backend. */
 export function onesLike(t: Tensor): Tensor {
   const out = empty(t.shape, "float32", t.backend);
   fill(out, 1);

@@ -64,7 +64,6 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
  * Selects slices along an axis: `out` is `x` with dimension `axis` replaced by the entries of
  * `indices` (repeats allowed). The gradient scatter-adds back. Indices outside the axis throw on
  * the CPU backend; on WebGPU they give zero slices and no gradient.
- * @param x Input (float).
  * @param indices int32 `[n]`.
  * @param axis Axis to index (negative counts from the end).
  * @returns `x.shape` with `shape[axis] = n`.
@@ -97,11 +96,9 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 
 /**
  * `out[o, j, :] = x[o, ids[j], :]` around `axis`, without autograd or range checks.
- * @param x Float input.
  * @param ids int32 indices (flattened).
  * @param axis Indexed axis of `x`.
  * @param shape Result shape (`[outer, n, inner]` elements).
- * @param op Op name.
  * @returns A new contiguous tensor.
  */
 function gatherRaw(x: Tensor, ids: Tensor, axis: number, shape: Shape, op: string): Tensor {

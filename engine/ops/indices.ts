@@ -9,8 +9,6 @@ import { cpuValues } from "./cpu_iter.ts";
 
 /**
  * Throws unless `t` is a live int32 tensor.
- * @param t Candidate index tensor.
- * @param op Op name.
  * @param what Role, e.g. `ids`.
  */
 export function assertIndexTensor(t: Tensor, op: string, what: string): void {
@@ -25,9 +23,7 @@ export function assertIndexTensor(t: Tensor, op: string, what: string): void {
 /**
  * On the CPU backend, throws a RangeError naming the first index outside `[0, size)`, its value
  * and its position. GPU index values are never read back here (kernels skip or zero them).
- * @param ids Index tensor.
  * @param size Exclusive upper bound.
- * @param op Op name.
  * @param what Role of `ids`, e.g. `ids`.
  * @param target What is indexed, e.g. `the 5 rows of weight "[5,7]"`.
  */

@@ -31,7 +31,6 @@ export interface MatmulOptions {
  * shared by every batch (a linear layer); leading dimensions must otherwise match.
  * @param a `[..., M, K]` (or `[..., K, M]` with `transA`).
  * @param b `[..., K, N]` or `[K, N]` (or `[N, K]` forms with `transB`).
- * @param options Transpose flags.
  * @returns `[..., M, N]`.
  * @example A linear layer
  * ```ts ignore
@@ -245,7 +244,6 @@ let tiling: MatmulTiling = "auto";
  * Overrides the matmul tiling policy: "auto" (default) picks the llvmpipe-tuned big register
  * tiles on software adapters and GPU-style 4×4 tiles elsewhere. Tests use it to run the
  * hardware kernels on a software adapter.
- * @param t The policy.
  */
 export function setMatmulTiling(t: MatmulTiling): void {
   tiling = t;

@@ -28,9 +28,7 @@ export interface ReduceOptions {
 
 /**
  * Reduces the trailing `len` elements of each row, without autograd.
- * @param x Input (any view).
  * @param axes Axes to reduce.
- * @param op Operator.
  * @param scale Multiplier of the result (1/count for a mean).
  * @returns The reduced tensor with kept dimensions removed.
  */
@@ -177,10 +175,7 @@ function spread(g: Tensor, x: Tensor, axes: readonly number[]): Tensor {
 
 /**
  * Sum over axes (all by default).
- * @param x Input.
  * @param axes Axis or axes (negative counts from the end).
- * @param options `keepDims`.
- * @returns The sum.
  */
 export function sum(
   x: Tensor,
@@ -192,13 +187,7 @@ export function sum(
   return record(out, "sum", [x], (g) => [spread(g, x, ax)]);
 }
 
-/**
- * Mean over axes (all by default).
- * @param x Input.
- * @param axes Axis or axes.
- * @param options `keepDims`.
- * @returns The mean.
- */
+/** Mean over axes (all by default). */
 export function mean(
   x: Tensor,
   axes?: number | readonly number[],
@@ -215,13 +204,7 @@ export function mean(
   });
 }
 
-/**
- * Maximum over axes (all by default). The gradient flows to every maximal element.
- * @param x Input.
- * @param axes Axis or axes.
- * @param options `keepDims`.
- * @returns The maximum.
- */
+/** Maximum over axes (all by default). The gradient flows to every maximal element. */
 export function max(
   x: Tensor,
   axes?: number | readonly number[],

@@ -20,7 +20,6 @@ export interface RowShape {
 
 /**
  * Checks that `x` is a live float tensor of rank ≥ 1 and splits its shape into rows.
- * @param x The tensor.
  * @param op Op name for messages.
  * @returns Rows and row length.
  */
@@ -77,9 +76,7 @@ export interface RowLaunch {
 
 /**
  * Records a row kernel over `[rows, len]` with the variant {@linkcode rowPlan} picks.
- * @param backend The WebGPU backend.
  * @param shape Rows and row length.
- * @param launch Kernel and bindings.
  */
 export function runRows(backend: GpuBackend, shape: RowShape, launch: RowLaunch): void {
   if (shape.rows === 0) return;

@@ -63,7 +63,6 @@ function softmaxOp(x: Tensor, log: boolean): Tensor {
  * @param y The forward output (any view).
  * @param g Upstream gradient of `y`'s shape (any view).
  * @param log Log-softmax instead of softmax.
- * @returns The input gradient.
  */
 export function softmaxBackward(y: Tensor, g: Tensor, log: boolean): Tensor {
   const name = log ? "logSoftmax backward" : "softmax backward";

@@ -13,9 +13,6 @@ import { sumTo } from "./reduce.ts";
 /**
  * A tensor with the same elements in a new shape (one dimension may be -1). A view when the
  * input is contiguous, else a copy.
- * @param x Input.
- * @param shape New shape.
- * @returns The reshaped tensor.
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.assertLive("reshape");
@@ -48,9 +45,7 @@ function resolveShape(shape: readonly number[], size: number, from: Shape): numb
 
 /**
  * Reorders dimensions (a view).
- * @param x Input.
  * @param perm New order: output dimension i is input dimension `perm[i]`.
- * @returns The permuted view.
  */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   x.assertLive("permute");
@@ -67,13 +62,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   return record(out, "permute", [x], (g) => [permute(g, inverse)]);
 }
 
-/**
- * Swaps two dimensions (a view); defaults to the last two.
- * @param x Input.
- * @param d0 First dimension.
- * @param d1 Second dimension.
- * @returns The transposed view.
- */
+/** Swaps two dimensions (a view); defaults to the last two. */
 export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
   const perm = Array.from({ length: x.rank }, (_, i) => i);
   const a = d0 < 0 ? d0 + x.rank : d0;
@@ -85,10 +74,8 @@ export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
 /**
  * A sub-range view: `starts[i] ≤ index < ends[i]` per dimension (missing entries = whole dim,
  * negative values count from the end).
- * @param x Input.
  * @param starts Start per dimension.
  * @param ends End per dimension (exclusive).
- * @returns The view.
  */
 export function slice(x: Tensor, starts: readonly number[], ends?: readonly number[]): Tensor {
   x.assertLive("slice");
@@ -130,9 +117,7 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
 
 /**
  * Broadcasts to a larger shape as a view (stride 0 on expanded dimensions).
- * @param x Input.
  * @param shape Target shape (same or higher rank; expanded dims must be 1 in `x`).
- * @returns The expanded view.
  */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   x.assertLive("expand");
@@ -153,7 +138,6 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /**
  * A contiguous copy (or `x` itself when already contiguous), recorded for autograd.
- * @param x Input.
  * @returns A contiguous tensor with offset 0.
  */
 export function contiguous(x: Tensor): Tensor {
@@ -164,9 +148,7 @@ export function contiguous(x: Tensor): Tensor {
 
 /**
  * Inserts a size-1 dimension.
- * @param x Input.
  * @param dim Where (negative counts from the end of the result).
- * @returns The view.
  */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = dim < 0 ? dim + x.rank + 1 : dim;
@@ -177,9 +159,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 /**
  * Removes size-1 dimensions (all, or the one given).
- * @param x Input.
  * @param dim Optional dimension.
- * @returns The view.
  */
 export function squeeze(x: Tensor, dim?: number): Tensor {
   if (dim === undefined) return reshape(x, x.shape.filter((n) => n !== 1));

@@ -42,7 +42,6 @@ export function withBindingLimit<T>(bytes: number, fn: () => T): T {
 
 /**
  * The largest storage binding, in bytes, that launches on `backend` may use now.
- * @param backend The WebGPU backend.
  * @returns Bytes (a multiple of 16).
  */
 export function bindingLimit(backend: GpuBackend): number {
@@ -55,7 +54,6 @@ export function bindingLimit(backend: GpuBackend): number {
  * `t.offset + r·rowStride + [0, rowSpan)`, into runs that each fit one binding and hold at most
  * `maxRows` rows.
  * @param t A WebGPU tensor (its storage is bound).
- * @param rows Number of rows.
  * @param rowStride Elements between row starts.
  * @param rowSpan Elements from a row's first to its last element, plus one.
  * @param maxRows Most rows per window (65,535 for kernels that put rows on the grid's y axis).
@@ -102,9 +100,7 @@ export function rowWindows(
 /**
  * The whole storage of `t` as one binding, with a clear error when it exceeds the adapter's
  * limit (the test cap of {@linkcode withBindingLimit} does not apply).
- * @param t A WebGPU tensor.
  * @param op Op name, for the message.
- * @returns The binding.
  */
 export function wholeBinding(t: Tensor, op: string): GpuBinding {
   const b = t.binding();

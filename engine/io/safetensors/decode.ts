@@ -104,7 +104,6 @@ function lookup(codes: ArrayLike<number>, table: Float32Array): Float32Array {
  * @param name Tensor name for error messages.
  * @param source File name for error messages.
  * @param alias Allow returning a view of `span` for F32 and I32 when it is 4-byte aligned.
- * @returns The decoded values.
  * @throws {RangeError} When an integer does not fit in Int32, or `span` is not a whole number of
  *   elements.
  * @example

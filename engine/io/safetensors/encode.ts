@@ -265,7 +265,6 @@ export function* safetensorsChunks(
  * @param tensors Tensors to write; `dtype` must be a {@linkcode SafeWriteDType}.
  * @param metadata Optional string→string map stored as `"__metadata__"`.
  * @param source Name used in error messages.
- * @returns The complete file.
  * @throws {TypeError} For invalid names, dtypes, array types or metadata.
  * @throws {RangeError} When a tensor's data length does not match its shape.
  * @example

@@ -176,7 +176,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * @param bytes The file, or at least its first `8 + N` bytes.
  * @param source Name used in error messages, typically the file path.
  * @param fileSize Total file size, when `bytes` holds only a prefix; defaults to `bytes.length`.
- * @returns The validated header.
  * @throws {RangeError} For sizes, lengths and offsets that do not fit.
  * @throws {TypeError} For malformed UTF-8, JSON, types or unknown dtypes.
  * @example

@@ -106,8 +106,6 @@ export class BytePairEncoder {
 
   /**
    * Rank of merging `left` with `right`.
-   * @param left Left symbol.
-   * @param right Right symbol.
    * @returns The rank (lower merges first), or `undefined` if the pair never merges.
    */
   rank(left: string, right: string): number | undefined {

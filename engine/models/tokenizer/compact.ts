@@ -128,7 +128,6 @@ export class CompactTokenizer implements Tokenizer {
   /**
    * Decodes compact ids to text; invalid UTF-8 (e.g. half a character) becomes U+FFFD.
    * @param ids Compact ids, each in `0 .. vocabSize - 1`.
-   * @returns The text.
    * @throws {RangeError} If an id is out of range or not an integer.
    */
   decode(ids: readonly number[]): string {
@@ -181,9 +180,7 @@ function checkOption(name: string, value: number, min: number): void {
  * Builds a compact tokenizer that keeps the GPT-2 tokens a corpus uses (see the module doc for
  * the id layout). Encoding the corpus with GPT-2 dominates the cost.
  * @param gpt2 The GPT-2 base tokenizer.
- * @param texts The corpus.
  * @param options Frequency threshold and size cap.
- * @returns The compact tokenizer.
  * @throws {RangeError} If `minCount` is not an integer ≥ 1 or `maxVocabSize` not one ≥ 257.
  * @example
  * ```ts

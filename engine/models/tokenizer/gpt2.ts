@@ -96,7 +96,6 @@ export class Gpt2Tokenizer implements Tokenizer {
   /**
    * Encodes text as GPT-2 token ids. `"<|endoftext|>"` in the text is encoded literally.
    * @param text Any string; lone surrogates become U+FFFD, as with `TextEncoder`.
-   * @returns The token ids.
    * @throws {TypeError} If `text` is not a string.
    */
   encode(text: string): number[] {
@@ -111,7 +110,6 @@ export class Gpt2Tokenizer implements Tokenizer {
   /**
    * Decodes token ids to text; invalid UTF-8 (e.g. half a character) becomes U+FFFD.
    * @param ids Token ids, each in `0 .. vocabSize - 1`.
-   * @returns The text.
    * @throws {RangeError} If an id is out of range or not an integer.
    */
   decode(ids: readonly number[]): string {
@@ -142,7 +140,6 @@ export class Gpt2Tokenizer implements Tokenizer {
 
   /**
    * The bytes a token stands for.
-   * @param id A token id.
    * @returns A fresh copy of the token's bytes.
    * @throws {RangeError} If the id is out of range or not an integer.
    */
@@ -195,7 +192,6 @@ let standard: Promise<Gpt2Tokenizer> | undefined;
 /**
  * Loads the standard GPT-2 tokenizer. The first call reads the vocabulary files; later calls
  * share the same instance (and its word cache).
- * @returns The GPT-2 tokenizer.
  * @example
  * ```ts
  * import { loadGpt2Tokenizer } from "./gpt2.ts";

@@ -5,7 +5,6 @@
 
 /**
  * Checks that `id` is a valid token id.
- * @param id The candidate id.
  * @param vocabSize Number of tokens in the vocabulary.
  * @throws {RangeError} If `id` is not an integer in `0 .. vocabSize - 1`.
  * @example
@@ -23,7 +22,6 @@ export function checkTokenId(id: number, vocabSize: number): void {
 /**
  * Checks that a value passed as text is a string, since `encode()` is called from untyped
  * code (JSON, datasets) where a stray `undefined` would otherwise encode as "undefined".
- * @param text The candidate.
  * @throws {TypeError} If it is not a string.
  * @example
  * ```ts

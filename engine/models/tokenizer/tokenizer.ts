@@ -81,14 +81,12 @@ export interface Tokenizer {
    * Encodes text as token ids. Text is treated literally: `"<|endoftext|>"` inside it is
    * encoded as ordinary characters, never as {@linkcode Tokenizer.endOfTextId}.
    * @param text Any string; lone surrogates are encoded as U+FFFD, as `TextEncoder` does.
-   * @returns The token ids.
    */
   encode(text: string): number[];
   /**
    * Decodes token ids to text. Byte sequences that are not valid UTF-8 (e.g. a multi-byte
    * character cut in half) decode to U+FFFD.
    * @param ids Token ids, each in `0 .. vocabSize - 1`.
-   * @returns The text.
    */
   decode(ids: readonly number[]): string;
   /**

@@ -25,7 +25,6 @@ export interface Gpt2Vocabulary {
 /**
  * Parses the text of a `vocab.bpe` file: a `#version` header line, then one `left right` rule
  * per line, best first.
- * @param text The file's text.
  * @returns The merge rules in rank order.
  * @throws {TypeError} If a rule line does not hold exactly two symbols.
  * @example

@@ -5,9 +5,6 @@ import { type Shape, sizeOf } from "../../../engine/shape.ts";
 /**
  * Seeded uniform values in [lo, hi).
  * @param shape Shape (its size is the count).
- * @param seed Seed.
- * @param lo Lower bound.
- * @param hi Upper bound.
  * @returns Float64 values.
  */
 export function seeded(shape: Shape, seed: number, lo = -1, hi = 1): Float64Array {
@@ -17,7 +14,6 @@ export function seeded(shape: Shape, seed: number, lo = -1, hi = 1): Float64Arra
 
 /**
  * The float32 rounding of values (what a GPU tensor holds after upload).
- * @param v Values.
  * @returns Rounded float64 values.
  */
 export function f32(v: ArrayLike<number>): Float64Array {

@@ -21,9 +21,7 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * A random integer in `[0, n)`.
- * @param random The generator.
  * @param n Exclusive upper bound.
- * @returns The integer.
  */
 export function randomInt(random: () => number, n: number): number {
   return Math.floor(random() * n);
