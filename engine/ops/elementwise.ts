@@ -1,6 +1,6 @@
 /**
- * Elementwise ops with broadcasting: forward (WGSL kernel), backward rule, and float64 reference
- * side by side.
+ * Differentiable elementwise ops with broadcasting: each forward runs an expression of the
+ * table in `elementwise_raw.ts` (WGSL and float64 reference), and its backward rule sits here.
  * @module
  */
 import { fmtShape } from "../shape.ts";
