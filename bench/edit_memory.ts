@@ -2,8 +2,8 @@
 // shifts are computed, for m = 64 … 4096 (records cycle through the held-out split beyond its
 // size; memory does not depend on which facts they are).
 import { initWebGpu } from "../engine/backend.ts";
-import { revertShifts } from "../malmen/journal.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
+import { revertShifts } from "../malmen/editors/journal.ts";
+import { editAndScore } from "../malmen/workflows.ts";
 import type { Bench, BenchContext } from "./types.ts";
 import { worldRuns } from "./world_runs.ts";
 

@@ -3,8 +3,8 @@
 import { initWebGpu } from "../engine/backend.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
-import { revertShifts } from "../malmen/journal.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
+import { revertShifts } from "../malmen/editors/journal.ts";
+import { editAndScore } from "../malmen/workflows.ts";
 import type { Bench, BenchContext } from "./types.ts";
 import { worldRuns } from "./world_runs.ts";
 

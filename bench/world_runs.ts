@@ -9,9 +9,9 @@ import { loadLmRun } from "../malmen/lm/load.ts";
 import { bestCheckpoint, latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import type { GPTConfig } from "../engine/models/gpt/config.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { DEMO_BUDGET, modelConfigFor, type WorldSetup, worldSetup } from "../malmen/pipeline.ts";
-import { type EditRequest, toRequests } from "../malmen/requests.ts";
-import { trainEditor } from "../malmen/train_editor.ts";
+import { DEMO_BUDGET, modelConfigFor, type WorldSetup, worldSetup } from "../malmen/workflows.ts";
+import { type EditRequest, toRequests } from "../malmen/eval/requests.ts";
+import { trainEditor } from "../malmen/editors/train_editor.ts";
 
 /**
  * Where the runs live: the demo's output folder, so `deno task demo` and the benchmarks share

@@ -2,12 +2,12 @@
 // world, train the language model, meta-train MALMEN and the MEND-sum baseline, edit held-out
 // facts with MALMEN, MEND and fine-tuning, and print the report.
 import { parseArgs } from "node:util";
-import { Progress } from "../cli/progress.ts";
-import { linePlot } from "../cli/svg.ts";
+import { Progress } from "./_cli/progress.ts";
+import { linePlot } from "./_cli/svg.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig, type EditorConfig } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
-import { revertShifts } from "../malmen/journal.ts";
+import { revertShifts } from "../malmen/editors/journal.ts";
 import { trainLm } from "../malmen/lm/train.ts";
 import {
   DEMO_BUDGET,
@@ -15,11 +15,11 @@ import {
   editAndScore,
   modelConfigFor,
   worldSetup,
-} from "../malmen/pipeline.ts";
-import { type EditReport, editReport, markdownSummary } from "../malmen/report.ts";
-import { toRequests } from "../malmen/requests.ts";
-import { trainEditor } from "../malmen/train_editor.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+} from "../malmen/workflows.ts";
+import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
+import { toRequests } from "../malmen/eval/requests.ts";
+import { trainEditor } from "../malmen/editors/train_editor.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_cli/common.ts";
 
 const HELP = `Usage: deno task demo [options]
 

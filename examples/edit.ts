@@ -10,13 +10,13 @@ import { loadEditRecords } from "../malmen/data/edit_records.ts";
 import { defaultEditorConfig, type Editor } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { HyperEditor } from "../malmen/editors/hyper.ts";
-import { readJournalEntry, writeJournalEntry } from "../malmen/journal.ts";
+import { readJournalEntry, writeJournalEntry } from "../malmen/editors/journal.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
-import { editReport, markdownSummary } from "../malmen/report.ts";
-import { toRequests } from "../malmen/requests.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
+import { editAndScore } from "../malmen/workflows.ts";
+import { editReport, markdownSummary } from "../malmen/eval/report.ts";
+import { toRequests } from "../malmen/eval/requests.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_cli/common.ts";
 
 const HELP = `Usage: deno task edit --input FILE [options]
 

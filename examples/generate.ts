@@ -2,8 +2,8 @@
 import { parseArgs } from "node:util";
 import { generate } from "../engine/models/gpt/generate.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
-import { applyShifts, readJournalEntry } from "../malmen/journal.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
+import { applyShifts, readJournalEntry } from "../malmen/editors/journal.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_cli/common.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 

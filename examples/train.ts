@@ -1,7 +1,7 @@
 // `deno task train`: trains the language model (default) or meta-trains an editor on top of it.
 import { parseArgs } from "node:util";
-import { linePlot } from "../cli/svg.ts";
-import { Progress } from "../cli/progress.ts";
+import { linePlot } from "./_cli/svg.ts";
+import { Progress } from "./_cli/progress.ts";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { loadCounterFactSplits } from "../malmen/data/data_raw.ts";
 import { generateWorld, resampleRecords } from "../malmen/data/world.ts";
@@ -9,10 +9,10 @@ import { counterFactCorpus, encodeFact, worldCorpus } from "../malmen/lm/corpus.
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
-import { type EditRequest, toRequests } from "../malmen/requests.ts";
-import { trainEditor } from "../malmen/train_editor.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/workflows.ts";
+import { type EditRequest, toRequests } from "../malmen/eval/requests.ts";
+import { trainEditor } from "../malmen/editors/train_editor.ts";
+import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_cli/common.ts";
 
 const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
 

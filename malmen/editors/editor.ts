@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
-import type { EditRequest } from "../requests.ts";
+import type { EditRequest } from "../eval/requests.ts";
 
 /** Names of the editors. */
 export type EditorName = "malmen" | "mend" | "ft";
@@ -31,7 +31,7 @@ export interface EditorConfig {
   /**
    * Weight μ of a preservation prior in MALMEN's least-squares solve: ΔW = (KᵀK + μ·E[uuᵀ] +
    * λI)⁻¹KᵀD, with E[uuᵀ] the second moment of the keys of the LM's own training facts
-   * (see `malmen/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
+   * (see `malmen/algorithm/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
    */
   keyPrior?: number;
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */

@@ -10,11 +10,11 @@ import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { lmLoss } from "../../engine/models/gpt/model.ts";
-import { answerLogits } from "../meta_loss.ts";
+import { answerLogits } from "../algorithm/meta_loss.ts";
 import { disposeBatch, editBatch } from "../../engine/models/gpt/batch.ts";
 import { ParamArena } from "../../engine/nn/arena.ts";
 import { AdamW } from "../../engine/nn/adamw.ts";
-import { batches, type EditRequest } from "../requests.ts";
+import { batches, type EditRequest } from "../eval/requests.ts";
 import type { Editor, EditorConfig } from "./editor.ts";
 
 /** Fine-tunes the edited layers' shifts. */

@@ -13,16 +13,16 @@ import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
-import { HyperNetwork } from "../hypernet.ts";
+import { HyperNetwork } from "../algorithm/hypernet.ts";
 import { upload } from "../../engine/alloc.ts";
 import { fmtShape } from "../../engine/shape.ts";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
-import { scaledPrior } from "../key_prior.ts";
-import type { NormalizerState } from "../normalizer.ts";
-import { RidgeAccumulator } from "../ridge_accumulator.ts";
-import { captureBatch } from "../capture.ts";
-import { type Aggregation, rowChunks } from "../predict.ts";
-import { batches, type EditRequest } from "../requests.ts";
+import { scaledPrior } from "../algorithm/key_prior.ts";
+import type { NormalizerState } from "../algorithm/normalizer.ts";
+import { RidgeAccumulator } from "../algorithm/ridge_accumulator.ts";
+import { captureBatch } from "../algorithm/capture.ts";
+import { type Aggregation, rowChunks } from "../algorithm/predict.ts";
+import { batches, type EditRequest } from "../eval/requests.ts";
 import type { Editor, EditorConfig, EditorName } from "./editor.ts";
 
 /** A MALMEN or MEND editor. */
@@ -45,7 +45,7 @@ export class HyperEditor implements Editor {
   lastFit: number[] | null = null;
   /**
    * Per edited layer (in `config.layers` order), the preservation matrix P = μ·E[uuᵀ] added to
-   * each least-squares solve, or null for MALMEN's plain ridge (see `malmen/key_prior.ts`).
+   * each least-squares solve, or null for MALMEN's plain ridge (see `malmen/algorithm/key_prior.ts`).
    * Owned by the editor; set through {@linkcode HyperEditor.setKeyMoments}.
    */
   keyPrior: Tensor[] | null = null;

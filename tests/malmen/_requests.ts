@@ -2,7 +2,7 @@
 // tokens, answers of 1–2 tokens, every tuple of a request independent.
 import { rng } from "../../engine/ops/creation.ts";
 import type { PromptAnswer } from "../../engine/models/gpt/batch.ts";
-import type { EditRequest } from "../../malmen/requests.ts";
+import type { EditRequest } from "../../malmen/eval/requests.ts";
 import type { EditRecord } from "../../malmen/data/edit_record.ts";
 
 /**

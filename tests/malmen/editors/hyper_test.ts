@@ -6,17 +6,17 @@ import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
-import { cacheEdits, disposeCache } from "../../../malmen/capture.ts";
-import { disposeShift, phaseB } from "../../../malmen/scheduler.ts";
+import { cacheEdits, disposeCache } from "../../../malmen/algorithm/capture.ts";
+import { disposeShift, phaseB } from "../../../malmen/algorithm/scheduler.ts";
 import {
   applyShifts,
   readJournalEntry,
   revertShifts,
   writeJournalEntry,
-} from "../../../malmen/journal.ts";
+} from "../../../malmen/editors/journal.ts";
 import { pairStats } from "../../../malmen/lm/evaluate.ts";
 import { AdamW } from "../../../engine/nn/adamw.ts";
-import type { EditRequest } from "../../../malmen/requests.ts";
+import type { EditRequest } from "../../../malmen/eval/requests.ts";
 import { randomRequests } from "../_requests.ts";
 
 const V = 19;
