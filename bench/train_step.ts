@@ -40,7 +40,7 @@ async function ours(config: GPTConfig, seqs: number[][], steps: number): Promise
   const batch = lmBatch(seqs, { backend: gpu });
   const record = (): Tensor => {
     opt.zeroGrad();
-    const loss = lmLoss(model.forward(batch.ids).logits, batch.labels);
+    const loss = lmLoss(model.forward(batch.ids), batch.labels);
     loss.backward();
     opt.step();
     return loss;

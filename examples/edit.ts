@@ -12,6 +12,7 @@ import { FtEditor } from "../malmen/editors/ft.ts";
 import { HyperEditor } from "../malmen/editors/hyper.ts";
 import { readJournalEntry, writeJournalEntry } from "../malmen/editors/journal.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
+import { setShift } from "../malmen/algorithm/shifts.ts";
 import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import { editAndScore } from "../malmen/workflows.ts";
 import { editReport, markdownSummary } from "../malmen/eval/report.ts";
@@ -114,7 +115,7 @@ await runCli(async () => {
     for (const [layer, shift] of outcome.shifts) {
       const w = model.getParameter(`h.${layer}.mlp.c_proj.weight`);
       const edited = noGrad(() => add(w, shift));
-      model.setShift(layer, null);
+      setShift(model, layer, null);
       copyInto(w, edited);
       edited.dispose();
     }

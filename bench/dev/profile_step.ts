@@ -35,7 +35,7 @@ const step = (): void => {
     opt.zeroGrad();
     const at = answersOnly ? batch.positions : undefined;
     const labels = answersOnly ? batch.targets : batch.labels;
-    lmLoss(model.forward(batch.ids, { at }).logits, labels).backward();
+    lmLoss(model.forward(batch.ids, { at }), labels).backward();
     opt.step();
   });
   disposeBatch(batch);

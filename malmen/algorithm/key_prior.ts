@@ -14,7 +14,8 @@ import { addInto, mul } from "../../engine/ops/elementwise.ts";
 import { matmul } from "../../engine/ops/matmul.ts";
 import { keep } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
-import { captureBatch } from "./capture.ts";
+import { captureStream } from "./capture.ts";
+import { clearShifts } from "./shifts.ts";
 
 /**
  * E[uuᵀ] per edited layer over the keys u at the positions that predict answer tokens of
@@ -32,11 +33,10 @@ export function keySecondMoments(
   lmBatch = 64,
 ): Tensor[] {
   if (pairs.length === 0) throw new RangeError("Key statistics need at least one fact");
-  model.clearShifts();
+  clearShifts(model);
   const sums: Tensor[] = [];
   let rows = 0;
-  for (let i = 0; i < pairs.length; i += lmBatch) {
-    const captured = captureBatch(model, pairs.slice(i, i + lmBatch), layers);
+  for (const captured of captureStream(model, pairs, layers, lmBatch)) {
     captured.forEach((c, l) => {
       const kk = noGrad(() => matmul(c.keys, c.keys, { transA: true }));
       if (sums[l] === undefined) sums[l] = keep(kk);
@@ -44,8 +44,6 @@ export function keySecondMoments(
         addInto(sums[l], kk);
         kk.dispose();
       }
-      c.keys.dispose();
-      c.valueGrads.dispose();
     });
     rows += captured[0].keys.shape[0];
   }

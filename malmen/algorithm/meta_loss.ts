@@ -42,7 +42,7 @@ export function answerLogProbs(logits: Tensor, batch: TokenBatch): Tensor {
  * @returns `[n, V]`, aligned with `batch.targets`.
  */
 export function answerLogits(model: GPT, batch: TokenBatch): Tensor {
-  return model.forward(batch.ids, { at: batch.positions }).logits;
+  return model.forward(batch.ids, { at: batch.positions });
 }
 
 /**

@@ -15,6 +15,7 @@ import { disposeBatch, editBatch } from "../../engine/models/gpt/batch.ts";
 import { ParamArena } from "../../engine/nn/arena.ts";
 import { AdamW } from "../../engine/nn/adamw.ts";
 import { batches, type EditRequest } from "../eval/requests.ts";
+import { clearShifts, setShift } from "../algorithm/shifts.ts";
 import type { Editor, EditorConfig } from "./editor.ts";
 
 /** Fine-tunes the edited layers' shifts. */
@@ -50,7 +51,7 @@ export class FtEditor implements Editor {
     const arena = ParamArena.fromTensors(init, { decay: () => false });
     for (const t of init.values()) t.dispose();
     const optimizer = new AdamW(arena, { lr: ftLr, weightDecay: 0 });
-    for (const l of layers) model.setShift(l, arena.param(`shift.${l}`));
+    for (const l of layers) setShift(model, l, arena.param(`shift.${l}`));
     const groups = batches(requests.map((r) => r.edit), lmBatch);
     const o = { backend: model.backend, maxLength: model.config.nCtx };
     const prepared = groups.map((g) => editBatch(g, o));
@@ -74,7 +75,7 @@ export class FtEditor implements Editor {
       return out;
     } finally {
       for (const b of prepared) disposeBatch(b);
-      model.clearShifts();
+      clearShifts(model);
       optimizer.dispose();
       arena.dispose();
     }

@@ -7,6 +7,7 @@ import { upload } from "../../engine/alloc.ts";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
+import { clearShifts, setShift } from "../algorithm/shifts.ts";
 
 /** Metadata of a journal entry. */
 export interface JournalMeta {
@@ -78,7 +79,7 @@ export async function readJournalEntry(
  * @param shifts Layer → ΔW.
  */
 export function applyShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): void {
-  for (const [layer, s] of shifts) model.setShift(layer, s);
+  for (const [layer, s] of shifts) setShift(model, layer, s);
 }
 
 /**
@@ -86,5 +87,5 @@ export function applyShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): vo
  * @param model The model.
  */
 export function revertShifts(model: GPT): void {
-  model.clearShifts();
+  clearShifts(model);
 }

@@ -51,7 +51,7 @@ export async function pairStats(
     batch.hostPositions.forEach((p, r) => owner[Math.floor(p / batch.length) * n + r] = 1);
     noGrad(() =>
       tidy(() => {
-        const logits = model.forward(batch.ids, { at: batch.positions }).logits;
+        const logits = model.forward(batch.ids, { at: batch.positions });
         accs.push(keep(answerAccuracy(logits, batch)));
         const rowNll = crossEntropy(logits, batch.targets, { reduction: "none" });
         const perExample = matmul(

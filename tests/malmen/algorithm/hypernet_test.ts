@@ -9,7 +9,7 @@ import { noGrad } from "../../../engine/autograd.ts";
 import { tidy } from "../../../engine/scope.ts";
 import type { Tensor } from "../../../engine/tensor.ts";
 import { HyperNetwork } from "../../../malmen/algorithm/hypernet.ts";
-import { MendSumAccumulator } from "../../../malmen/algorithm/sum_baseline.ts";
+import { SUM } from "../../../malmen/algorithm/sum_aggregation.ts";
 
 const D_IN = 5;
 const D_OUT = 3;
@@ -206,7 +206,7 @@ gpuTest("`HyperNetwork.forward()` on WebGPU is the identity at init", async (gpu
   net.dispose();
 });
 
-Deno.test("`HyperNetwork.mendShift()` is −η ŨᵀΔ̃ and the sum accumulator streams it", async () => {
+Deno.test("`HyperNetwork.mendShift()` is −η ŨᵀΔ̃ and the sum aggregation streams it", async () => {
   const net = makeNet(CPU, true);
   const [u, v] = data(CPU, 10);
   const { uTilde, deltaTilde } = net.forward(u, v, 2);
@@ -223,13 +223,13 @@ Deno.test("`HyperNetwork.mendShift()` is −η ŨᵀΔ̃ and the sum accumulator
   const whole = net.mendShift(u, v, 2);
   assertClose(await whole.toArray(), want, { atol: 1e-14, rtol: 1e-12 }, "shift");
   // Streamed over uneven chunks: same ΔW, and the same gradients as autograd on the whole.
-  const acc = new MendSumAccumulator(net, 2);
+  const acc = SUM.create(net, 2);
   const g = weights([D_IN, D_OUT], CPU);
   const chunks = [[0, 3], [3, 4], [4, 10]];
   const rows = (t: Tensor, s: number, e: number, d: number) =>
     tensor(Array.from(t.storage.array!).slice(s * d, e * d), [e - s, d], { backend: CPU });
   for (const [s, e] of chunks) acc.add(rows(u, s, e, D_IN), rows(v, s, e, D_OUT));
-  assertClose(await acc.deltaW.toArray(), want, { atol: 1e-14, rtol: 1e-12 }, "accumulated");
+  assertClose(await (await acc.finish()).toArray(), want, { atol: 1e-14, rtol: 1e-12 }, "summed");
   tidy(() => net.mendShift(u, v, 2).backward(g));
   const ref = new Map<string, Float64Array>();
   for (const [name, p] of net.parameters()) {
@@ -237,7 +237,14 @@ Deno.test("`HyperNetwork.mendShift()` is −η ŨᵀΔ̃ and the sum accumulator
     p.grad?.dispose();
     p.grad = null;
   }
-  for (const [s, e] of chunks) acc.backwardChunk(rows(u, s, e, D_IN), rows(v, s, e, D_OUT), g);
+  await acc.backward(
+    g,
+    chunks.map(([s, e]) => ({
+      start: s,
+      keys: rows(u, s, e, D_IN),
+      valueGrads: rows(v, s, e, D_OUT),
+    })),
+  );
   for (const [name, p] of net.parameters()) {
     const got = p.grad ? await p.grad.toArray() : new Float64Array(p.size);
     assertClose(got, ref.get(name)!, { atol: 1e-13, rtol: 1e-10 }, name);

@@ -22,6 +22,7 @@ import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import type { HyperNetwork } from "../../../malmen/algorithm/hypernet.ts";
 import { ridgeSolve } from "../../../malmen/algorithm/ridge_solve.ts";
 import { cacheEdits, disposeCache } from "../../../malmen/algorithm/capture.ts";
+import { clearShifts, getShift, setShift } from "../../../malmen/algorithm/shifts.ts";
 import { answerLogProbs, klDivergence } from "../../../malmen/algorithm/meta_loss.ts";
 import { metaStep } from "../../../malmen/algorithm/scheduler.ts";
 import { batches, type EditRequest } from "../../../malmen/eval/requests.ts";
@@ -29,7 +30,7 @@ import { randomRequests } from "../_requests.ts";
 
 const V = 23;
 const LM_BATCH = 2; // 5 facts: mini-batches of 2, 2, 1 (not a multiple of the batch).
-const CHUNK = 3; // hyper-network chunks cut across LM mini-batches.
+const CHUNK = 3; // hyper-network chunks cut across LM mini-batches (see `RowChunker`).
 
 function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 7);
@@ -140,8 +141,8 @@ async function plainGrads(
   const cache = cacheEdits(model, reqs.map((r) => r.edit), c.layers, c.lmBatch);
   tidy(() => {
     c.layers.forEach((layer, k) => {
-      const keys = concat(cache.chunks[k].map((x) => x.keys));
-      const grads = concat(cache.chunks[k].map((x) => x.valueGrads));
+      const keys = concat(cache.batches.map((b) => b[k].keys));
+      const grads = concat(cache.batches.map((b) => b[k].valueGrads));
       let shift: Tensor;
       if (name === "malmen") {
         const d = net.valueDiffs(keys, grads, k);
@@ -151,7 +152,7 @@ async function plainGrads(
       } else {
         shift = net.mendShift(keys, grads, k);
       }
-      model.setShift(layer, shift);
+      setShift(model, layer, shift);
     });
     let loss: Tensor | null = null;
     const o = { backend, maxLength: 8 };
@@ -163,23 +164,23 @@ async function plainGrads(
     for (const mb of genBatches) {
       const b = editBatch(mb, o);
       made.push(b);
-      const l = lmLoss(model.forward(b.ids).logits, b.labels);
+      const l = lmLoss(model.forward(b.ids), b.labels);
       loss = loss ? add(loss, l) : l;
     }
-    const shifts = c.layers.map((l) => model.getShift(l));
+    const shifts = c.layers.map((l) => getShift(model, l));
     for (const mb of batches(reqs.map((r) => r.unrel), c.lmBatch)) {
       const b = editBatch(mb, o);
       made.push(b);
-      model.clearShifts();
-      const ref = noGrad(() => answerLogProbs(model.forward(b.ids).logits, b));
-      c.layers.forEach((l, i) => model.setShift(l, shifts[i]));
-      const kl = mul(klDivergence(ref, answerLogProbs(model.forward(b.ids).logits, b)), c.locCoef);
+      clearShifts(model);
+      const ref = noGrad(() => answerLogProbs(model.forward(b.ids), b));
+      c.layers.forEach((l, i) => setShift(model, l, shifts[i]));
+      const kl = mul(klDivergence(ref, answerLogProbs(model.forward(b.ids), b)), c.locCoef);
       loss = add(loss!, kl);
     }
     loss!.backward();
     for (const b of made) disposeBatch(b);
   });
-  model.clearShifts();
+  clearShifts(model);
   disposeCache(cache);
   const out = new Map<string, Float64Array>();
   for (const [n, p] of net.parameters()) {

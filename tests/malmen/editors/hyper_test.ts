@@ -7,7 +7,8 @@ import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { cacheEdits, disposeCache } from "../../../malmen/algorithm/capture.ts";
-import { disposeShift, phaseB } from "../../../malmen/algorithm/scheduler.ts";
+import { clearShifts, getShift, setShift } from "../../../malmen/algorithm/shifts.ts";
+import { aggregateRows } from "../../../malmen/algorithm/stream.ts";
 import {
   applyShifts,
   readJournalEntry,
@@ -38,7 +39,7 @@ function requests(count: number): EditRequest[] {
 }
 
 for (const name of ["malmen", "mend"] as const) {
-  Deno.test(`\`computeShifts()\` (${name}) streaming equals the cached phase-B shift when m is not a multiple of the batch`, async () => {
+  Deno.test(`\`computeShifts()\` (${name}) streaming equals the shift of the cached rows when m is not a multiple of the batch`, async () => {
     const lm = model();
     const editor = new HyperEditor(name, lm, {
       ...defaultEditorConfig(2),
@@ -55,14 +56,15 @@ for (const name of ["malmen", "mend"] as const) {
       editor.config.layers,
       editor.config.lmBatch,
     );
-    const shifts = await phaseB(editor, cache);
+    const aggregators = editor.aggregators();
+    const shifts = await aggregateRows(cache.batches, aggregators, editor.config.chunk);
     for (let i = 0; i < editor.config.layers.length; i++) {
       const a = await streamed.get(editor.config.layers[i])!.toArray();
-      const b = await shifts[i].shift.toArray();
+      const b = await shifts[i].toArray();
       assertClose(a, b, { atol: 1e-12, rtol: 1e-9 }, `layer ${editor.config.layers[i]}`);
       ok(b.some((x) => x !== 0), "the shift must not be zero");
     }
-    shifts.forEach(disposeShift);
+    for (const a of aggregators) a.dispose();
     disposeCache(cache);
     editor.dispose();
     lm.dispose();
@@ -81,25 +83,26 @@ Deno.test("`computeShifts()` with two passes adds a second shift computed on the
   const reqs = requests(7);
   const first = await editor.computeShifts(lm, reqs);
   // The reference: the second pass by hand, phase A and B on the model with the first shifts.
-  for (const [layer, t] of first) lm.setShift(layer, t);
+  for (const [layer, t] of first) setShift(lm, layer, t);
   const cache = cacheEdits(lm, reqs.map((r) => r.edit), editor.config.layers, 3);
-  const second = await phaseB(editor, cache);
-  lm.clearShifts();
+  const aggregators = editor.aggregators();
+  const second = await aggregateRows(cache.batches, aggregators, editor.config.chunk);
+  clearShifts(lm);
   editor.editPasses = 2;
   const both = await editor.computeShifts(lm, reqs);
   for (let i = 0; i < 2; i++) {
     const layer = editor.config.layers[i];
     const a = await first.get(layer)!.toArray();
-    const b = await second[i].shift.toArray();
+    const b = await second[i].toArray();
     const got = await both.get(layer)!.toArray();
     assertClose(got, Float64Array.from(a, (x, j) => x + b[j]), { atol: 1e-12, rtol: 1e-9 });
     ok(b.some((x) => Math.abs(x) > 1e-9), "the second pass must add something");
   }
   // The model is left without shifts.
-  deepStrictEqual(editor.config.layers.map((l) => lm.getShift(l)), [null, null]);
+  deepStrictEqual(editor.config.layers.map((l) => getShift(lm, l)), [null, null]);
   editor.editPasses = 0;
   await rejects(() => editor.computeShifts(lm, reqs), /editPasses/);
-  second.forEach(disposeShift);
+  for (const a of aggregators) a.dispose();
   disposeCache(cache);
   editor.dispose();
   lm.dispose();
@@ -160,7 +163,7 @@ Deno.test("`FtEditor` lowers the edit loss of its facts", async () => {
   const before = await pairStats(lm, edits);
   const ft = new FtEditor({ ...defaultEditorConfig(2), ftEpochs: 15, ftLr: 0.05, lmBatch: 2 });
   const shifts = await ft.computeShifts(lm, reqs);
-  deepStrictEqual(lm.getShift(1), null);
+  deepStrictEqual(getShift(lm, 1), null);
   applyShifts(lm, shifts);
   const after = await pairStats(lm, edits);
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
