@@ -8,9 +8,8 @@ import { assertClose } from "../../../_check.ts";
 import { bothBackendsTest, gpuTest } from "../../../_gpu.ts";
 import { type Backend, CPU } from "../../../../engine/backend.ts";
 import { noGrad } from "../../../../engine/autograd.ts";
-import { tensor, zeros } from "../../../../engine/ops/creation.ts";
+import { tensor } from "../../../../engine/ops/creation.ts";
 import { mul } from "../../../../engine/ops/elementwise.ts";
-import { matmul } from "../../../../engine/ops/matmul.ts";
 import { gather } from "../../../../engine/ops/gather.ts";
 import { reshape } from "../../../../engine/ops/view.ts";
 import { memoryStats } from "../../../../engine/memory.ts";
@@ -20,7 +19,7 @@ import { gptConfig, parameterShapes } from "../../../../engine/models/gpt/config
 import { GPT, lmLoss } from "../../../../engine/models/gpt/model.ts";
 import { disposeBatch, editBatch } from "../../../../engine/models/gpt/batch.ts";
 import { residualStd } from "../../../../engine/models/gpt/block.ts";
-import { seeded, seededInts } from "./_fixtures.ts";
+import { seededInts } from "./_fixtures.ts";
 import { B, dropGrads, ids, labels, MICRO, randomModel, SMALL, T } from "./_models.ts";
 import { referenceLogits } from "./_reference.ts";
 
