@@ -1,6 +1,7 @@
-// Measures (does not assert) the time of one training step (forward + backward + AdamW) on
-// WebGPU: `deno run -A tests/engine/models/gpt/bench_step.ts`. Each step ends with a device
-// sync, so the wall time is the GPU time plus the recording overhead of the step.
+// Measures (does not assert) the time of one training step (forward + backward + AdamW) and of
+// a forward alone, with dispatch counts, for three GPT shapes on WebGPU:
+// `deno run -A bench/dev/gpt_step.ts [steps]`. Each step ends with a device sync, so the wall
+// time is the GPU time plus the recording overhead of the step.
 import { initWebGpu } from "../../engine/backend.ts";
 import { noGrad } from "../../engine/autograd.ts";
 import { tidy } from "../../engine/scope.ts";
@@ -8,9 +9,14 @@ import { AdamW } from "../../engine/nn/adamw.ts";
 import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
 import { disposeBatch, lmBatch } from "../../engine/models/gpt/batch.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
-import { seededInts } from "../../tests/engine/models/gpt/_fixtures.ts";
+import { rng } from "../../engine/ops/creation.ts";
 
 const gpu = await initWebGpu();
+
+function seededInts(count: number, n: number, seed: number): number[] {
+  const next = rng(seed);
+  return Array.from({ length: count }, () => Math.floor(next() * n));
+}
 const steps = Number(Deno.args[0] ?? 10);
 
 async function bench(label: string, config: GPTConfig, b: number, t: number): Promise<void> {

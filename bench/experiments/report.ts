@@ -2,23 +2,28 @@
 // MALMEN and MEND-sum meta-trained on the train split, every selection on the val split, edits
 // of m facts at once on the held-out edit split — written as JSON rows, a Markdown table and a
 // self-contained HTML report with SVG plots. Trained runs and measured rows are reused, so an
-// interrupted run continues where it stopped.
+// interrupted run (Ctrl-C stops after the current step) continues where it stopped.
 import { parseArgs } from "node:util";
-import { initWebGpu } from "../../engine/backend.ts";
+import type { Backend } from "../../engine/backend.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
 import { runPath } from "../../malmen/lm/run_dir.ts";
-import { FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
+import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
-  counterFactRuns,
-  type EditorProvenance,
-  ftEditor,
-  hyperEditor,
-} from "./counterfact/runs.ts";
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  intList,
+  pickBackend,
+  Progress,
+  runCli,
+  stopOnSigint,
+} from "../../examples/_cli/mod.ts";
+import { type ExperimentPlan, FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
+import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./counterfact/runs.ts";
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
-import { readFits, readRows, runSweep } from "./counterfact/sweep.ts";
+import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
 const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [--render-only] [--json]
 
@@ -41,64 +46,63 @@ Options:
   --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
   --render-only   rewrite the Markdown and HTML from the saved rows and setup
   --json          print each result row as one JSON line on stdout
-  --help          this text
+${COMMON_HELP}
 
+Ctrl-C stops after the current training step or measurement; rerunning the same command resumes.
 The full run takes a couple of hours on two CPU cores (see BENCHMARKS.md for the measured time).`;
 
-const { values: v } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean", default: false },
-    m: { type: "string" },
-    runs: { type: "string" },
-    results: { type: "string" },
-    "render-only": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (v.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
-if (v.m !== undefined) {
-  plan.ms = v.m.split(",").map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) {
-      console.error(`error: --m must list positive integers, got "${s}"`);
-      Deno.exit(2);
-    }
-    return n;
+await runCli(async () => {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      m: { type: "string" },
+      runs: { type: "string" },
+      results: { type: "string" },
+      "render-only": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      ...COMMON_OPTIONS,
+    },
   });
-}
-if (v.runs !== undefined) plan.runsDir = v.runs;
-if (v.results !== undefined) plan.resultsDir = v.results;
-const log = (message: string): void => console.error(`[report] ${message}`);
-const out = (name: string): string => runPath(plan.resultsDir, name);
-const setupPath = runPath(plan.runsDir, "setup.json");
-const rowsPath = runPath(plan.runsDir, "rows.json");
-
-try {
-  if (v["render-only"]) {
-    const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
-    await writeReport(await readRows(rowsPath), { ...setup, fits: await readFits(rowsPath) });
-  } else {
-    await run();
+  if (v.help) return console.log(HELP);
+  const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
+  if (v.m !== undefined) plan.ms = intList("m", v.m);
+  if (v.runs !== undefined) plan.runsDir = v.runs;
+  if (v.results !== undefined) plan.resultsDir = v.results;
+  const rowsPath = runPath(plan.runsDir, "rows.json");
+  const setupPath = runPath(plan.runsDir, "setup.json");
+  try {
+    if (v["render-only"]) {
+      const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
+      return await writeReport(plan, await readRows(rowsPath), {
+        ...setup,
+        fits: await readFits(rowsPath),
+      });
+    }
+    const backend = await pickBackend(v.backend);
+    const control = { log, stop: stopOnSigint() };
+    const rows = await run(plan, backend, control);
+    if (rows === null) return log("stopped; rerun the same command to resume");
+    if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`${(e as Error).message} (is ../shared/data-raw/counterfact/ there?)`);
+    }
+    throw e;
   }
-  Deno.exit(0);
-} catch (e) {
-  if (e instanceof Deno.errors.NotFound) {
-    console.error(`error: ${(e as Error).message} (is ../shared/data-raw/counterfact/ there?)`);
-  } else {
-    console.error(`error: ${(e as Error).message}`);
-  }
-  Deno.exit(1);
+});
+
+function log(message: string): void {
+  console.error(`[report] ${message}`);
 }
 
-async function run(): Promise<void> {
-  const gpu = await initWebGpu();
-  const runs = await counterFactRuns(plan, gpu, log);
+async function run(
+  plan: ExperimentPlan,
+  backend: Backend,
+  control: RunControl,
+): Promise<ResultRow[] | null> {
+  const runs = await counterFactRuns(plan, backend, control);
+  if (runs === null) return null;
   const { model, tokenizer, splits } = runs;
   log("measuring the base model on the true facts");
   const all = [...splits.train, ...splits.val, ...splits.edit];
@@ -119,6 +123,10 @@ async function run(): Promise<void> {
   const editors: Editor[] = [];
   const provenance: EditorProvenance[] = [];
   let ft: ReportSetup["ft"] = { grid: [], lr: 0 };
+  const release = () => {
+    for (const e of editors) (e as { dispose?: () => void }).dispose?.();
+    model.dispose();
+  };
   for (const name of plan.editors) {
     if (name === "ft") {
       log("choosing the fine-tuning learning rate on the val split");
@@ -129,19 +137,35 @@ async function run(): Promise<void> {
         lr: r.editor.config.ftLr,
       };
     } else {
-      const r = await hyperEditor(plan, runs, name, log);
+      const r = await hyperEditor(plan, runs, name, control);
       editors.push(r.editor);
+      if (r.interrupted) {
+        release();
+        return null;
+      }
       provenance.push(r.provenance);
     }
   }
+  const rowsPath = runPath(plan.runsDir, "rows.json");
+  const bar = new Progress({ label: "edits", total: 1 });
   const t0 = performance.now();
-  const rows = await runSweep(model, editors, runs.edits, plan.ms, rowsPath, log);
+  const rows = await runSweep(model, editors, runs.edits, plan.ms, rowsPath, {
+    log,
+    stop: control.stop,
+    progress: (done, total) => {
+      bar.setTotal(total);
+      bar.update(done);
+    },
+  });
+  bar.finish();
   const sweep = (performance.now() - t0) / 1000;
+  release();
+  if (control.stop.requested) return null;
   const editorSeconds = provenance.reduce((a, p) => a + p.seconds, 0);
   const setup: ReportSetup = {
     plan: plan.name,
     date: new Date().toISOString().slice(0, 10),
-    machine: machine(gpu.adapter),
+    machine: machine(backend),
     model: {
       dModel: model.config.dModel,
       nLayer: model.config.nLayer,
@@ -162,14 +186,13 @@ async function run(): Promise<void> {
     fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };
-  await writeJsonAtomic(setupPath, setup);
-  await writeReport(rows, setup);
-  if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
-  for (const e of editors) (e as { dispose?: () => void }).dispose?.();
-  model.dispose();
+  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), setup);
+  await writeReport(plan, rows, setup);
+  return rows;
 }
 
-async function writeReport(rows: Awaited<ReturnType<typeof readRows>>, setup: ReportSetup) {
+async function writeReport(plan: ExperimentPlan, rows: ResultRow[], setup: ReportSetup) {
+  const out = (name: string): string => runPath(plan.resultsDir, name);
   await Deno.mkdir(plan.resultsDir, { recursive: true });
   await writeJsonAtomic(out("counterfact.json"), rows);
   await writeFileAtomic(out("counterfact.md"), markdownReport(rows, setup));
@@ -177,6 +200,7 @@ async function writeReport(rows: Awaited<ReturnType<typeof readRows>>, setup: Re
   log(`wrote ${out("counterfact.json")}, counterfact.md and counterfact.html`);
 }
 
-function machine(adapter: string): string {
-  return `${navigator.hardwareConcurrency} CPU cores, WebGPU adapter "${adapter}"`;
+function machine(backend: Backend): string {
+  const adapter = backend.kind === "webgpu" ? `WebGPU adapter "${backend.adapter}"` : "CPU backend";
+  return `${navigator.hardwareConcurrency} CPU cores, ${adapter}`;
 }

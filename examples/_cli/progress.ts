@@ -116,6 +116,25 @@ export class Progress {
 }
 
 /**
+ * A bar over a time budget: training stops on its target or its time limit, so seconds (not
+ * steps) give a useful ETA.
+ * @param label Label shown before the bar.
+ * @param seconds The budget.
+ * @returns `update(info)` redraws at the elapsed time; `finish(info)` ends the line.
+ */
+export function budgetBar(
+  label: string,
+  seconds: number,
+): { update(info: string): void; finish(info: string): void } {
+  const bar = new Progress({ label, total: Math.round(seconds), unit: "s" });
+  const start = performance.now();
+  return {
+    update: (info) => bar.update((performance.now() - start) / 1000, info),
+    finish: (info) => bar.finish(info),
+  };
+}
+
+/**
  * Formats seconds as `1m05s` or `12.3s`.
  * @param seconds Duration.
  * @returns Short text.

@@ -24,7 +24,10 @@ export class RowChunker {
   #count = 0;
   #start = 0;
 
-  /** @param size Rows per chunk. */
+  /**
+   * An empty chunker.
+   * @param size Rows per chunk.
+   */
   constructor(size: number) {
     if (!(Number.isInteger(size) && size > 0)) {
       throw new RangeError(`Chunk size must be a positive integer, got "${size}"`);

@@ -36,9 +36,15 @@ export class HyperEditor implements Editor {
   readonly name: EditorName;
   /** Settings. */
   readonly config: EditorConfig;
-  /** The hyper-network shared by the edited layers (they all have the GPT's FFN shape). */
+  /**
+   * The hyper-network shared by the edited layers (they all have the GPT's FFN shape).
+   * @internal Meta-training and the algorithm's tests reach into it.
+   */
   readonly net: HyperNetwork;
-  /** Ridge least squares (MALMEN) or sum (MEND). */
+  /**
+   * Ridge least squares (MALMEN) or sum (MEND).
+   * @internal
+   */
   readonly aggregation: Aggregation;
   /**
    * Set to measure, on each least-squares edit, how well each layer's single ΔW delivers the
@@ -129,6 +135,7 @@ export class HyperEditor implements Editor {
 
   /**
    * One fresh aggregator per edited layer, with the layer's key prior (the caller disposes them).
+   * @internal Used by meta-training.
    * @param trackFit Keep what `Aggregator.fit` needs.
    * @returns The aggregators, in `config.layers` order.
    */

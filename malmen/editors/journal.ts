@@ -4,10 +4,14 @@
  * @module
  */
 import { upload } from "../../engine/alloc.ts";
+import { noGrad } from "../../engine/autograd.ts";
+import { add } from "../../engine/ops/elementwise.ts";
+import { copyInto } from "../../engine/ops/copy.ts";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
-import { clearShifts, setShift } from "../algorithm/shifts.ts";
+import { clearShifts, editedLayer, setShift } from "../algorithm/shifts.ts";
+import { defaultEditorConfig, type Editor } from "./editor.ts";
 
 /** Metadata of a journal entry. */
 export interface JournalMeta {
@@ -88,4 +92,37 @@ export function applyShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): vo
  */
 export function revertShifts(model: GPT): void {
   clearShifts(model);
+}
+
+/**
+ * An editor that replays a journal entry: its shifts, whatever the requests (`deno task edit
+ * --apply`). Named after the editor that wrote the entry.
+ * @param path The entry.
+ * @param model The model it applies to.
+ * @returns The editor (its one `computeShifts` hands over the entry's shifts).
+ */
+export async function journalEditor(path: string, model: GPT): Promise<Editor> {
+  const { shifts, metadata } = await readJournalEntry(path, model);
+  return {
+    name: metadata.editor ?? "journal",
+    config: defaultEditorConfig(model.config.nLayer),
+    computeShifts: () => Promise.resolve(shifts),
+  };
+}
+
+/**
+ * Folds shifts into the stored weights, W ← W + ΔW, and removes them from the layers: the model
+ * then carries the edit as plain weights (e.g. to save it as a checkpoint) and can no longer
+ * revert it exactly.
+ * @param model The model.
+ * @param shifts Layer → ΔW (not disposed).
+ */
+export function foldShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): void {
+  for (const [layer, shift] of shifts) {
+    const w = editedLayer(model, layer).weight;
+    const edited = noGrad(() => add(w, shift));
+    setShift(model, layer, null);
+    copyInto(w, edited);
+    edited.dispose();
+  }
 }

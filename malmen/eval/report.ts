@@ -2,7 +2,7 @@
  * Edit reports: per-request and aggregated scores before and after, as JSON and Markdown.
  * @module
  */
-import type { EditOutcome } from "../workflows.ts";
+import type { EditScores } from "./edit_and_score.ts";
 import type { ScoreSummary } from "./metrics.ts";
 import type { EditRequest } from "./requests.ts";
 
@@ -32,7 +32,7 @@ export interface EditReport {
  * @param requests The requests (same order).
  * @returns The report.
  */
-export function editReport(outcome: EditOutcome, requests: readonly EditRequest[]): EditReport {
+export function editReport(outcome: EditScores, requests: readonly EditRequest[]): EditReport {
   const b = outcome.perRequestBefore;
   const a = outcome.perRequest;
   return {

@@ -2,7 +2,7 @@
 // time and memory against m), with the setup, the validation-split selections and an explicit
 // check of the targets.
 import { linePlot, type Series } from "../../../examples/_cli/svg.ts";
-import type { EditorProvenance } from "./runs.ts";
+import type { EditorProvenance } from "../../../malmen/workflows/runs.ts";
 import type { FitRow, ResultRow } from "./sweep.ts";
 
 /** Everything the report shows besides the rows. */

@@ -1,24 +1,21 @@
 // The trained artefacts of the CounterFact experiment — base LM, MALMEN and MEND-sum editors,
 // the FT learning rate — reused from the plan's runs folder when present, trained (or resumed)
-// when not. Every selection looks at the validation split only.
+// when not, through the load-or-train workflows. Every selection looks at the validation split.
 import type { Backend } from "../../../engine/backend.ts";
 import type { GPT } from "../../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
-import { writeJsonAtomic } from "../../../engine/io/atomic.ts";
 import { createRng } from "../../../malmen/data/prng.ts";
 import { loadCounterFactSplits } from "../../../malmen/data/data_raw.ts";
 import type { EditRecord } from "../../../malmen/data/edit_record.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
-import { HyperEditor } from "../../../malmen/editors/hyper.ts";
-import { loadLmRun } from "../../../malmen/lm/load.ts";
-import { bestCheckpoint, latestCheckpoint, runPath } from "../../../malmen/lm/run_dir.ts";
-import { trainLm } from "../../../malmen/lm/train.ts";
+import { scoreEdit } from "../../../malmen/eval/edit_and_score.ts";
 import { type ScoreSummary, selectionScore } from "../../../malmen/eval/metrics.ts";
-import { counterFactSetup, editAndScore, modelConfigFor } from "../../../malmen/workflows.ts";
-import { revertShifts } from "../../../malmen/editors/journal.ts";
 import { type EditRequest, toRequests } from "../../../malmen/eval/requests.ts";
-import { trainEditor } from "../../../malmen/editors/train_editor.ts";
+import { runPath } from "../../../malmen/lm/run_dir.ts";
+import { type EditorRun, editorRun, lmRun } from "../../../malmen/workflows/runs.ts";
+import { counterFactSetup, modelConfigFor } from "../../../malmen/workflows/setup.ts";
+import { pct } from "../../../examples/_cli/options.ts";
 import type { ExperimentPlan } from "./plan.ts";
 
 /** The three splits, possibly cut to the plan's limits. */
@@ -31,18 +28,12 @@ export interface Splits {
   edit: EditRecord[];
 }
 
-/** How an editor was obtained (for the report). */
-export interface EditorProvenance {
-  /** Editor name. */
-  editor: string;
-  /** Checkpoint step used (the best on validation). */
-  step: number;
-  /** Meta-training steps run in all. */
-  trainedSteps: number;
-  /** Meta-training wall time, seconds. */
-  seconds: number;
-  /** Validation summary at the selected step. */
-  val: ScoreSummary | null;
+/** How the experiment's long steps report and stop. */
+export interface RunControl {
+  /** Progress messages. */
+  log: (m: string) => void;
+  /** Set by Ctrl-C: stop after the current step, leaving resumable runs. */
+  stop: { requested: boolean };
 }
 
 /** Loaded artefacts. */
@@ -53,7 +44,7 @@ export interface CounterFactRuns {
   model: GPT;
   /** Its tokenizer. */
   tokenizer: Tokenizer;
-  /** LM training wall time and steps from its checkpoint. */
+  /** LM training wall time and steps. */
   lmTraining: { seconds: number; steps: number };
   /** Validation requests. */
   val: EditRequest[];
@@ -77,49 +68,47 @@ export async function loadSplits(plan: ExperimentPlan): Promise<Splits> {
 }
 
 /**
- * Loads (or trains) the base LM on every case's true facts.
+ * Loads (or trains) the base LM on every case's true facts; null when training was stopped.
  * @param plan The plan.
  * @param backend Where to run.
- * @param log Progress messages.
+ * @param control Progress and stop.
  * @returns The artefacts.
  */
 export async function counterFactRuns(
   plan: ExperimentPlan,
   backend: Backend,
-  log: (m: string) => void,
-): Promise<CounterFactRuns> {
+  control: RunControl,
+): Promise<CounterFactRuns | null> {
   const splits = await loadSplits(plan);
-  const lmDir = runPath(plan.runsDir, "lm");
-  if ((await latestCheckpoint(lmDir)) === null || !(await exists(runPath(lmDir, "done.json")))) {
-    const setup = await counterFactSetup([...splits.train, ...splits.val, ...splits.edit]);
-    log(
-      `training the base LM on ${setup.corpus.training.length} true-fact texts (up to ${plan.lm.minutes} min) into ${lmDir}`,
-    );
-    const r = await trainLm(setup.corpus, setup.tokenizer, {
-      outDir: lmDir,
-      config: modelConfigFor(setup.tokenizer, {
-        dModel: plan.lm.dModel,
-        nLayer: plan.lm.nLayer,
-        nHead: plan.lm.nHead,
-        nCtx: plan.lm.nCtx,
-      }),
-      backend,
-      batchSize: plan.lm.batch,
-      maxEpochs: plan.lm.epochs,
-      maxSeconds: plan.lm.minutes * 60,
-      lmWeight: 0,
-      bucketByLength: true,
-      resume: true,
-      onStep: (i) => {
-        if (i.step % 200 === 0) log(`  lm step ${i.step}/${i.total} loss ${i.loss.toFixed(3)}`);
-      },
-    });
-    r.model.dispose();
-    await writeJsonAtomic(runPath(lmDir, "done.json"), { steps: r.steps, seconds: r.seconds });
+  const setup = await counterFactSetup([...splits.train, ...splits.val, ...splits.edit]);
+  const size = plan.lm;
+  const lm = await lmRun(setup, {
+    outDir: runPath(plan.runsDir, "lm"),
+    config: modelConfigFor(setup.tokenizer, {
+      dModel: size.dModel,
+      nLayer: size.nLayer,
+      nHead: size.nHead,
+      nCtx: size.nCtx,
+    }),
+    backend,
+    batchSize: plan.lm.batch,
+    maxEpochs: plan.lm.epochs,
+    maxSeconds: plan.lm.minutes * 60,
+    lmWeight: 0,
+    bucketByLength: true,
+    stop: control.stop,
+    log: control.log,
+    onStep: (i) => {
+      if (i.step % 200 === 0) {
+        control.log(`  lm step ${i.step}/${i.total} loss ${i.loss.toFixed(3)}`);
+      }
+    },
+  });
+  if (lm.done === null) {
+    lm.model.dispose();
+    return null;
   }
-  const { model, tokenizer } = await loadLmRun(lmDir, backend);
-  const latest = (await latestCheckpoint(lmDir))!;
-  const state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json")));
+  const { model, tokenizer } = lm;
   const n = model.config.nCtx;
   const edits = toRequests(tokenizer, splits.edit, n);
   // Nested random subsets: the first m of one fixed shuffle.
@@ -128,79 +117,50 @@ export async function counterFactRuns(
     splits,
     model,
     tokenizer,
-    lmTraining: { seconds: state.seconds, steps: state.step },
+    lmTraining: { seconds: lm.done.seconds, steps: lm.done.steps },
     val: toRequests(tokenizer, splits.val, n),
     edits,
   };
 }
 
 /**
- * Loads (or meta-trains, resuming an unfinished run) a hyper-network editor and returns its
- * best checkpoint on the validation split.
+ * Loads (or meta-trains, resuming an unfinished run) a hyper-network editor at its best
+ * checkpoint on the validation split.
  * @param plan The plan.
  * @param runs The artefacts.
  * @param name `malmen` or `mend`.
- * @param log Progress messages.
+ * @param control Progress and stop.
  * @returns The editor and where it came from.
  */
 export async function hyperEditor(
   plan: ExperimentPlan,
   runs: CounterFactRuns,
   name: "malmen" | "mend",
-  log: (m: string) => void,
-): Promise<{ editor: HyperEditor; provenance: EditorProvenance }> {
-  const dir = runPath(plan.runsDir, name);
-  if (!(await exists(runPath(dir, "done.json")))) {
-    const minutes = plan.meta.minutes[name];
-    log(`meta-training ${name} on ${runs.splits.train.length} facts (${minutes} min) into ${dir}`);
-    const n = runs.model.config.nCtx;
-    const r = await trainEditor(
-      runs.model,
-      toRequests(runs.tokenizer, runs.splits.train, n),
-      runs.val,
-      {
-        outDir: dir,
-        editor: name,
-        config: { ...defaultEditorConfig(runs.model.config.nLayer), editLoss: plan.meta.editLoss },
-        nEdits: Math.min(plan.meta.nEdits, runs.splits.train.length),
-        steps: 1_000_000,
-        valEvery: plan.meta.valEvery,
-        valEdits: plan.meta.valEdits,
-        metaLr: plan.meta.metaLr,
-        maxSeconds: minutes * 60,
-        resume: true,
-        onStep: (i) => {
-          if (i.val !== null && i.step % plan.meta.valEvery === 0) {
-            log(
-              `  ${name} step ${i.step} meta-loss ${i.loss.toFixed(3)} val ES ${pct(i.val.es)} GS ${
-                pct(i.val.gs)
-              } LS ${pct(i.val.ls)}`,
-            );
-          }
-        },
-      },
-    );
-    r.editor.dispose();
-    await writeJsonAtomic(runPath(dir, "done.json"), { steps: r.steps, seconds: r.seconds });
-  }
-  const chosen = (await bestCheckpoint(dir)) ?? (await latestCheckpoint(dir))!;
-  const editor = await HyperEditor.load(chosen.folder, runs.model);
-  const latest = (await latestCheckpoint(dir))!;
-  const state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))) as {
-    step: number;
-    seconds: number;
-    history: { step: number; val?: ScoreSummary }[];
-  };
-  return {
-    editor,
-    provenance: {
-      editor: name,
-      step: chosen.step,
-      trainedSteps: state.step,
-      seconds: state.seconds,
-      val: state.history.find((h) => h.step === chosen.step && h.val)?.val ?? null,
+  control: RunControl,
+): Promise<EditorRun> {
+  const n = runs.model.config.nCtx;
+  return await editorRun(runs.model, toRequests(runs.tokenizer, runs.splits.train, n), runs.val, {
+    outDir: runPath(plan.runsDir, name),
+    editor: name,
+    config: { ...defaultEditorConfig(runs.model.config.nLayer), editLoss: plan.meta.editLoss },
+    nEdits: Math.min(plan.meta.nEdits, runs.splits.train.length),
+    steps: 1_000_000,
+    valEvery: plan.meta.valEvery,
+    valEdits: plan.meta.valEdits,
+    metaLr: plan.meta.metaLr,
+    maxSeconds: plan.meta.minutes[name] * 60,
+    stop: control.stop,
+    log: control.log,
+    onStep: (i) => {
+      if (i.val !== null && i.step % plan.meta.valEvery === 0) {
+        control.log(
+          `  ${name} step ${i.step} meta-loss ${i.loss.toFixed(3)} val ES ${pct(i.val.es)} GS ${
+            pct(i.val.gs)
+          } LS ${pct(i.val.ls)}`,
+        );
+      }
     },
-  };
+  });
 }
 
 /**
@@ -218,31 +178,12 @@ export async function ftEditor(
 ): Promise<{ editor: FtEditor; grid: { lr: number; val: ScoreSummary }[] }> {
   const requests = runs.val.slice(0, plan.ftSelectM);
   const grid: { lr: number; val: ScoreSummary }[] = [];
+  const config = (lr: number) => ({ ...defaultEditorConfig(runs.model.config.nLayer), ftLr: lr });
   for (const lr of plan.ftLrGrid) {
-    const editor = new FtEditor({ ...defaultEditorConfig(runs.model.config.nLayer), ftLr: lr });
-    const o = await editAndScore(runs.model, editor, requests, false);
-    revertShifts(runs.model);
-    for (const t of o.shifts.values()) t.dispose();
+    const o = await scoreEdit(runs.model, new FtEditor(config(lr)), requests, false);
     grid.push({ lr, val: o.after });
     log(`  ft lr ${lr}: val ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${pct(o.after.ls)}`);
   }
   const best = grid.reduce((a, b) => (selectionScore(b.val) > selectionScore(a.val) ? b : a));
-  return {
-    editor: new FtEditor({ ...defaultEditorConfig(runs.model.config.nLayer), ftLr: best.lr }),
-    grid,
-  };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
+  return { editor: new FtEditor(config(best.lr)), grid };
 }

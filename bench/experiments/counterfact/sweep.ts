@@ -1,14 +1,14 @@
 // The measurement: for each edit count m and editor, edit the first m held-out facts at once,
 // score before and after, and record one row. Rows are saved after each measurement, so an
-// interrupted sweep resumes where it stopped.
+// interrupted sweep (Ctrl-C stops after the current measurement) resumes where it stopped.
 import { writeJsonAtomic } from "../../../engine/io/atomic.ts";
 import type { GPT } from "../../../engine/models/gpt/model.ts";
 import type { Editor } from "../../../malmen/editors/editor.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
-import { revertShifts } from "../../../malmen/editors/journal.ts";
 import type { ScoreSummary } from "../../../malmen/eval/metrics.ts";
-import { editAndScore } from "../../../malmen/workflows.ts";
+import { scoreEdit } from "../../../malmen/eval/edit_and_score.ts";
 import type { EditRequest } from "../../../malmen/eval/requests.ts";
+import { pct } from "../../../examples/_cli/options.ts";
 
 /**
  * One committed result row: the editor, m, the score summary after the edit (metrics as
@@ -40,7 +40,8 @@ export interface FitRow {
  * @param edits Held-out requests; the first m are edited (m beyond their count is skipped).
  * @param ms Edit counts.
  * @param rowsPath Where rows are saved after each measurement.
- * @param log Progress messages.
+ * @param control Progress messages, a progress callback (measurements done of all planned) and
+ *   the stop flag (checked before each measurement).
  * @returns All rows (earlier ones included), in (m, editor) order.
  */
 export async function runSweep(
@@ -49,14 +50,22 @@ export async function runSweep(
   edits: readonly EditRequest[],
   ms: readonly number[],
   rowsPath: string,
-  log: (m: string) => void,
+  control: {
+    log: (m: string) => void;
+    progress?: (done: number, total: number) => void;
+    stop?: { readonly requested: boolean };
+  },
 ): Promise<ResultRow[]> {
+  const log = control.log;
   const rows = await readRows(rowsPath);
   const fitsPath = fitsPathFor(rowsPath);
   const fits = await readFits(rowsPath);
   const has = (editor: string, m: number): boolean =>
     rows.some((r) => r.editor === editor && r.m === m);
-  for (const m of ms) {
+  const planned = ms.filter((m) => m <= edits.length);
+  const total = planned.length * editors.length;
+  const done = () => planned.reduce((a, m) => a + editors.filter((e) => has(e.name, m)).length, 0);
+  sweep: for (const m of ms) {
     if (m > edits.length) {
       log(`skipping m=${m}: only ${edits.length} held-out facts`);
       continue;
@@ -64,11 +73,13 @@ export async function runSweep(
     const requests = edits.slice(0, m);
     for (const editor of editors) {
       if (has(editor.name, m)) continue;
+      control.progress?.(done(), total);
+      if (control.stop?.requested) break sweep;
       const scoreBefore = !has("unedited", m);
       log(`m=${m} ${editor.name}: editing${scoreBefore ? " (and scoring the base model)" : ""}`);
       const hyper = editor instanceof HyperEditor ? editor : null;
       if (hyper) hyper.measureFit = true;
-      const o = await editAndScore(model, editor, requests, scoreBefore);
+      const o = await scoreEdit(model, editor, requests, scoreBefore);
       const residual = hyper?.lastFit ?? null;
       if (residual !== null) {
         const answerTokens = requests.reduce((a, r) => a + r.edit.answer.length, 0);
@@ -77,8 +88,6 @@ export async function runSweep(
         fits.push({ editor: editor.name, m, rows: answerTokens, residual });
         await writeJsonAtomic(fitsPath, fits);
       }
-      revertShifts(model);
-      for (const t of o.shifts.values()) t.dispose();
       if (scoreBefore) rows.push(row("unedited", m, o.before, 0, 0));
       rows.push(row(editor.name, m, o.after, o.seconds, o.peakRssMb));
       log(
@@ -89,6 +98,7 @@ export async function runSweep(
       await writeJsonAtomic(rowsPath, rows);
     }
   }
+  control.progress?.(done(), total);
   const order = ["unedited", ...editors.map((e) => e.name)];
   return rows.sort((a, b) => a.m - b.m || order.indexOf(a.editor) - order.indexOf(b.editor));
 }
@@ -108,10 +118,6 @@ function row(editor: string, m: number, s: ScoreSummary, seconds: number, rss: n
     seconds: Math.round(seconds * 100) / 100,
     peak_rss_mb: Math.round(rss),
   };
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
 }
 
 /**

@@ -27,7 +27,10 @@ export class GradSink {
   /** `[n, width]` after a backward pass that reached the tap, else null. Owned by the sink. */
   grad: Tensor | null = null;
 
-  /** @param positions Flat row indices, int32 `[n]`. */
+  /**
+   * An empty sink.
+   * @param positions Flat row indices, int32 `[n]`.
+   */
   constructor(positions: Tensor) {
     this.positions = positions;
   }
@@ -115,7 +118,10 @@ export class CaptureTap {
   readonly #sink: GradSink;
   #keys: Tensor | null = null;
 
-  /** @param positions Flat row indices, int32 `[n]`. */
+  /**
+   * An empty tap (normally made by `EditableLinear.startCapture`).
+   * @param positions Flat row indices, int32 `[n]`.
+   */
   constructor(positions: Tensor) {
     positions.assertLive("capture at");
     if (positions.dtype !== "int32" || positions.rank !== 1) {

@@ -8,22 +8,13 @@ import type { Tensor } from "../../tensor.ts";
 import { fmtShape } from "../../shape.ts";
 import { add } from "../../ops/elementwise.ts";
 import { linear } from "../../ops/linear.ts";
-import { Linear, type LinearOptions } from "../../nn/linear.ts";
+import { Linear } from "../../nn/linear.ts";
 import { CaptureTap } from "./capture.ts";
 
 /** A {@linkcode Linear} that computes with `W + shift` when given one, and can be captured. */
 export class EditableLinear extends Linear {
   #shift: Tensor | null = null;
   #tap: CaptureTap | null = null;
-
-  /**
-   * @param inFeatures d_in (the key width).
-   * @param outFeatures d_out (the value width).
-   * @param options Bias, init std, seed, backend.
-   */
-  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
-    super(inFeatures, outFeatures, options);
-  }
 
   /** The shift set by {@linkcode EditableLinear.setShift}, or null. */
   get shift(): Tensor | null {
