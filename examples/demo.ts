@@ -31,7 +31,8 @@ MALMEN, MEND and fine-tuning, and prints the report.
 
 Options:
   --m N            facts edited at once (default 512)
-  --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, report.{md,json}
+  --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, report.{md,json},
+                   edits.json (the edited facts, an input for deno task edit)
   --lm-minutes X   language-model time budget (default 8; stops early at 99.5% accuracy)
   --meta-minutes X meta-training budget per editor (default 2)
   --quick          a small world and short budgets (smoke test, ~2 minutes)
@@ -118,6 +119,8 @@ await runCli(async () => {
   );
   const m = Math.min(mWanted, runs.edits.length);
   const edits = runs.edits.slice(0, m);
+  // The edited facts as an input file for `deno task edit`.
+  await writeJsonAtomic(`${out}/edits.json`, edits.map((r) => r.record));
   log(
     `World: ${setup.world.facts.length} facts, ${setup.corpus.training.length} training texts, vocabulary ${setup.tokenizer.vocabSize}; editing ${m} held-out facts.`,
   );

@@ -28,7 +28,6 @@ export class UsageError extends Error {
 /**
  * The backend named by `--backend` (webgpu by default; cpu is the float64 reference).
  * @param name `webgpu` or `cpu`.
- * @returns The backend.
  */
 export async function pickBackend(name: string | undefined): Promise<Backend> {
   if (name === "cpu") return CPU;
@@ -43,7 +42,6 @@ export async function pickBackend(name: string | undefined): Promise<Backend> {
  * @param name Flag name (for the error).
  * @param value Raw value.
  * @param fallback Default.
- * @returns The number.
  */
 export function num(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -58,7 +56,6 @@ export function num(name: string, value: string | undefined, fallback: number): 
  * @param value Raw value.
  * @param fallback Default.
  * @param min Smallest allowed value (default 1).
- * @returns The integer.
  */
 export function int(name: string, value: string | undefined, fallback: number, min = 1): number {
   const n = num(name, value, fallback);
@@ -72,7 +69,6 @@ export function int(name: string, value: string | undefined, fallback: number, m
  * Parses a comma-separated list of positive integers (e.g. `--m 16,64,256`).
  * @param name Flag name (for the error).
  * @param value Raw value.
- * @returns The integers.
  */
 export function intList(name: string, value: string): number[] {
   return value.split(",").map((s) => {
@@ -88,8 +84,6 @@ export function intList(name: string, value: string): number[] {
  * Checks a flag against its allowed values.
  * @param name Flag name (for the error).
  * @param value Raw value.
- * @param allowed The values.
- * @returns The value, typed.
  */
 export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
@@ -105,7 +99,6 @@ export function oneOf<T extends string>(name: string, value: string, allowed: re
  * A stop flag set by the first Ctrl-C (the second one exits at once): long work checks it after
  * each step and leaves resumable state.
  * @param what What happens on stop, for the message.
- * @returns The flag object.
  */
 export function stopOnSigint(
   what = "Stopping after the current step (a checkpoint will be written)...",
@@ -142,7 +135,6 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
 /**
  * A fraction as a percentage with one decimal ("75.3%").
  * @param x The fraction.
- * @returns Text.
  */
 export function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
@@ -150,8 +142,6 @@ export function pct(x: number): string {
 
 /**
  * Rounds to 4 decimals (JSON rows).
- * @param x The value.
- * @returns The rounded value.
  */
 export function r4(x: number): number {
   return Math.round(x * 10000) / 10000;

@@ -82,7 +82,6 @@ export class Progress {
 
   /**
    * Sets the info text without advancing.
-   * @param info Text.
    */
   note(info: string): void {
     this.update(this.#done, info);
@@ -137,7 +136,6 @@ export function budgetBar(
 /**
  * Formats seconds as `1m05s` or `12.3s`.
  * @param seconds Duration.
- * @returns Short text.
  */
 export function fmtTime(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;

@@ -55,7 +55,6 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
  * Renders series as a standalone SVG document.
  * @param series Lines to draw.
  * @param options Titles, axes and size.
- * @returns SVG text.
  */
 export function linePlot(series: readonly Series[], options: PlotOptions): string {
   const W = options.width ?? 640;

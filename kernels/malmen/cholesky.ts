@@ -23,7 +23,6 @@ export const GEMM_BLOCK = 64;
  * Uniforms: 0 n, 1 padded order np, 2 offset of M, 3 λ (f32) or the element offset of λ̂.
  * With `fromLog`, λ = exp(lamHat[offset]) is read from binding 2 (no readback).
  * @param fromLog λ comes from a log-domain tensor.
- * @returns WGSL source.
  */
 export function shiftWgsl(fromLog: boolean): string {
   const inputs = [{ name: "M", type: "f32" }];
@@ -49,7 +48,6 @@ ${MAIN_1D}
  * WGSL factoring the diagonal tile at (p0, p0) in place with one workgroup of
  * {@linkcode CHOL_NB} invocations (one per tile row). A non-positive pivot yields NaN, which
  * then propagates to the solution. Uniforms: 0 np, 1 p0.
- * @returns WGSL source.
  */
 export function potrfWgsl(): string {
   const nb = CHOL_NB;
@@ -87,7 +85,6 @@ fn main(@builtin(local_invocation_index) t: u32) {
  * WGSL of the panel solve `A[r, p0:p1] ← A[r, p0:p1]·L11⁻ᵀ` for every row r ≥ p1 = p0 + NB,
  * one invocation per row, with L11 staged transposed in workgroup memory so each elimination
  * step is a run of vec4 updates (unrolled, so the row stays in registers). Uniforms: 0 np, 1 p0, 2 number of rows below the tile.
- * @returns WGSL source.
  */
 export function panelWgsl(): string {
   const nb = CHOL_NB;
@@ -149,8 +146,6 @@ export interface CholGemmConfig {
 
 /**
  * Cache key of a `gemm` pipeline.
- * @param c Configuration.
- * @returns The key.
  */
 export function cholGemmKey(c: CholGemmConfig): string {
   return `chol:gemm:${c.transA ? "T" : "N"}${c.transB ? "T" : "N"}:${c.aInW ? "w" : "l"}:${
@@ -164,8 +159,6 @@ export function cholGemmKey(c: CholGemmConfig): string {
  * {@linkcode GEMM_BLOCK}; K, every leading dimension and every offset multiples of 4. B and C
  * always live in the writable matrix (a read-only copy of it would alias a writable binding).
  * Uniforms: 0 M, 1 N, 2 K, 3 offA, 4 lda, 5 offB, 6 ldb, 7 offC, 8 ldc (elements).
- * @param c Configuration.
- * @returns WGSL source.
  */
 export function cholGemmWgsl(c: CholGemmConfig): string {
   const decl = c.aInW
@@ -255,7 +248,6 @@ ${stores.join("\n")}
  * `L_ii⁻¹·Y_i` (forward) or `L_ii⁻ᵀ·Y_i` (backward), with L_ii the diagonal tile of the factor.
  * Uniforms: 0 np (leading dimension of L), 1 i0, 2 mp (leading dimension of Y), 3 column quads.
  * @param upper Solve with the transposed tile (backward sweep).
- * @returns WGSL source.
  */
 export function trsmWgsl(upper: boolean): string {
   const nb = CHOL_NB;

@@ -1,5 +1,5 @@
 /**
- * Fused kernels of the MALMEN hyper-network (design §1.3–1.4):
+ * Fused kernels of the MALMEN hyper-network:
  * - block tail `h + s ⊙ ReLU(q + b) + t` (forward elementwise; backward one pass per column
  *   producing ∂q and the column sums for b, s and t);
  * - value differences `d_j = −η (u_j·ũ_j) δ̃_j` with ũ, δ̃ the two halves of the block output h
@@ -14,7 +14,6 @@ const f32 = (name: string): { name: string; type: string } => ({ name, type: "f3
 /**
  * WGSL of the tail forward over `[n, D]`: `out = h + s[c]·max(q + b[c], 0) + t[c]`.
  * Uniforms: 0 n·D, 1 D, 2 hOff, 3 qOff, 4 bOff, 5 sOff, 6 tOff.
- * @returns WGSL source.
  */
 export function tailForwardWgsl(): string {
   return `${PARAMS_WGSL}
@@ -31,7 +30,6 @@ ${MAIN_1D}
  * WGSL of the tail backward, one invocation per column c: `gq = g·s[c]·[q + b[c] > 0]` for every
  * row, and the column sums `Σgq` (b), `Σ g·ReLU(q + b)` (s), `Σg` (t) into rows 0, 1, 2 of a
  * `[3, D]` output. Uniforms: 0 n, 1 D, 2 gOff, 3 qOff, 4 bOff, 5 sOff.
- * @returns WGSL source.
  */
 export function tailBackwardWgsl(): string {
   return `${PARAMS_WGSL}
@@ -74,7 +72,6 @@ fn rowDot(j: u32) -> f32 {
 /**
  * WGSL of the value differences, one invocation per row: `d[j][c] = −η·(u_j·ũ_j)·δ̃_j[c]`.
  * Uniforms: 0 n, 1 dIn, 2 dOut, 3 uOff, 4 hOff, 5 etaOff.
- * @returns WGSL source.
  */
 export function valueDiffForwardWgsl(): string {
   return `${PARAMS_WGSL}
@@ -95,7 +92,6 @@ ${MAIN_1D}
 /**
  * Cache key of the value-difference backward.
  * @param withKeys Also write the gradient of the keys u.
- * @returns The key.
  */
 export function valueDiffBackwardKey(withKeys: boolean): string {
   return `malmen:vdiff:bwd:${withKeys ? "u" : "nou"}`;
@@ -107,7 +103,6 @@ export function valueDiffBackwardKey(withKeys: boolean): string {
  * caller), and optionally `gu_j = −η·c·ũ_j`.
  * Uniforms: 0 n, 1 dIn, 2 dOut, 3 uOff, 4 hOff, 5 etaOff, 6 gOff.
  * @param withKeys Also write the gradient of the keys.
- * @returns WGSL source.
  */
 export function valueDiffBackwardWgsl(withKeys: boolean): string {
   const outputs = [f32("gh"), f32("pe")];

@@ -1,12 +1,12 @@
 /**
- * Kernels of the MALMEN running normaliser over z = [u; δ] (design §1.3.1). The state is one
+ * Kernels of the MALMEN running normaliser over z = [u; δ]. The state is one
  * `[3, D]` buffer: rows μ, M (sum of squared deviations) and σ. Both kernels read u and δ from
  * their own buffers, so the concatenation z is never materialised.
  * @module
  */
 import { bindingsWgsl, MAIN_1D, PARAMS_WGSL } from "../common.ts";
 
-/** fp32 machine epsilon (`torch.finfo(torch.float32).eps`), the ε of §1.3. */
+/** fp32 machine epsilon (`torch.finfo(torch.float32).eps`), the ε of (z − μ)/(σ + ε). */
 export const NORM_EPS = 1.1920928955078125e-7;
 
 // z[r][c] for c < dIn from U, else from V. Uniforms 1 dIn, 2 dOut, 3 uOff, 4 vOff.
@@ -23,7 +23,6 @@ fn z(r: u32, c: u32) -> f32 {
  * x̄, s² (unbiased; 0 when b = 1), Δ = x̄ − μ, N' = N + b, μ += bΔ/N',
  * M += b·s² + N·b·Δ²/N', σ = sqrt(M / (N' − 1 + ε)).
  * Uniforms: 0 b, 1 dIn, 2 dOut, 3 uOff, 4 vOff, 5 N (old count, f32), 6 ε (f32), 7 stateOff.
- * @returns WGSL source.
  */
 export function normUpdateWgsl(): string {
   return `${PARAMS_WGSL}
@@ -60,7 +59,6 @@ ${MAIN_1D}
 /**
  * WGSL of the normalisation `out[r][c] = (z[r][c] − μ_c) / (σ_c + ε)` into a dense `[n, D]`.
  * Uniforms: 0 n, 1 dIn, 2 dOut, 3 uOff, 4 vOff, 6 ε (f32), 7 stateOff.
- * @returns WGSL source.
  */
 export function normApplyWgsl(): string {
   return `${PARAMS_WGSL}

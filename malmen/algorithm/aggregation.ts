@@ -63,7 +63,6 @@ export interface Aggregation {
    * @param net The hyper-network.
    * @param k Module index (the layer's position among the edited layers).
    * @param options Prior and fit tracking.
-   * @returns The aggregator.
    */
   create(net: HyperNetwork, k: number, options?: AggregatorOptions): Aggregator;
 }

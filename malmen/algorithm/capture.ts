@@ -138,7 +138,6 @@ export function cacheEdits(
 
 /**
  * Releases a cache.
- * @param cache The cache.
  */
 export function disposeCache(cache: EditCache): void {
   for (const rows of cache.batches) disposeRows(rows);

@@ -1,5 +1,5 @@
 /**
- * The MALMEN hyper-network (design §1.3–1.4, §1.8): one per distinct (d_in, d_out) shape of
+ * The MALMEN hyper-network: one per distinct (d_in, d_out) shape of
  * edited layers, shared by the modules of that shape (module index k). It maps normalised
  * z = [u; δ] through residual low-rank blocks `h ← h + s_k ⊙ ReLU(h·A·B + b) + t_k` to pseudo
  * keys ũ and pseudo value-gradients δ̃, then to value differences d_j = −η_k (u_j·ũ_j) δ̃_j.
@@ -227,7 +227,8 @@ export class HyperNetwork extends Module {
   }
 
   /**
-   * Value differences d_j = −η_k (u_j·ũ_j) δ̃_j (§1.4), recorded for autograd.
+   * Value differences d_j = −η_k (u_j·ũ_j) δ̃_j (the pseudo key's projection on the key scales
+   * the pseudo value-gradient), recorded for autograd.
    * @param keys Keys u `[n, d_in]`.
    * @param grads Value-gradients δ `[n, d_out]`.
    * @param k Module index.
@@ -240,7 +241,7 @@ export class HyperNetwork extends Module {
 
   /**
    * Phase E for one chunk: recomputes the value differences with a graph and back-propagates
-   * the constant ∂L/∂D_v through them (the proxy loss ⟨∂L/∂D_v, d(θ)⟩ of §1.7), accumulating
+   * the constant ∂L/∂D_v through them (the proxy loss ⟨∂L/∂D_v, d(θ)⟩, whose θ-gradient is the true one because ∂L/∂D_v is exact), accumulating
    * into the parameters' gradients (η_k included; λ̂_k is added by
    * {@linkcode HyperNetwork.addLamHatGrad}).
    * @param keys Keys u `[n, d_in]`.
@@ -264,7 +265,7 @@ export class HyperNetwork extends Module {
   }
 
   /**
-   * The MEND-style sum shift of a chunk, −η_k ŨᵀΔ̃ (§1.8), recorded for autograd: summed over
+   * The MEND-style sum shift of a chunk, −η_k ŨᵀΔ̃ (MEND sums per-token rank-one shifts), recorded for autograd: summed over
    * chunks it is ΔW_MEND; its phase-E backward is `mendShift(chunk).backward(G)`.
    * @param keys Keys u `[n, d_in]`.
    * @param grads Value-gradients δ `[n, d_out]`.

@@ -1,6 +1,6 @@
 /**
- * Fused autograd ops of the MALMEN hyper-network, each with a float64 reference (design §1.3,
- * §1.4): the residual block tail and the value differences.
+ * Fused autograd ops of the MALMEN hyper-network, each with a float64 reference: the residual
+ * block tail `h + s_k ⊙ ReLU(q + b) + t_k` and the value differences.
  * @module
  */
 import { empty } from "../../engine/alloc.ts";
@@ -148,7 +148,7 @@ function tailBackward(
 }
 
 /**
- * Value differences `d_j = −η (u_j·ũ_j) δ̃_j` (§1.4), with ũ_j the first d_in and δ̃_j the last
+ * Value differences `d_j = −η (u_j·ũ_j) δ̃_j`, with ũ_j the first d_in and δ̃_j the last
  * d_out entries of the hyper-network output h_j.
  * @param keys Raw (un-normalised) keys u `[n, d_in]`.
  * @param h Hyper-network output `[n, d_in + d_out]`.

@@ -1,5 +1,5 @@
 /**
- * Phase C's losses on the edited LM (design §2.2): generalisation = token-mean cross-entropy of
+ * Phase C's losses on the edited LM (MALMEN's meta-loss): generalisation = token-mean cross-entropy of
  * the equivalent (paraphrase) tuples per LM mini-batch; locality = KL(p_unedited ‖ p_edited) at
  * the answer positions of the unrelated tuples, averaged over those positions. Both are summed
  * over mini-batches. Each mini-batch is back-propagated at once, so only one batch of LM
@@ -26,7 +26,6 @@ import {
 /**
  * Log-probabilities at a batch's supervised positions.
  * @param logits `[B, T, V]`, or `[n, V]` already at the positions (`forward(ids, { at })`).
- * @param batch The batch.
  * @returns `[n, V]`.
  */
 export function answerLogProbs(logits: Tensor, batch: TokenBatch): Tensor {
@@ -37,8 +36,6 @@ export function answerLogProbs(logits: Tensor, batch: TokenBatch): Tensor {
 
 /**
  * Logits at a batch's supervised positions only (the output layer runs on those rows alone).
- * @param model The LM.
- * @param batch The batch.
  * @returns `[n, V]`, aligned with `batch.targets`.
  */
 export function answerLogits(model: GPT, batch: TokenBatch): Tensor {
@@ -49,7 +46,6 @@ export function answerLogits(model: GPT, batch: TokenBatch): Tensor {
  * KL(p_ref ‖ p) summed over the vocabulary, averaged over rows.
  * @param refLogProbs Reference log-probabilities `[n, V]` (constant).
  * @param logProbs Log-probabilities of the edited model `[n, V]`.
- * @returns A scalar.
  */
 export function klDivergence(refLogProbs: Tensor, logProbs: Tensor): Tensor {
   const n = Math.max(1, refLogProbs.shape[0]);
@@ -62,7 +58,6 @@ export type ShiftSetter = (on: boolean) => void;
 /**
  * Back-propagates the meta-loss through the edited model mini-batch by mini-batch; gradients
  * land in whatever the edited model's shifts accumulate into (leaves with `requiresGrad`).
- * @param model The LM.
  * @param applyShifts Switches the edit on (true) or off (false, for reference logits).
  * @param equiv Equivalent tuples, one list per LM mini-batch.
  * @param unrel Unrelated tuples, one list per LM mini-batch.

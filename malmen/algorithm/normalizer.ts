@@ -1,10 +1,10 @@
 /**
- * The running mean/std normaliser of one MALMEN hyper-network (design §1.3.1): statistics over
+ * The running mean/std normaliser of one MALMEN hyper-network: statistics over
  * z = [u; δ] (keys concatenated with value-gradients), updated batch by batch with the
  * reference code's formula (including its b·s² term), applied as (z − μ)/(σ + ε).
  *
  * Freezing: the reference code keeps updating the statistics during validation and at edit
- * time (§9.4). Here `frozen` makes {@linkcode RunningNormalizer.update} a no-op; the intended
+ * time, and a single-row batch then gives a NaN variance. Here `frozen` makes {@linkcode RunningNormalizer.update} a no-op; the intended
  * use is to update while meta-training and set `frozen = true` afterwards (validation and
  * editing), so an edit never depends on which facts were edited before. Leave it unfrozen to
  * reproduce the reference numbers instead.
@@ -56,7 +56,6 @@ export class RunningNormalizer {
    * Creates zeroed statistics (N = 0, μ = M = σ = 0).
    * @param dIn Key dimension d_in.
    * @param dOut Value-gradient dimension d_out.
-   * @param options Backend.
    */
   constructor(dIn: number, dOut: number, options: NormalizerOptions = {}) {
     this.dIn = dIn;
@@ -84,7 +83,6 @@ export class RunningNormalizer {
 
   /**
    * The live `[3, D]` statistics tensor (rows μ, M, σ). Do not dispose.
-   * @returns The tensor.
    */
   stateTensor(): Tensor {
     return this.#state;
@@ -250,10 +248,9 @@ export class RunningNormalizer {
 }
 
 /**
- * The float64 reference of the batched update (§1.3.1), in place on `[3, D]` state values.
+ * The float64 reference of the batched update (the reference code's formula), in place on `[3, D]` state values.
  * @param u Keys, row-major `[b, dIn]`.
  * @param v Value-gradients, row-major `[b, dOut]`.
- * @param b Rows.
  * @param dIn Key dimension.
  * @param dOut Value-gradient dimension.
  * @param count Rows seen before, N.

@@ -1,5 +1,6 @@
 /**
- * The streaming ridge solve of the memory-bounded MALMEN schedule (design §3, phases B and D):
+ * The streaming ridge solve of the memory-bounded MALMEN schedule (phases B and D, see
+ * `scheduler.ts`):
  * keys K and value differences D arrive chunk by chunk; the primal Gram matrices KᵀK and KᵀD
  * are accumulated on the device so all keys never need to be resident at once. While fewer rows
  * than d_in have arrived the chunks themselves are kept (no larger than the d_in × d_in Gram)
@@ -216,7 +217,6 @@ export class RidgeAccumulator {
    * readback; the primal form uses the accumulated Gram matrices (create the accumulator with
    * `trackFit`), the dual form the kept rows.
    * @param solution A solve of this accumulator's rows.
-   * @returns The relative residual.
    */
   async fit(solution: RidgeSolution): Promise<number> {
     if (this.#rows === 0) throw new RangeError("Cannot measure the fit of a solve without rows");
@@ -334,7 +334,8 @@ export class RidgeSolution {
   }
 
   /**
-   * The closed-form backward of the solve (§1.7) for G = ∂L/∂ΔW.
+   * The closed-form backward of the solve for G = ∂L/∂ΔW: with X = M⁻¹G, ∂L/∂D = K·X and
+   * ∂L/∂λ̂ = −λ⟨X, ΔW⟩ (primal); the dual form solves with KKᵀ + λI instead.
    * @param grad G `[d_in, d_out]`.
    * @returns Per-chunk ∂L/∂D and ∂L/∂λ̂.
    */

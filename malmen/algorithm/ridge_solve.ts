@@ -1,5 +1,5 @@
 /**
- * The MALMEN least-squares aggregation as a differentiable op (design §1.5, §1.7):
+ * The MALMEN least-squares aggregation as a differentiable op:
  * `ΔW = (KᵀK + λI)⁻¹KᵀD = Kᵀ(KKᵀ + λI)⁻¹D`, λ = e^λ̂. Keys K are data: no gradient flows to
  * them; the value differences D and λ̂ receive the closed-form gradients. Used by the
  * plain-autograd end-to-end check; the memory-bounded training path streams through
@@ -33,7 +33,6 @@ export interface RidgeSolveOptions {
  * The cheaper exact form for n keys of dimension d_in: the dual n × n system when n < d_in.
  * @param n Number of keys.
  * @param dIn Key dimension.
- * @returns The form.
  */
 export function chooseForm(n: number, dIn: number): RidgeForm {
   return n < dIn ? "dual" : "primal";
@@ -84,7 +83,7 @@ export function lamHatGradient(a: Tensor, b: Tensor, lamHat: Tensor): Tensor {
 /**
  * Ridge regression of value differences on keys: the single weight shift (io layout,
  * `[d_in, d_out]`) that maps every key to its target, with ridge λ = e^λ̂.
- * Backward (§1.7), with M = KᵀK + λI, X = M⁻¹G: ∂L/∂D = K·X and ∂L/∂λ̂ = −λ⟨X, ΔW⟩ (primal);
+ * Backward (the solve's closed form, so no graph through the factorisation), with M = KᵀK + λI, X = M⁻¹G: ∂L/∂D = K·X and ∂L/∂λ̂ = −λ⟨X, ΔW⟩ (primal);
  * ∂L/∂D = (KKᵀ + λI)⁻¹KG and ∂L/∂λ̂ = −λ⟨∂L/∂D, (KKᵀ + λI)⁻¹D⟩ (dual). Keys get no gradient.
  * @param keys K `[n, d_in]` (data).
  * @param values D `[n, d_out]`.

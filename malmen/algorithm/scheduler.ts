@@ -43,7 +43,6 @@ export interface MetaStepResult {
  * @param editor The hyper-network editor being trained.
  * @param optimizer Adam over the editor's parameters.
  * @param requests The facts of this step.
- * @returns The meta-loss.
  */
 export async function metaStep(
   model: GPT,

@@ -9,7 +9,6 @@ import type { Tensor } from "../../engine/tensor.ts";
 
 /**
  * The edited projection of block `layer`.
- * @param model The LM.
  * @param layer Block index.
  * @returns Its `mlp.c_proj`.
  */
@@ -24,7 +23,6 @@ export function editedLayer(model: GPT, layer: number): EditableLinear {
 /**
  * Makes block `layer` compute with `W + shift` (null restores W exactly); see
  * `EditableLinear.setShift`.
- * @param model The LM.
  * @param layer Block index.
  * @param shift `[dInner, d]`, or null.
  */
@@ -40,9 +38,7 @@ export function setShift(model: GPT, layer: number, shift: Tensor | null): void 
 
 /**
  * The shift of block `layer`, or null.
- * @param model The LM.
  * @param layer Block index.
- * @returns The borrowed shift.
  */
 export function getShift(model: GPT, layer: number): Tensor | null {
   return editedLayer(model, layer).shift;
@@ -50,7 +46,6 @@ export function getShift(model: GPT, layer: number): Tensor | null {
 
 /**
  * Removes every block's shift.
- * @param model The LM.
  */
 export function clearShifts(model: GPT): void {
   for (const block of model.h) block.mlp.c_proj.setShift(null);

@@ -57,7 +57,6 @@ export interface EditorConfig {
  * Default editor settings for a model with `nLayer` blocks: the last half of the blocks are
  * edited (GPT-2's 6 of 12 in the paper).
  * @param nLayer Number of blocks.
- * @returns The settings.
  */
 export function defaultEditorConfig(nLayer: number): EditorConfig {
   const count = Math.max(1, Math.floor(nLayer / 2));
@@ -85,8 +84,6 @@ export interface Editor {
   /**
    * One shift per edited layer that edits all requests simultaneously. The model is left
    * without shifts; the caller owns the returned tensors.
-   * @param model The LM.
-   * @param requests The facts.
    * @returns Layer → ΔW `[d_in, d_out]`.
    */
   computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>>;

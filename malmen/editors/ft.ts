@@ -27,7 +27,6 @@ export class FtEditor implements Editor {
 
   /**
    * Creates the baseline.
-   * @param config Settings.
    */
   constructor(config: EditorConfig) {
     this.config = config;
@@ -36,7 +35,6 @@ export class FtEditor implements Editor {
   /**
    * Trains one shift per layer on all edit tuples.
    * @param model The LM (frozen).
-   * @param requests The facts.
    * @returns Layer → ΔW.
    */
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {

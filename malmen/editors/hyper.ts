@@ -75,7 +75,6 @@ export class HyperEditor implements Editor {
    * Creates an editor with a fresh (identity) hyper-network for a model.
    * @param name `malmen` or `mend`.
    * @param model The LM to be edited (for shapes and backend).
-   * @param config Settings.
    */
   constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
     this.name = name;
@@ -148,7 +147,6 @@ export class HyperEditor implements Editor {
   /**
    * Shifts for all requests at once, streaming mini-batch by mini-batch (normaliser frozen).
    * @param model The LM (frozen).
-   * @param requests The facts.
    * @returns Layer → ΔW.
    */
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
@@ -226,7 +224,6 @@ export class HyperEditor implements Editor {
    * Loads an editor saved by {@linkcode HyperEditor.save}; its normaliser is frozen.
    * @param dir Source folder.
    * @param model The LM it edits.
-   * @returns The editor.
    */
   static async load(dir: string, model: GPT): Promise<HyperEditor> {
     const meta = await readJson(`${dir}/editor.json`) as { name: string; config: EditorConfig };

@@ -79,7 +79,6 @@ export async function readJournalEntry(
 
 /**
  * Applies shifts (W + ΔW for each layer); the stored weights are untouched.
- * @param model The model.
  * @param shifts Layer → ΔW.
  */
 export function applyShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): void {
@@ -88,7 +87,6 @@ export function applyShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): vo
 
 /**
  * Reverts every shift exactly.
- * @param model The model.
  */
 export function revertShifts(model: GPT): void {
   clearShifts(model);
@@ -114,7 +112,6 @@ export async function journalEditor(path: string, model: GPT): Promise<Editor> {
  * Folds shifts into the stored weights, W ← W + ΔW, and removes them from the layers: the model
  * then carries the edit as plain weights (e.g. to save it as a checkpoint) and can no longer
  * revert it exactly.
- * @param model The model.
  * @param shifts Layer → ΔW (not disposed).
  */
 export function foldShifts(model: GPT, shifts: ReadonlyMap<number, Tensor>): void {

@@ -1,5 +1,5 @@
 /**
- * Meta-training a hyper-network editor (design §2): each step edits `nEdits` training facts at
+ * Meta-training a hyper-network editor: each step edits `nEdits` training facts at
  * once and learns from the edited model's paraphrase loss and locality KL; every `valEvery`
  * steps the editor edits held-out facts from the unedited model and ES/GS/LS are measured.
  * Checkpoints are atomic and resumable.
@@ -113,9 +113,6 @@ export interface EditorTrainResult {
 
 /**
  * Edits `requests` from the unedited model, scores them, and reverts.
- * @param model The LM.
- * @param editor An editor.
- * @param requests Facts.
  * @returns The summary after the edit.
  */
 export async function validateEditor(
@@ -139,7 +136,6 @@ export async function validateEditor(
  * @param model The LM (its parameters are frozen here).
  * @param train Training facts.
  * @param val Validation facts.
- * @param options Settings.
  * @returns The editor and its history.
  */
 export async function trainEditor(

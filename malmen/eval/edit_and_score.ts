@@ -43,9 +43,6 @@ export interface EditOutcome extends EditScores {
 /**
  * Scores, edits all requests at once, scores again. The model is left edited (shifts applied);
  * call `revertShifts(model)` to undo.
- * @param model The LM.
- * @param editor The editor.
- * @param requests The facts.
  * @param scoreBefore Also score the unedited model (default true).
  * @returns Scores, time, memory and the shifts.
  */
@@ -85,9 +82,6 @@ export async function editAndScore(
 /**
  * {@linkcode editAndScore}, then the edit is reverted and its shifts released: the model is
  * left as it was.
- * @param model The LM.
- * @param editor The editor.
- * @param requests The facts.
  * @param scoreBefore Also score the unedited model (default true).
  * @returns Scores, time and memory.
  */

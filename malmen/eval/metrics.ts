@@ -1,5 +1,5 @@
 /**
- * Edit metrics (design §5): ES / GS / LS as token-level top-1 accuracy on the edit, paraphrase
+ * Edit metrics: ES / GS / LS as token-level top-1 accuracy on the edit, paraphrase
  * and unrelated tuples (MALMEN's definition), and CounterFact's probability comparisons —
  * efficacy [P(new) > P(true)] on the prompt, paraphrase the same on the rephrased prompt,
  * neighbourhood [P(true) > P(new)] on the locality prompt — with their harmonic mean.
@@ -45,8 +45,6 @@ export interface ScoreSummary {
 
 /**
  * Scores requests on the model as it is (shifts applied or not).
- * @param model The model.
- * @param requests The facts.
  * @param batchSize Examples per forward pass.
  * @returns Per-request scores.
  */
@@ -80,7 +78,6 @@ export async function scoreRequests(
 /**
  * Means and the harmonic-mean score.
  * @param s Per-request scores.
- * @returns The summary.
  */
 export function summarize(s: RequestScores): ScoreSummary {
   const mean = (
@@ -104,7 +101,6 @@ export function summarize(s: RequestScores): ScoreSummary {
 /**
  * Harmonic mean (0 when any part is 0): high only when every part is.
  * @param parts Values in [0, 1].
- * @returns The mean.
  */
 export function harmonicMean(parts: readonly number[]): number {
   if (parts.length === 0 || parts.some((p) => p <= 0)) return 0;

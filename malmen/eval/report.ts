@@ -30,7 +30,6 @@ export interface EditReport {
  * Builds the JSON report.
  * @param outcome The edit outcome.
  * @param requests The requests (same order).
- * @returns The report.
  */
 export function editReport(outcome: EditScores, requests: readonly EditRequest[]): EditReport {
   const b = outcome.perRequestBefore;
@@ -65,7 +64,6 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)
 /**
  * Markdown table of aggregates (one row per outcome).
  * @param rows Reports.
- * @returns Markdown.
  */
 export function markdownSummary(rows: readonly EditReport[]): string {
   const lines = [

@@ -32,7 +32,6 @@ function pair(tokenizer: Tokenizer, prompt: string, answer: string): PromptAnswe
 
 /**
  * Tokenises records GPT-2 style (answers get a leading space).
- * @param tokenizer The model's tokenizer.
  * @param records Edit records.
  * @param maxLength Longest allowed prompt + answer (the model's context); longer records throw.
  * @returns One request per record.
@@ -67,9 +66,7 @@ export function toRequests(
 
 /**
  * Splits a list into consecutive mini-batches.
- * @param items Items.
  * @param size Items per batch (the last may be smaller).
- * @returns The batches.
  */
 export function batches<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

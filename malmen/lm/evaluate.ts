@@ -71,7 +71,6 @@ export async function pairStats(
 
 /**
  * Per-example answer accuracy.
- * @param model The model.
  * @param pairs Prompt/answer ids.
  * @param batchSize Examples per forward pass.
  * @returns One accuracy per pair.
@@ -86,7 +85,6 @@ export async function pairAccuracies(
 
 /**
  * Mean answer accuracy.
- * @param model The model.
  * @param pairs Prompt/answer ids.
  * @param batchSize Examples per forward pass.
  * @returns The mean in [0, 1] (0 for no pairs).

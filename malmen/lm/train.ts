@@ -320,7 +320,6 @@ export async function trainLm(
  * @param batchSize Texts per batch.
  * @param rng The epoch's generator (the order depends only on it).
  * @param bucket Group similar lengths.
- * @returns The batches.
  */
 export function epochBatches(
   lengths: readonly number[],

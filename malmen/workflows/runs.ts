@@ -72,7 +72,6 @@ export interface LmData {
  * The LM of `options.outDir`: loaded when its training finished, else trained (resumed).
  * @param data The corpus and tokenizer.
  * @param options Training options plus reuse settings (a reused run must have `config`).
- * @returns The LM.
  */
 export async function lmRun(
   data: LmData,

@@ -35,7 +35,6 @@ export interface WorldSetup {
 /**
  * Generates a world and its tokenizer.
  * @param options World options (default: the embedded {@linkcode DEFAULT_WORLD}).
- * @returns The setup.
  */
 export async function worldSetup(options: WorldOptions = DEFAULT_WORLD): Promise<WorldSetup> {
   const world = generateWorld(options);
@@ -59,7 +58,6 @@ export async function counterFactSetup(
 
 /**
  * All CounterFact records (train, val and edit splits) from `../shared/data-raw/`.
- * @returns The records.
  */
 export async function allCounterFact(): Promise<EditRecord[]> {
   const s = await loadCounterFactSplits();
@@ -68,9 +66,7 @@ export async function allCounterFact(): Promise<EditRecord[]> {
 
 /**
  * The model configuration for a tokenizer (the tiny preset sized for the world).
- * @param tokenizer The tokenizer.
  * @param overrides Field overrides.
- * @returns The configuration.
  */
 export function modelConfigFor(
   tokenizer: Tokenizer,
@@ -104,10 +100,8 @@ export interface EditorDataOptions {
 /**
  * The train and val facts of the embedded world or of CounterFact, tokenised for a model.
  * @param data `world` or `counterfact` (reads `../shared/data-raw/counterfact/`).
- * @param tokenizer The LM's tokenizer.
  * @param nCtx The LM's context (longer facts are rejected by name).
  * @param options Key prior facts, resampling.
- * @returns The facts.
  */
 export async function editorData(
   data: "world" | "counterfact",

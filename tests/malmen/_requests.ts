@@ -9,8 +9,6 @@ import type { EditRecord } from "../../malmen/data/edit_record.ts";
  * Makes `count` random requests.
  * @param count How many.
  * @param vocab Vocabulary size V.
- * @param seed Seed.
- * @returns The requests.
  */
 export function randomRequests(count: number, vocab: number, seed: number): EditRequest[] {
   const next = rng(seed);

@@ -100,7 +100,6 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
  * Plain-language reading of the checks: for every missed target, which parts of the score differ
  * and how over-determined the least-squares problem was; plus the caveats a reader needs.
  * @param rows Result rows.
- * @param setup The setup.
  * @returns One paragraph per finding.
  */
 export function explain(rows: readonly ResultRow[], setup: ReportSetup): string[] {
@@ -168,7 +167,6 @@ export function explain(rows: readonly ResultRow[], setup: ReportSetup): string[
 /**
  * The Markdown table of all rows.
  * @param rows Result rows.
- * @returns Markdown.
  */
 export function markdownTable(rows: readonly ResultRow[]): string {
   const head =
@@ -187,8 +185,6 @@ export function markdownTable(rows: readonly ResultRow[]): string {
 /**
  * The Markdown report (setup, targets, table).
  * @param rows Result rows.
- * @param setup The setup.
- * @returns Markdown.
  */
 export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): string {
   const checks = checkTargets(rows);
@@ -215,9 +211,7 @@ export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): 
 /**
  * The self-contained HTML report.
  * @param rows Result rows.
- * @param setup The setup.
  * @param notes Extra HTML paragraphs (the analysis of the targets).
- * @returns HTML.
  */
 export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes = ""): string {
   const editors = [...new Set(rows.map((r) => r.editor))];

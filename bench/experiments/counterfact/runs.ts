@@ -54,8 +54,6 @@ export interface CounterFactRuns {
 
 /**
  * Reads the splits (cut to the plan's limits).
- * @param plan The plan.
- * @returns The records.
  */
 export async function loadSplits(plan: ExperimentPlan): Promise<Splits> {
   const s = await loadCounterFactSplits();
@@ -69,10 +67,8 @@ export async function loadSplits(plan: ExperimentPlan): Promise<Splits> {
 
 /**
  * Loads (or trains) the base LM on every case's true facts; null when training was stopped.
- * @param plan The plan.
  * @param backend Where to run.
  * @param control Progress and stop.
- * @returns The artefacts.
  */
 export async function counterFactRuns(
   plan: ExperimentPlan,
@@ -126,7 +122,6 @@ export async function counterFactRuns(
 /**
  * Loads (or meta-trains, resuming an unfinished run) a hyper-network editor at its best
  * checkpoint on the validation split.
- * @param plan The plan.
  * @param runs The artefacts.
  * @param name `malmen` or `mend`.
  * @param control Progress and stop.
@@ -166,7 +161,6 @@ export async function hyperEditor(
 /**
  * The fine-tuning baseline with its learning rate chosen on the validation split (the best
  * harmonic mean of ES, GS and LS at `plan.ftSelectM` facts).
- * @param plan The plan.
  * @param runs The artefacts.
  * @param log Progress messages.
  * @returns The editor and the grid's validation scores.

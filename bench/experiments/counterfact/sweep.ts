@@ -122,8 +122,6 @@ function row(editor: string, m: number, s: ScoreSummary, seconds: number, rss: n
 
 /**
  * Reads saved rows (none when the file does not exist).
- * @param path The rows file.
- * @returns The rows.
  */
 export async function readRows(path: string): Promise<ResultRow[]> {
   let text: string;
@@ -140,8 +138,6 @@ export async function readRows(path: string): Promise<ResultRow[]> {
 
 /**
  * Where the fit diagnostics of a rows file live.
- * @param rowsPath The rows file.
- * @returns The fits file.
  */
 export function fitsPathFor(rowsPath: string): string {
   return rowsPath.replace(/\.json$/, "") + "-fit.json";
@@ -149,8 +145,6 @@ export function fitsPathFor(rowsPath: string): string {
 
 /**
  * Reads the saved fit diagnostics of a rows file, in m order.
- * @param rowsPath The rows file.
- * @returns The fits.
  */
 export async function readFits(rowsPath: string): Promise<FitRow[]> {
   const fits = (await readRows(fitsPathFor(rowsPath))) as unknown as FitRow[];

@@ -17,7 +17,6 @@ import { mergeHeads, qkvAttention } from "./heads.ts";
  * Standard deviation of the residual output projections (`attn.c_proj`, `mlp.c_proj`): GPT-2
  * scales them by `1/√(2·nLayer)` so the residual stream's variance does not grow with depth.
  * @param nLayer Number of blocks.
- * @returns The std.
  */
 export function residualStd(nLayer: number): number {
   return GPT2_STD / Math.sqrt(2 * nLayer);
@@ -34,7 +33,6 @@ export class CausalSelfAttention extends Module {
 
   /**
    * Creates the layer.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {
@@ -68,7 +66,6 @@ export class MLP extends Module {
 
   /**
    * Creates the layer.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {
@@ -104,7 +101,6 @@ export class Block extends Module {
 
   /**
    * Creates the block.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {

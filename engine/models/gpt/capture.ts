@@ -151,7 +151,6 @@ export class CaptureTap {
 
   /**
    * Hands over the keys and value-gradients (the caller owns them) and empties the tap.
-   * @returns The captured rows.
    */
   take(): CapturedRows {
     const keys = this.#keys;

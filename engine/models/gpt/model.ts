@@ -128,7 +128,6 @@ export class GPT extends Module {
    * Mean cross-entropy over the positions whose label is not -100.
    * @param ids Token ids, int32 `[B, T]`.
    * @param labels Labels aligned with the logits, int32 `[B, T]`.
-   * @returns A scalar.
    */
   loss(ids: Tensor, labels: Tensor): Tensor {
     return lmLoss(this.forward(ids), labels);
@@ -177,7 +176,6 @@ export class GPT extends Module {
  * Mean cross-entropy of `[B, T, V]` logits against aligned labels, ignoring -100.
  * @param logits `[B, T, V]`.
  * @param labels int32 `[B, T]`.
- * @returns A scalar.
  */
 export function lmLoss(logits: Tensor, labels: Tensor): Tensor {
   if (labels.dtype !== "int32" || fmtShape(labels.shape) !== fmtShape(logits.shape.slice(0, -1))) {
@@ -192,8 +190,6 @@ export function lmLoss(logits: Tensor, labels: Tensor): Tensor {
 
 /**
  * The largest storage binding of a backend, in bytes (unbounded on the CPU).
- * @param backend The backend.
- * @returns Bytes.
  */
 export function maxBindingBytes(backend: Backend): number {
   if (backend.kind === "cpu") return Infinity;
@@ -205,7 +201,6 @@ export function maxBindingBytes(backend: Backend): number {
  * (the device requests the adapter's `maxStorageBufferBindingSize`).
  * @param backend Where it would live.
  * @param what Tensor name for the message.
- * @param shape Its shape.
  */
 export function checkBindable(backend: Backend, what: string, shape: Shape): void {
   const bytes = sizeOf(shape) * 4;

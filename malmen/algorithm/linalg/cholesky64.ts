@@ -27,7 +27,6 @@ function blk(data: Float64Array, row: number, col: number, ld: number): Block64 
  * Factors a symmetric positive definite matrix (only its lower triangle is read).
  * @param m Row-major n × n values (not modified).
  * @param n Order.
- * @returns The factor.
  * @throws {RangeError} When a pivot is not positive (the matrix is not positive definite).
  */
 export function cholesky64(m: ArrayLike<number>, n: number): Cholesky64 {

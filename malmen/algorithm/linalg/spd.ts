@@ -44,7 +44,6 @@ function cpuLambda(shift: Shift): number {
  * Factors `M + λI`.
  * @param m Square symmetric matrix `[n, n]` (float).
  * @param shift λ, or `{ lamHat }` with λ = exp(first element of lamHat), read on the device.
- * @returns The factor.
  */
 export function factorSpd(m: Tensor, shift: Shift): SpdFactor {
   m.assertLive("factor");

@@ -32,7 +32,7 @@ function upload(b: Batch, backend: Backend): [Tensor, Tensor] {
   ];
 }
 
-// The §1.3.1 formula written out independently: N, μ, M, σ after each batch.
+// The reference code's running-statistics formula written out independently: N, μ, M, σ after each batch.
 function expected(
   batches: Batch[],
   bias = 0,

@@ -1,4 +1,4 @@
-// The memory-bounded schedule (phases B, D, E of design §3) must give exactly the gradients of
+// The memory-bounded schedule (phases B, D, E of `malmen/algorithm/scheduler.ts`) must give exactly the gradients of
 // plain autograd through hyper-network → ridge solve → meta-loss.
 import { assertClose } from "../../_check.ts";
 import { gpuTest } from "../../_gpu.ts";
