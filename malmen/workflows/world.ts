@@ -5,6 +5,7 @@
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
+import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { GPTConfig } from "../../engine/models/gpt/config.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
@@ -18,6 +19,9 @@ import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { DEFAULT_WORLD, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
 import { modelConfigFor, type WorldSetup, worldSetup } from "./setup.ts";
+
+/** The world a run folder was trained on (its generator options). */
+const WORLD_FILE = "world.json";
 
 /** Options of {@linkcode worldRuns}. */
 export interface WorldRunsOptions {
@@ -79,9 +83,11 @@ export interface WorldRuns {
  */
 export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
   const budget = { ...WORLD_BUDGET, ...options.budget };
-  const setup = await worldSetup(options.world ?? DEFAULT_WORLD);
+  const worldOptions = options.world ?? DEFAULT_WORLD;
+  const setup = await worldSetup(worldOptions);
   const lmDir = runPath(options.dir, "lm");
   const canTrain = options.train ?? true;
+  await checkWorld(options.dir, worldOptions, canTrain, options.retrain ?? false);
   let lm: LmRun;
   if (canTrain) {
     lm = await lmRun(setup, {
@@ -138,6 +144,33 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     editorConfig,
     editor,
   };
+}
+
+// The folder records the world it was trained on: runs of another world (e.g. the demo's
+// --quick world) would be measured on facts they never saw, with another tokenizer.
+async function checkWorld(
+  dir: string,
+  world: WorldOptions,
+  write: boolean,
+  fresh: boolean,
+): Promise<void> {
+  const path = runPath(dir, WORLD_FILE);
+  const want = JSON.stringify(world);
+  let have: string | null = null;
+  try {
+    have = JSON.stringify(JSON.parse(await Deno.readTextFile(path)));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  if (have !== null && have !== want && !(write && fresh)) {
+    throw new Error(
+      `"${dir}" holds runs of another world (${path}): retrain, or name another run folder`,
+    );
+  }
+  if (write && have !== want) {
+    await Deno.mkdir(dir, { recursive: true });
+    await writeJsonAtomic(path, world);
+  }
 }
 
 async function requireRun(dir: string, what: string): Promise<void> {

@@ -140,11 +140,16 @@ Deno.test("`editorRun()` returns the editor of the best validation checkpoint an
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("`worldRuns({ train: false })` names the missing run instead of training one", async () => {
+Deno.test("`worldRuns({ train: false })` names a missing run or a run of another world", async () => {
   const dir = await Deno.makeTempDir();
   await rejects(
     () => worldRuns({ dir, backend: CPU, train: false }),
     new RegExp(`No trained language model in "${dir}/lm"`),
+  );
+  await Deno.writeTextFile(`${dir}/world.json`, JSON.stringify({ seed: 9, people: 12 }));
+  await rejects(
+    () => worldRuns({ dir, backend: CPU, train: false }),
+    /holds runs of another world/,
   );
   await Deno.remove(dir, { recursive: true });
 });
