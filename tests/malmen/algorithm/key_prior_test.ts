@@ -1,8 +1,6 @@
 import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { CPU } from "../../../engine/backend.ts";
-import { GPT } from "../../../engine/models/gpt/model.ts";
-import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { tensor } from "../../../engine/ops/creation.ts";
 import { captureBatch } from "../../../malmen/algorithm/capture.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
@@ -11,20 +9,12 @@ import { keySecondMoments, scaledPrior } from "../../../malmen/algorithm/key_pri
 import { bestCheckpoint, latestCheckpoint } from "../../../malmen/lm/run_dir.ts";
 import { trainEditor } from "../../../malmen/editors/train_editor.ts";
 import { randomRequests } from "../_requests.ts";
+import { frozenLm } from "../_lm.ts";
 
 const V = 19;
 
-function model(): GPT {
-  const m = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
-    { seed: 5, backend: CPU },
-  );
-  m.setTrainable(false);
-  return m;
-}
-
 Deno.test("`keySecondMoments()` is the mean of uuᵀ over every answer-predicting key", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const facts = randomRequests(7, V, 4).map((r) => r.edit);
   // Mini-batches of 3: 3, 3, 1 facts, so the streaming must weight rows, not batches.
   const moments = keySecondMoments(lm, facts, [0, 1], 3);
@@ -52,7 +42,7 @@ Deno.test("`keySecondMoments()` is the mean of uuᵀ over every answer-predictin
 });
 
 Deno.test("a MALMEN editor with a key prior saves its key statistics and edits the same after loading", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const config = { ...defaultEditorConfig(2), layers: [0, 1], rank: 4, etaInit: 0.3, keyPrior: 5 };
   const editor = new HyperEditor("malmen", lm, config);
   const facts = randomRequests(6, V, 8);
@@ -86,7 +76,7 @@ Deno.test("a MALMEN editor with a key prior saves its key statistics and edits t
 });
 
 Deno.test("`trainEditor()` computes the key statistics, resamples facts per epoch and can start from a checkpoint", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const train = randomRequests(8, V, 10);
   const val = randomRequests(4, V, 11);
   const dir = await Deno.makeTempDir();
@@ -140,7 +130,7 @@ Deno.test("`trainEditor()` computes the key statistics, resamples facts per epoc
 });
 
 Deno.test("`HyperEditor.setKeyMoments()` rejects statistics of the wrong width", () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const editor = new HyperEditor("malmen", lm, {
     ...defaultEditorConfig(2),
     layers: [0, 1],

@@ -3,8 +3,6 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { CPU } from "../../../engine/backend.ts";
-import { GPT } from "../../../engine/models/gpt/model.ts";
-import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { tensor, zeros } from "../../../engine/ops/creation.ts";
 import { liveTensorCount } from "../../../engine/tensor.ts";
 import { noGrad } from "../../../engine/autograd.ts";
@@ -18,20 +16,12 @@ import {
 import { clearShifts, getShift, setShift } from "../../../malmen/algorithm/shifts.ts";
 import { RowChunker, rowChunks } from "../../../malmen/algorithm/stream.ts";
 import { randomRequests } from "../_requests.ts";
+import { frozenLm } from "../_lm.ts";
 
 const V = 19;
 
-function model(): GPT {
-  const m = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
-    { seed: 5, backend: CPU },
-  );
-  m.setTrainable(false);
-  return m;
-}
-
 Deno.test("`setShift()` addresses blocks by index; `clearShifts()` restores every layer", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const x = tensor([[1, 2, 3]], undefined, { backend: CPU, dtype: "int32" });
   const run = () => noGrad(() => lm.forward(x).toArray());
   const base = await run();
@@ -54,7 +44,7 @@ Deno.test("`setShift()` addresses blocks by index; `clearShifts()` restores ever
 });
 
 Deno.test("`captureBatch()` rejects bad layer lists before running the model", () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const pairs = randomRequests(2, V, 1).map((r) => r.edit);
   throws(() => captureBatch(lm, pairs, [2]), /Cannot capture layer 2: the model has 2 layers/);
   throws(() => captureBatch(lm, pairs, [1, 1]), /Layer 1 is listed twice/);
@@ -62,7 +52,7 @@ Deno.test("`captureBatch()` rejects bad layer lists before running the model", (
 });
 
 Deno.test("`captureStream()` yields the cache's rows and frees each batch as it moves on", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const pairs = randomRequests(7, V, 2).map((r) => r.edit);
   const cache = cacheEdits(lm, pairs, [1, 0], 3);
   deepStrictEqual(cache.batches.length, 3);

@@ -1,8 +1,5 @@
 import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
-import { CPU } from "../../../engine/backend.ts";
-import { GPT } from "../../../engine/models/gpt/model.ts";
-import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
@@ -19,20 +16,9 @@ import { pairStats } from "../../../malmen/lm/evaluate.ts";
 import { AdamW } from "../../../engine/nn/adamw.ts";
 import type { EditRequest } from "../../../malmen/eval/requests.ts";
 import { randomRequests } from "../_requests.ts";
+import { frozenLm } from "../_lm.ts";
 
 const V = 19;
-
-function model(): GPT {
-  const m = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
-    {
-      seed: 5,
-      backend: CPU,
-    },
-  );
-  m.setTrainable(false);
-  return m;
-}
 
 function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 3);
@@ -40,7 +26,7 @@ function requests(count: number): EditRequest[] {
 
 for (const name of ["malmen", "mend"] as const) {
   Deno.test(`\`computeShifts()\` (${name}) streaming equals the shift of the cached rows when m is not a multiple of the batch`, async () => {
-    const lm = model();
+    const lm = frozenLm(V);
     const editor = new HyperEditor(name, lm, {
       ...defaultEditorConfig(2),
       lmBatch: 3,
@@ -72,7 +58,7 @@ for (const name of ["malmen", "mend"] as const) {
 }
 
 Deno.test("`computeShifts()` with two passes adds a second shift computed on the edited model", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const editor = new HyperEditor("malmen", lm, {
     ...defaultEditorConfig(2),
     layers: [0, 1],
@@ -109,7 +95,7 @@ Deno.test("`computeShifts()` with two passes adds a second shift computed on the
 });
 
 Deno.test("a journal entry round-trips and reverting restores the model exactly", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const editor = new HyperEditor("malmen", lm, {
     ...defaultEditorConfig(2),
     lmBatch: 4,
@@ -138,7 +124,7 @@ Deno.test("a journal entry round-trips and reverting restores the model exactly"
 });
 
 Deno.test("`readJournalEntry()` names a tensor that is not a layer shift", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const path = await Deno.makeTempFile({ suffix: ".safetensors" });
   const { writeSafetensors } = await import("../../../engine/io/safetensors.ts");
   await writeSafetensors(
@@ -157,7 +143,7 @@ Deno.test("`readJournalEntry()` names a tensor that is not a layer shift", async
 });
 
 Deno.test("`FtEditor` lowers the edit loss of its facts", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const reqs = requests(4);
   const edits = reqs.map((r) => r.edit);
   const before = await pairStats(lm, edits);
@@ -190,7 +176,7 @@ async function countSteps<T>(fn: () => Promise<T>): Promise<{ result: T; steps: 
 }
 
 Deno.test("`FtEditor` takes at least `ftMinSteps` Adam steps, in whole epochs", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const reqs = requests(6);
   const steps = async (lmBatch: number, ftEpochs: number, ftMinSteps?: number): Promise<number> => {
     const ft = new FtEditor({
@@ -216,7 +202,7 @@ Deno.test("`FtEditor` takes at least `ftMinSteps` Adam steps, in whole epochs", 
 Deno.test("`FtEditor` with one batch and `ftMinSteps: 30` fits the edits far better than one step", async () => {
   // Token embeddings 25× larger than at init, so the last layer's shift can move the logits
   // far (at GPT-2 init the tied output layer caps how much the NLL can fall).
-  const lm = model();
+  const lm = frozenLm(V);
   const wte = lm.getParameter("wte.weight");
   const scaled = Float64Array.from(await wte.toArray(), (x) => 25 * x);
   lm.loadStateDict(new Map([["wte.weight", { shape: wte.shape, data: scaled }]]), {

@@ -1,10 +1,7 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { CPU } from "../../../engine/backend.ts";
 import { gptConfig } from "../../../engine/models/gpt/config.ts";
-import { buildCompactTokenizer } from "../../../engine/models/tokenizer/compact.ts";
-import { loadGpt2Tokenizer } from "../../../engine/models/tokenizer/gpt2.ts";
-import { generateWorld } from "../../../malmen/data/world.ts";
-import { corpusTexts, encodeFact, worldCorpus } from "../../../malmen/lm/corpus.ts";
+import { encodeFact } from "../../../malmen/lm/corpus.ts";
 import { epochBatches, trainLm } from "../../../malmen/lm/train.ts";
 import { createRng } from "../../../malmen/data/prng.ts";
 import { GPT, lmLoss } from "../../../engine/models/gpt/model.ts";
@@ -12,16 +9,9 @@ import { disposeBatch, editBatch } from "../../../engine/models/gpt/batch.ts";
 import { noGrad } from "../../../engine/autograd.ts";
 import { loadLmRun } from "../../../malmen/lm/load.ts";
 import { latestCheckpoint } from "../../../malmen/lm/run_dir.ts";
+import { tinyWorld } from "../_lm.ts";
 
-const world = generateWorld({
-  seed: 2,
-  people: 8,
-  countries: 4,
-  citiesPerCountry: 1,
-  companies: 4,
-});
-const corpus = worldCorpus(world);
-const tokenizer = buildCompactTokenizer(await loadGpt2Tokenizer(), corpusTexts(corpus));
+const { corpus, tokenizer } = await tinyWorld();
 const config = gptConfig({
   vocabSize: tokenizer.vocabSize,
   nCtx: 24,

@@ -7,27 +7,16 @@ import { CPU } from "../../../engine/backend.ts";
 import { noGrad } from "../../../engine/autograd.ts";
 import { tensor } from "../../../engine/ops/creation.ts";
 import { gptConfig } from "../../../engine/models/gpt/config.ts";
-import { GPT } from "../../../engine/models/gpt/model.ts";
-import { buildCompactTokenizer } from "../../../engine/models/tokenizer/compact.ts";
-import { loadGpt2Tokenizer } from "../../../engine/models/tokenizer/gpt2.ts";
-import { generateWorld } from "../../../malmen/data/world.ts";
+import type { GPT } from "../../../engine/models/gpt/model.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
-import { corpusTexts, worldCorpus } from "../../../malmen/lm/corpus.ts";
 import { bestCheckpoint, latestCheckpoint, runPath } from "../../../malmen/lm/run_dir.ts";
 import { DONE_FILE, editorRun, lmRun } from "../../../malmen/workflows/runs.ts";
 import { worldRuns } from "../../../malmen/workflows/world.ts";
 import { randomRequests } from "../_requests.ts";
+import { frozenLm, tinyWorld } from "../_lm.ts";
 
-const world = generateWorld({
-  seed: 2,
-  people: 8,
-  countries: 4,
-  citiesPerCountry: 1,
-  companies: 4,
-});
-const corpus = worldCorpus(world);
-const tokenizer = buildCompactTokenizer(await loadGpt2Tokenizer(), corpusTexts(corpus));
+const { corpus, tokenizer } = await tinyWorld();
 const lmConfig = (dModel: number) =>
   gptConfig({
     vocabSize: tokenizer.vocabSize,
@@ -88,11 +77,7 @@ Deno.test("`lmRun()` trains once, then reuses; it resumes an interrupted run and
 
 Deno.test("`editorRun()` returns the editor of the best validation checkpoint and reuses it", async () => {
   const V = 19;
-  const model = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
-    { seed: 5, backend: CPU },
-  );
-  model.setTrainable(false);
+  const model = frozenLm(V);
   const reqs = randomRequests(24, V, 3);
   const dir = await Deno.makeTempDir();
   const messages: string[] = [];
