@@ -1,8 +1,9 @@
 /**
  * The hyper-network editors: MALMEN (least-squares aggregation) and the MEND-style sum
- * baseline, which share the network, the normaliser and the training loop. Editing streams:
- * each LM mini-batch is captured, pushed through the hyper-network and folded into the ridge
- * accumulator, then freed, so memory does not grow with the number of facts.
+ * baseline, which share the network, the normaliser and the training loop and differ only in
+ * their `Aggregation`. Editing streams (`algorithm/stream.ts`): each LM mini-batch is captured,
+ * pushed through the hyper-network and folded into its layer's aggregator, then freed, so memory
+ * does not grow with the number of facts.
  * @module
  */
 import { alias } from "../../engine/ops/copy.ts";
@@ -34,7 +35,7 @@ const AGGREGATIONS: Record<"malmen" | "mend", Aggregation> = { malmen: RIDGE, me
 export class HyperEditor implements Editor {
   /** `malmen` (least squares) or `mend` (sum). */
   readonly name: EditorName;
-  /** Settings. */
+  /** Settings (edited layers, batch and chunk sizes, hyper-network shape). */
   readonly config: EditorConfig;
   /**
    * The hyper-network shared by the edited layers (they all have the GPT's FFN shape).
