@@ -1,27 +1,23 @@
 // Memory of editing m facts at once with MALMEN: peak RSS and peak live GPU bytes while the
 // shifts are computed, for m = 64 … 4096 (records cycle through the held-out split beyond its
 // size; memory does not depend on which facts they are).
-import { initWebGpu } from "../engine/backend.ts";
-import { revertShifts } from "../malmen/journal.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
+import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
+import { worldRuns } from "../malmen/workflows/world.ts";
 import type { Bench, BenchContext } from "./types.ts";
-import { worldRuns } from "./world_runs.ts";
 
 /** The edit-memory benchmark. */
 export const editMemoryBench: Bench = {
   name: "edit_memory",
   description: "peak RSS and GPU memory of MALMEN editing m = 64, 256, 1024, 4096 facts",
   async run(ctx: BenchContext): Promise<void> {
-    const gpu = await initWebGpu();
-    const runs = await worldRuns(gpu, ctx.log);
-    const editor = await runs.editor("malmen");
+    const runs = await worldRuns({ dir: ctx.runs, backend: ctx.backend, train: false });
+    const { editor } = await runs.editor("malmen");
     const sizes = ctx.quick ? [64, 256] : [64, 256, 1024, 4096];
     for (const m of sizes) {
+      if (ctx.stop.requested) break;
       const requests = Array.from({ length: m }, (_, i) => runs.edits[i % runs.edits.length]);
       ctx.log(`edit_memory: m=${m}`);
-      const o = await editAndScore(runs.model, editor, requests, false);
-      revertShifts(runs.model);
-      for (const t of o.shifts.values()) t.dispose();
+      const o = await scoreEdit(runs.model, editor, requests, false);
       ctx.emit({
         bench: "edit_memory",
         m,
@@ -30,5 +26,7 @@ export const editMemoryBench: Bench = {
         seconds: Math.round(o.seconds * 100) / 100,
       });
     }
+    editor.dispose();
+    runs.model.dispose();
   },
 };

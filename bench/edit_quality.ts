@@ -1,34 +1,30 @@
 // Edit quality on the embedded world: m = 512 held-out facts edited at once by MALMEN and the
-// MEND-sum baseline (and fine-tuning), ES / GS / LS after the edit.
-import { initWebGpu } from "../engine/backend.ts";
-import { FtEditor } from "../malmen/editors/ft.ts";
+// MEND-sum baseline (each at its checkpoint chosen on the validation split) and fine-tuning,
+// ES / GS / LS after the edit.
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
-import { revertShifts } from "../malmen/journal.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
+import { FtEditor } from "../malmen/editors/ft.ts";
+import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
+import { worldRuns } from "../malmen/workflows/world.ts";
+import { r4 } from "../examples/_cli/options.ts";
 import type { Bench, BenchContext } from "./types.ts";
-import { worldRuns } from "./world_runs.ts";
-
-const r4 = (x: number): number => Math.round(x * 10000) / 10000;
 
 /** The edit-quality benchmark. */
 export const editQualityBench: Bench = {
   name: "edit_quality",
   description: "ES/GS/LS of m = 512 simultaneous edits on held-out world facts (MALMEN, MEND, FT)",
   async run(ctx: BenchContext): Promise<void> {
-    const gpu = await initWebGpu();
-    const runs = await worldRuns(gpu, ctx.log);
+    const runs = await worldRuns({ dir: ctx.runs, backend: ctx.backend, train: false });
     const m = Math.min(ctx.quick ? 64 : 512, runs.edits.length);
     const requests = runs.edits.slice(0, m);
     const editors = [
-      await runs.editor("malmen"),
-      await runs.editor("mend"),
+      (await runs.editor("malmen")).editor,
+      (await runs.editor("mend")).editor,
       new FtEditor(defaultEditorConfig(runs.model.config.nLayer)),
     ];
     for (const editor of editors) {
+      if (ctx.stop.requested) break;
       ctx.log(`edit_quality: ${editor.name}, m=${m}`);
-      const o = await editAndScore(runs.model, editor, requests, false);
-      revertShifts(runs.model);
-      for (const t of o.shifts.values()) t.dispose();
+      const o = await scoreEdit(runs.model, editor, requests, false);
       ctx.emit({
         bench: "edit_quality",
         editor: editor.name,
@@ -42,5 +38,7 @@ export const editQualityBench: Bench = {
         seconds: r4(o.seconds),
       });
     }
+    for (const e of editors) (e as { dispose?: () => void }).dispose?.();
+    runs.model.dispose();
   },
 };

@@ -35,7 +35,8 @@ timeout 240 $D bench/main.ts matmul train_step --json --no-peers 2>&1 | tee -a "
 
 stamp "kernel and scheduler tests on the card"
 timeout 150 deno test -A --no-lock --cached-only --no-check tests/engine/ops \
-  tests/malmen/scheduler_test.ts tests/malmen/ridge_solve_test.ts 2>&1 |
+  tests/malmen/algorithm/scheduler_test.ts tests/malmen/algorithm/ridge_solve_test.ts \
+  tests/malmen/algorithm/ridge_prior_test.ts 2>&1 |
   grep -E "FAILED|failed|passed|^error" | tail -n 20 | tee -a "$log"
 
 stamp "meta-training MALMEN for $META_MINUTES min at $N_EDITS facts per step"

@@ -1,5 +1,14 @@
 // `deno task bench [names...] [--json] [--quick]`: runs benchmarks, peers side by side.
 import { parseArgs } from "node:util";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  pickBackend,
+  Progress,
+  runCli,
+  stopOnSigint,
+  UsageError,
+} from "../examples/_cli/mod.ts";
 import type { Bench, BenchRow } from "./types.ts";
 import { matmulBench } from "./matmul.ts";
 import { trainStepBench } from "./train_step.ts";
@@ -10,7 +19,7 @@ const BENCHES: readonly Bench[] = [matmulBench, trainStepBench, editQualityBench
 
 function usage(): string {
   const lines = BENCHES.map((b) => `  ${b.name.padEnd(14)} ${b.description}`);
-  return `Usage: deno task bench [NAME...] [--json] [--quick]
+  return `Usage: deno task bench [NAME...] [--json] [--quick] [--runs DIR]
 
 Runs the named benchmarks (all by default) and prints a table, or one JSON object per line with
 --json. Peers run in the same process on the same adapter; compare ratios, not absolute numbers.
@@ -19,48 +28,59 @@ Benchmarks:
 ${lines.join("\n")}
 
 Options:
-  --json    one JSON object per result line on stdout (progress goes to stderr)
-  --quick   smaller sizes and fewer repetitions
-  --no-peers  skip the peer implementations (tfjs-webgpu), e.g. where their packages are absent
-  --help    this text`;
+  --json        one JSON object per result line on stdout (progress goes to stderr)
+  --quick       smaller sizes and fewer repetitions
+  --no-peers    skip the peer implementations (tfjs-webgpu), e.g. where their packages are absent
+  --runs DIR    the trained world runs edit_quality and edit_memory measure: DIR/lm, DIR/malmen,
+                DIR/mend (default runs/demo, where \`deno task demo\` writes them); a missing run
+                is an error, the benchmarks never train one
+${COMMON_HELP}
+
+Ctrl-C stops after the current measurement and prints the rows measured so far.`;
 }
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: {
-    json: { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-    "no-peers": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-  allowPositionals: true,
-});
-
-if (values.help) {
-  console.log(usage());
-  Deno.exit(0);
-}
-const unknown = positionals.filter((p) => !BENCHES.some((b) => b.name === p));
-if (unknown.length > 0) {
-  console.error(
-    `Unknown benchmark "${unknown[0]}". Known: ${BENCHES.map((b) => b.name).join(", ")}`,
-  );
-  Deno.exit(2);
-}
-const selected = positionals.length > 0
-  ? BENCHES.filter((b) => positionals.includes(b.name))
-  : BENCHES;
-const rows: BenchRow[] = [];
-for (const bench of selected) {
-  await bench.run({
-    quick: values.quick,
-    peers: !values["no-peers"],
-    emit: (row) => {
-      rows.push(row);
-      if (values.json) console.log(JSON.stringify(row));
+await runCli(async () => {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: {
+      json: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      "no-peers": { type: "boolean", default: false },
+      runs: { type: "string", default: "runs/demo" },
+      ...COMMON_OPTIONS,
     },
-    log: (message) => console.error(`[bench] ${message}`),
+    allowPositionals: true,
   });
-}
-if (!values.json) console.table(rows);
-Deno.exit(0);
+  if (values.help) return console.log(usage());
+  const unknown = positionals.filter((p) => !BENCHES.some((b) => b.name === p));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `Unknown benchmark "${unknown[0]}". Known: ${BENCHES.map((b) => b.name).join(", ")}`,
+    );
+  }
+  const selected = positionals.length > 0
+    ? BENCHES.filter((b) => positionals.includes(b.name))
+    : BENCHES;
+  const backend = await pickBackend(values.backend);
+  const stop = stopOnSigint("Stopping after the current measurement...");
+  const bar = new Progress({ label: "bench", total: selected.length });
+  const rows: BenchRow[] = [];
+  for (const [i, bench] of selected.entries()) {
+    if (stop.requested) break;
+    bar.update(i, bench.name);
+    await bench.run({
+      quick: values.quick,
+      peers: !values["no-peers"],
+      backend,
+      runs: values.runs!,
+      stop,
+      emit: (row) => {
+        rows.push(row);
+        if (values.json) console.log(JSON.stringify(row));
+      },
+      log: (message) => console.error(`[bench] ${message}`),
+    });
+  }
+  bar.finish(stop.requested ? "stopped" : "done");
+  if (!values.json) console.table(rows);
+});

@@ -2,8 +2,6 @@
 
 /**
  * Median of a list.
- * @param xs Values.
- * @returns The median.
  */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,6 @@
 // One full GPT training step (forward + backward + optimizer update): this engine's GPT + AdamW
 // vs the same architecture in tfjs-core ops with tf.train.adam on tfjs-webgpu, same adapter.
-import { initWebGpu } from "../engine/backend.ts";
+import { type Backend, sync } from "../engine/backend.ts";
 import { tidy } from "../engine/scope.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { rng } from "../engine/ops/creation.ts";
@@ -33,14 +33,18 @@ function sequences(count: number, vocab: number): number[][] {
   );
 }
 
-async function ours(config: GPTConfig, seqs: number[][], steps: number): Promise<StepStats> {
-  const gpu = await initWebGpu();
+async function ours(
+  gpu: Backend,
+  config: GPTConfig,
+  seqs: number[][],
+  steps: number,
+): Promise<StepStats> {
   const model = new GPT(config, { backend: gpu, seed: 1 });
   const opt = new AdamW(model, { lr: 1e-3, maxGradNorm: 1 });
   const batch = lmBatch(seqs, { backend: gpu });
   const record = (): Tensor => {
     opt.zeroGrad();
-    const loss = lmLoss(model.forward(batch.ids).logits, batch.labels);
+    const loss = lmLoss(model.forward(batch.ids), batch.labels);
     loss.backward();
     opt.step();
     return loss;
@@ -57,12 +61,12 @@ async function ours(config: GPTConfig, seqs: number[][], steps: number): Promise
   try {
     const firstLoss = await step();
     for (let i = 1; i < WARMUP; i++) await step();
-    await gpu.dispatcher.sync();
+    await sync(gpu);
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       tidy(() => void record());
-      await gpu.dispatcher.sync();
+      await sync(gpu);
       times.push(performance.now() - t0);
     }
     const lastLoss = await step();
@@ -83,13 +87,14 @@ export const trainStepBench: Bench = {
     const config = gptConfig("tiny", { vocabSize: 256, nCtx: LENGTH });
     const seqs = sequences(BATCH, config.vocabSize);
     ctx.log(`train_step ${CONFIG_NAME}: ours (${WARMUP} warm-up + ${steps} timed steps)`);
-    const a = await ours(config, seqs, steps);
+    const a = await ours(ctx.backend, config, seqs, steps);
     ctx.log(
       `train_step ours: ${a.params} params, loss ${a.firstLoss.toFixed(3)} -> ` +
         `${a.lastLoss.toFixed(3)}`,
     );
-    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "ours", ms: round(a.ms) });
-    if (!ctx.peers) return;
+    const backend = ctx.backend.kind;
+    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "ours", backend, ms: round(a.ms) });
+    if (!ctx.peers || ctx.stop.requested) return;
     const { tfjsGptTrainStep } = await import("./peers/tfjs_gpt.ts");
     ctx.log(`train_step ${CONFIG_NAME}: tfjs-webgpu (${WARMUP} warm-up + ${steps} timed steps)`);
     const p = await tfjsGptTrainStep(config, seqs, { warmup: WARMUP, steps, seed: 1 });
@@ -100,7 +105,13 @@ export const trainStepBench: Bench = {
     if (p.params !== a.params) {
       throw new Error(`Parameter counts differ: ours ${a.params}, tfjs ${p.params}`);
     }
-    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "tfjs-webgpu", ms: round(p.ms) });
+    ctx.emit({
+      bench: "train_step",
+      config: CONFIG_NAME,
+      impl: "tfjs-webgpu",
+      backend: "webgpu",
+      ms: round(p.ms),
+    });
     ctx.log(`train_step: tfjs-webgpu / ours = ${(p.ms / a.ms).toFixed(2)}x`);
   },
 };

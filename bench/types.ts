@@ -1,4 +1,5 @@
 // A benchmark yields result rows; the runner prints them as a table or as JSON lines.
+import type { Backend } from "../engine/backend.ts";
 
 /** One measured result, printed as one JSON line with --json. */
 export type BenchRow = Record<string, string | number | boolean | null>;
@@ -12,6 +13,12 @@ export interface BenchContext {
    * without their npm packages cached.
    */
   peers: boolean;
+  /** Where this engine runs (`--backend`). */
+  backend: Backend;
+  /** The trained world runs the editing benchmarks measure (`--runs`, default runs/demo). */
+  runs: string;
+  /** Set by Ctrl-C: finish the current measurement, then return. */
+  stop: { readonly requested: boolean };
   /** Called with each row as soon as it is measured. */
   emit: (row: BenchRow) => void;
   /** Progress messages (stderr). */

@@ -1,41 +1,53 @@
 // `deno task demo`: the whole embedded-default pipeline on one machine — generate the synthetic
-// world, train the language model, meta-train MALMEN and the MEND-sum baseline, edit held-out
-// facts with MALMEN, MEND and fine-tuning, and print the report.
+// world, train the language model, meta-train MALMEN and the MEND-sum baseline (each used at
+// its checkpoint chosen on the validation split), edit held-out facts with MALMEN, MEND and
+// fine-tuning, and print the report.
 import { parseArgs } from "node:util";
-import { Progress } from "../cli/progress.ts";
-import { linePlot } from "../cli/svg.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
-import { defaultEditorConfig, type EditorConfig } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
-import { revertShifts } from "../malmen/journal.ts";
-import { trainLm } from "../malmen/lm/train.ts";
+import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
+import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
+import { DEFAULT_WORLD, WORLD_BUDGET } from "../malmen/workflows/settings.ts";
+import { worldRuns } from "../malmen/workflows/world.ts";
 import {
-  DEMO_BUDGET,
-  DEMO_WORLD,
-  editAndScore,
-  modelConfigFor,
-  worldSetup,
-} from "../malmen/pipeline.ts";
-import { type EditReport, editReport, markdownSummary } from "../malmen/report.ts";
-import { toRequests } from "../malmen/requests.ts";
-import { trainEditor } from "../malmen/train_editor.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+  budgetBar,
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  int,
+  linePlot,
+  num,
+  pct,
+  pickBackend,
+  runCli,
+  stopOnSigint,
+} from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task demo [options]
 
 Runs the whole pipeline on the embedded synthetic world: trains the GPT, meta-trains MALMEN and
-the MEND-sum baseline, edits held-out facts (subjects never seen in meta-training, paraphrases in
-held-out templates) with MALMEN, MEND and fine-tuning, and prints the report.
+the MEND-sum baseline (each used at its checkpoint chosen on the validation split), edits
+held-out facts (subjects never seen in meta-training, paraphrases in held-out templates) with
+MALMEN, MEND and fine-tuning, and prints the report.
 
 Options:
   --m N            facts edited at once (default 512)
-  --out DIR        output folder (default runs/demo)
+  --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, report.{md,json},
+                   edits.json (the edited facts, an input for deno task edit)
   --lm-minutes X   language-model time budget (default 8; stops early at 99.5% accuracy)
   --meta-minutes X meta-training budget per editor (default 2)
   --quick          a small world and short budgets (smoke test, ~2 minutes)
+  --resume         reuse the finished runs in --out and resume interrupted ones (default:
+                   train everything afresh)
   --json           print one JSON line per editor at the end
-  --backend webgpu|cpu
-  --help`;
+${COMMON_HELP}
+
+Ctrl-C stops after the current step; --resume continues from there.`;
+
+// The smoke-test world and model of --quick.
+const QUICK = {
+  world: { seed: 1, people: 40, countries: 4, citiesPerCountry: 2, companies: 8 },
+  model: { dModel: 64, nLayer: 2, nHead: 2 },
+};
 
 await runCli(async () => {
   const { values: v } = parseArgs({
@@ -46,54 +58,57 @@ await runCli(async () => {
       "lm-minutes": { type: "string" },
       "meta-minutes": { type: "string" },
       quick: { type: "boolean", default: false },
+      resume: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
+  if (v.help) return console.log(HELP);
   const t0 = performance.now();
+  const quick = v.quick;
+  const mWanted = int("m", v.m, quick ? 32 : 512);
+  const lmMinutes = num("lm-minutes", v["lm-minutes"], quick ? 0.75 : WORLD_BUDGET.lmMinutes);
+  const metaMinutes = num(
+    "meta-minutes",
+    v["meta-minutes"],
+    quick ? 0.5 : WORLD_BUDGET.metaMinutes,
+  );
   const backend = await pickBackend(v.backend);
   const stop = stopOnSigint();
   const out = v.out!;
-  const quick = v.quick;
-  const world = quick
-    ? { seed: 1, people: 40, countries: 4, citiesPerCountry: 2, companies: 8 }
-    : DEMO_WORLD;
-  const { world: w, corpus, tokenizer } = await worldSetup(world);
-  const m = Math.min(num("m", v.m, quick ? 32 : 512), w.edit.length);
-  log(
-    `World: ${w.facts.length} facts, ${corpus.training.length} training texts, vocabulary ${tokenizer.vocabSize}; editing ${m} held-out facts.`,
-  );
-
-  // 1. Language model.
-  const config = modelConfigFor(tokenizer, quick ? { dModel: 64, nLayer: 2, nHead: 2 } : {});
-  // Training phases are time-bounded, so their bars count seconds of the budget.
-  const lmSeconds = num("lm-minutes", v["lm-minutes"], quick ? 0.75 : DEMO_BUDGET.lmMinutes) * 60;
-  const lmBar = new Progress({
-    label: "1/3 language model",
-    total: Math.round(lmSeconds),
-    unit: "s",
-  });
-  const lmStart = performance.now();
-  const lm = await trainLm(corpus, tokenizer, {
-    outDir: `${out}/lm`,
-    config,
+  const bars = new Map<string, ReturnType<typeof budgetBar>>();
+  const bar = (key: string, label: string, seconds: number) => {
+    if (!bars.has(key)) bars.set(key, budgetBar(label, seconds));
+    return bars.get(key)!;
+  };
+  const runs = await worldRuns({
+    dir: out,
     backend,
-    maxSeconds: lmSeconds,
+    world: quick ? QUICK.world : DEFAULT_WORLD,
+    model: quick ? QUICK.model : {},
+    editor: quick ? { rank: 64 } : {},
+    budget: { lmMinutes, metaMinutes, nEdits: quick ? 16 : WORLD_BUDGET.nEdits },
+    retrain: !v.resume,
     stop,
-    onStep: (i) => {
-      lmBar.update(
-        (performance.now() - lmStart) / 1000,
+    log,
+    onLmStep: (i) =>
+      bar("lm", "1/3 language model", lmMinutes * 60).update(
         `step ${i.step} loss ${i.loss.toFixed(3)}${
           Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
         }`,
-      );
-    },
+      ),
+    onEditorStep: (name, i) =>
+      bar(name, `2/3 meta-train ${name}`, metaMinutes * 60).update(
+        `step ${i.step} meta-loss ${i.loss.toFixed(3)}${
+          i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : ""
+        }`,
+      ),
   });
-  lmBar.finish(`answer acc ${pct(lm.answerAcc)}, paraphrase acc ${pct(lm.paraphraseAcc)}`);
+  const { model, lm, setup } = runs;
+  if (lm.interrupted || lm.done === null) return stopped(out);
+  bars.get("lm")?.finish(
+    `answer acc ${pct(lm.done.answerAcc)}, paraphrase acc ${pct(lm.done.paraphraseAcc)}`,
+  );
   await writeFileAtomic(
     `${out}/lm/loss.svg`,
     linePlot([{ name: "loss", points: lm.history.map((h) => [h.step, h.loss] as const) }], {
@@ -102,85 +117,51 @@ await runCli(async () => {
       yLabel: "cross-entropy",
     }),
   );
-  const model = lm.model;
-  model.setTrainable(false);
+  const m = Math.min(mWanted, runs.edits.length);
+  const edits = runs.edits.slice(0, m);
+  // The edited facts as an input file for `deno task edit`.
+  await writeJsonAtomic(`${out}/edits.json`, edits.map((r) => r.record));
+  log(
+    `World: ${setup.world.facts.length} facts, ${setup.corpus.training.length} training texts, vocabulary ${setup.tokenizer.vocabSize}; editing ${m} held-out facts.`,
+  );
 
-  // 2. Meta-train the two hyper-network editors on the train split, validate on val.
-  const train = toRequests(tokenizer, w.train, model.config.nCtx);
-  const val = toRequests(tokenizer, w.val, model.config.nCtx);
-  const edits = toRequests(tokenizer, w.edit.slice(0, m), model.config.nCtx);
-  const editorConfig: EditorConfig = {
-    ...defaultEditorConfig(model.config.nLayer),
-    ...(quick ? { rank: 64 } : {}),
-  };
-  const nEdits = Math.min(quick ? 16 : DEMO_BUDGET.nEdits, train.length);
-  const metaSeconds =
-    num("meta-minutes", v["meta-minutes"], quick ? 0.5 : DEMO_BUDGET.metaMinutes) * 60;
+  // Meta-train the two hyper-network editors on the train split; select on val.
   const editors = [];
   for (const name of ["malmen", "mend"] as const) {
-    const bar = new Progress({
-      label: `2/3 meta-train ${name}`,
-      total: Math.round(metaSeconds),
-      unit: "s",
-    });
-    const metaStart = performance.now();
-    const r = await trainEditor(model, train, val, {
-      outDir: `${out}/${name}`,
-      editor: name,
-      config: editorConfig,
-      nEdits,
-      steps: 10_000,
-      valEvery: DEMO_BUDGET.valEvery,
-      metaLr: DEMO_BUDGET.metaLr,
-      valEdits: Math.min(val.length, nEdits),
-      maxSeconds: metaSeconds,
-      stop,
-      onStep: (i) =>
-        bar.update(
-          (performance.now() - metaStart) / 1000,
-          `step ${i.step} meta-loss ${i.loss.toFixed(3)}${
-            i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : ""
-          }`,
-        ),
-    });
-    bar.finish(`val ES ${pct(r.val.es)} GS ${pct(r.val.gs)} LS ${pct(r.val.ls)}`);
+    const r = await runs.editor(name);
     editors.push(r.editor);
+    if (r.interrupted) return stopped(out);
+    const val = r.provenance.val;
+    bars.get(name)?.finish(
+      `checkpoint of step ${r.provenance.step}` +
+        (val ? `: val ES ${pct(val.es)} GS ${pct(val.gs)} LS ${pct(val.ls)}` : ""),
+    );
   }
 
-  // 3. Edit m held-out facts at once with each editor, from the unedited model.
+  // Edit m held-out facts at once with each editor, from the unedited model.
   const reports: EditReport[] = [];
-  for (const editor of [...editors, new FtEditor(editorConfig)]) {
+  for (const editor of [...editors, new FtEditor(runs.editorConfig)]) {
     log(`3/3 editing ${m} facts with ${editor.name}...`);
-    const outcome = await editAndScore(model, editor, edits);
-    reports.push(editReport(outcome, edits));
-    revertShifts(model);
-    for (const t of outcome.shifts.values()) t.dispose();
+    reports.push(editReport(await scoreEdit(model, editor, edits), edits));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const md = `# Demo report\n\nSynthetic world: ${w.facts.length} facts; LM answer accuracy ${
-    pct(lm.answerAcc)
-  } (paraphrases ${pct(lm.paraphraseAcc)}); ${m} held-out facts edited at once. Total time ${
-    seconds.toFixed(0)
-  } s.\n\n${markdownSummary(reports)}\n`;
+  const md =
+    `# Demo report\n\nSynthetic world: ${setup.world.facts.length} facts; LM answer accuracy ${
+      pct(lm.done.answerAcc)
+    } (paraphrases ${pct(lm.done.paraphraseAcc)}); ${m} held-out facts edited at once. Total time ${
+      seconds.toFixed(0)
+    } s.\n\n${markdownSummary(reports)}\n`;
   await writeFileAtomic(`${out}/report.md`, md);
   await writeJsonAtomic(`${out}/report.json`, {
     seconds,
-    lm: { answer_acc: lm.answerAcc, paraphrase_acc: lm.paraphraseAcc },
+    lm: { answer_acc: lm.done.answerAcc, paraphrase_acc: lm.done.paraphraseAcc },
     edits: reports,
   });
   console.log(`\n${md}\nReports written to ${out}/report.md and ${out}/report.json.`);
   if (v.json) {
     for (const r of reports) {
-      console.log(
-        JSON.stringify({
-          editor: r.editor,
-          m: r.m,
-          es: r.after.es,
-          gs: r.after.gs,
-          ls: r.after.ls,
-          seconds: r.seconds,
-        }),
-      );
+      const { editor, m, after: { es, gs, ls }, seconds } = r;
+      console.log(JSON.stringify({ editor, m, es, gs, ls, seconds }));
     }
   }
   for (const e of editors) e.dispose();
@@ -191,6 +172,6 @@ function log(message: string): void {
   console.error(message);
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
+function stopped(out: string): void {
+  console.error(`Stopped. Continue with: deno task demo --resume --out ${out}`);
 }

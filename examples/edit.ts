@@ -3,20 +3,25 @@
 import { parseArgs } from "node:util";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { saveModule } from "../engine/nn/checkpoint.ts";
-import { add } from "../engine/ops/elementwise.ts";
-import { copyInto } from "../engine/ops/copy.ts";
-import { noGrad } from "../engine/autograd.ts";
 import { loadEditRecords } from "../malmen/data/edit_records.ts";
 import { defaultEditorConfig, type Editor } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
-import { HyperEditor } from "../malmen/editors/hyper.ts";
-import { readJournalEntry, writeJournalEntry } from "../malmen/journal.ts";
+import { foldShifts, journalEditor, writeJournalEntry } from "../malmen/editors/journal.ts";
+import { editAndScore } from "../malmen/eval/edit_and_score.ts";
+import { editReport, markdownSummary } from "../malmen/eval/report.ts";
+import { toRequests } from "../malmen/eval/requests.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
-import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
-import { editAndScore } from "../malmen/pipeline.ts";
-import { editReport, markdownSummary } from "../malmen/report.ts";
-import { toRequests } from "../malmen/requests.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
+import { loadEditorRun } from "../malmen/workflows/runs.ts";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  int,
+  oneOf,
+  pickBackend,
+  r4,
+  runCli,
+  UsageError,
+} from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task edit --input FILE [options]
 
@@ -27,17 +32,17 @@ paraphrase / neighbourhood before vs after, per request and aggregated.
 Options:
   --input FILE        edit requests (required)
   --m N               edit only the first N records
-  --lm DIR            trained LM run (default runs/lm)
+  --lm DIR            trained LM run (default runs/lm; the demo's is runs/demo/lm)
   --editor NAME       malmen (default), mend or ft
-  --editor-dir DIR    trained editor (default runs/<editor>; not used by ft)
+  --editor-dir DIR    trained editor run, used at its checkpoint chosen on the validation
+                      split, or a checkpoint folder (default runs/<editor>; not used by ft)
   --passes N          MALMEN/MEND edit passes (default 1): each further pass edits again on
                       the model edited so far (more edit success, less locality)
   --out DIR           output folder (default runs/edit)
   --apply FILE        re-apply a saved journal entry instead of computing a new edit
   --write-model       also write the edited weights (W + ΔW) as model.safetensors
   --json              print one summary line as JSON
-  --backend webgpu|cpu
-  --help
+${COMMON_HELP}
 
 The shift is saved as a journal entry (journal.safetensors): the stored model is never changed,
 so reverting an edit is exact; --apply re-applies it later.`;
@@ -59,21 +64,13 @@ await runCli(async () => {
       ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  const passes = num("passes", v.passes, 1);
-  if (!Number.isInteger(passes) || passes < 1) {
-    throw new TypeError(`--passes must be an integer ≥ 1, got "${v.passes}"`);
-  }
-  if (v.input === undefined) throw new TypeError("--input FILE is required (see --help)");
-  if (!["malmen", "mend", "ft"].includes(v.editor!)) {
-    throw new TypeError(`--editor must be malmen, mend or ft, got "${v.editor}"`);
-  }
-  // Validate the input before loading anything heavy.
+  if (v.help) return console.log(HELP);
+  // Validate every flag and the input before loading anything heavy.
+  const passes = int("passes", v.passes, 1);
+  if (v.input === undefined) throw new UsageError("--input FILE is required (see --help)");
+  const editorName = oneOf("editor", v.editor!, ["malmen", "mend", "ft"] as const);
   let records = await loadEditRecords(v.input);
-  if (v.m !== undefined) records = records.slice(0, num("m", v.m, records.length));
+  if (v.m !== undefined) records = records.slice(0, int("m", v.m, records.length));
   if (records.length === 0) throw new RangeError(`"${v.input}" has no records to edit`);
   const backend = await pickBackend(v.backend);
   const { model, tokenizer } = await loadLmRun(v.lm!, backend);
@@ -82,20 +79,10 @@ await runCli(async () => {
   await Deno.mkdir(out, { recursive: true });
 
   let editor: Editor;
-  if (v.apply !== undefined) {
-    const { shifts, metadata } = await readJournalEntry(v.apply, model);
-    editor = {
-      name: "malmen",
-      config: defaultEditorConfig(model.config.nLayer),
-      computeShifts: () => Promise.resolve(shifts),
-    };
-    (editor as { name: string }).name = metadata.editor ?? "journal";
-  } else if (v.editor === "ft") {
-    editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
-  } else {
-    // A training run directory (its latest checkpoint) or a checkpoint folder itself.
-    const dir = v["editor-dir"] ?? `runs/${v.editor}`;
-    const hyper = await HyperEditor.load((await latestCheckpoint(dir))?.folder ?? dir, model);
+  if (v.apply !== undefined) editor = await journalEditor(v.apply, model);
+  else if (editorName === "ft") editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
+  else {
+    const { editor: hyper } = await loadEditorRun(v["editor-dir"] ?? `runs/${editorName}`, model);
     hyper.editPasses = passes;
     editor = hyper;
   }
@@ -110,30 +97,25 @@ await runCli(async () => {
     input: v.input,
   });
   if (v["write-model"]) {
-    // The edited weights as a plain checkpoint: W + ΔW folded in (the run's W is untouched).
-    for (const [layer, shift] of outcome.shifts) {
-      const w = model.getParameter(`h.${layer}.mlp.c_proj.weight`);
-      const edited = noGrad(() => add(w, shift));
-      model.setShift(layer, null);
-      copyInto(w, edited);
-      edited.dispose();
-    }
+    // The edited weights as a plain checkpoint (the run's stored W is untouched).
+    foldShifts(model, outcome.shifts);
     await saveModule(model, `${out}/model.safetensors`, {
       edited_by: outcome.editor,
       m: String(outcome.m),
     });
   }
   if (v.json) {
+    const a = outcome.after;
     console.log(JSON.stringify({
       editor: outcome.editor,
       m: outcome.m,
-      es: r4(outcome.after.es),
-      gs: r4(outcome.after.gs),
-      ls: r4(outcome.after.ls),
-      efficacy: r4(outcome.after.efficacy),
-      paraphrase: r4(outcome.after.paraphrase),
-      neighborhood: r4(outcome.after.neighborhood),
-      score: r4(outcome.after.score),
+      es: r4(a.es),
+      gs: r4(a.gs),
+      ls: r4(a.ls),
+      efficacy: r4(a.efficacy),
+      paraphrase: r4(a.paraphrase),
+      neighborhood: r4(a.neighborhood),
+      score: r4(a.score),
       seconds: r4(outcome.seconds),
     }));
   } else {
@@ -145,7 +127,3 @@ await runCli(async () => {
   for (const t of outcome.shifts.values()) t.dispose();
   model.dispose();
 });
-
-function r4(x: number): number {
-  return Math.round(x * 10000) / 10000;
-}

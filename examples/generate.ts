@@ -2,20 +2,27 @@
 import { parseArgs } from "node:util";
 import { generate } from "../engine/models/gpt/generate.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
-import { applyShifts, readJournalEntry } from "../malmen/journal.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli } from "./_common.ts";
+import { applyShifts, readJournalEntry } from "../malmen/editors/journal.ts";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  int,
+  num,
+  pickBackend,
+  runCli,
+  UsageError,
+} from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
 Options:
   --prompt TEXT    the prompt (required)
-  --lm DIR         trained LM run (default runs/lm)
+  --lm DIR         trained LM run (default runs/lm; the demo's is runs/demo/lm)
   --journal FILE   apply an edit journal entry first (see deno task edit)
   --tokens N       tokens to generate (default 8)
   --top-k K        sample from the K likeliest tokens (default: greedy)
   --seed N         sampling seed
-  --backend webgpu|cpu
-  --help`;
+${COMMON_HELP}`;
 
 await runCli(async () => {
   const { values: v } = parseArgs({
@@ -30,19 +37,15 @@ await runCli(async () => {
       ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  if (v.prompt === undefined) throw new TypeError("--prompt TEXT is required (see --help)");
+  if (v.help) return console.log(HELP);
+  if (v.prompt === undefined) throw new UsageError("--prompt TEXT is required (see --help)");
+  const maxNewTokens = int("tokens", v.tokens, 8);
+  const topK = v["top-k"] === undefined ? undefined : int("top-k", v["top-k"], 1);
+  const seed = num("seed", v.seed, 0);
   const backend = await pickBackend(v.backend);
   const { model, tokenizer } = await loadLmRun(v.lm!, backend);
   if (v.journal) applyShifts(model, (await readJournalEntry(v.journal, model)).shifts);
-  const ids = await generate(model, tokenizer.encode(v.prompt), {
-    maxNewTokens: num("tokens", v.tokens, 8),
-    topK: v["top-k"] === undefined ? undefined : num("top-k", v["top-k"], 1),
-    seed: num("seed", v.seed, 0),
-  });
+  const ids = await generate(model, tokenizer.encode(v.prompt), { maxNewTokens, topK, seed });
   console.log(v.prompt + tokenizer.decode(ids));
   model.dispose();
 });

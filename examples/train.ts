@@ -1,18 +1,33 @@
 // `deno task train`: trains the language model (default) or meta-trains an editor on top of it.
 import { parseArgs } from "node:util";
-import { linePlot } from "../cli/svg.ts";
-import { Progress } from "../cli/progress.ts";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
-import { loadCounterFactSplits } from "../malmen/data/data_raw.ts";
-import { generateWorld, resampleRecords } from "../malmen/data/world.ts";
-import { counterFactCorpus, encodeFact, worldCorpus } from "../malmen/lm/corpus.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
+import { trainEditor } from "../malmen/editors/train_editor.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { counterFactSetup, DEMO_WORLD, modelConfigFor, worldSetup } from "../malmen/pipeline.ts";
-import { type EditRequest, toRequests } from "../malmen/requests.ts";
-import { trainEditor } from "../malmen/train_editor.ts";
-import { COMMON_OPTIONS, num, pickBackend, runCli, stopOnSigint } from "./_common.ts";
+import {
+  allCounterFact,
+  counterFactSetup,
+  editorData,
+  modelConfigFor,
+  worldSetup,
+} from "../malmen/workflows/setup.ts";
+import {
+  budgetBar,
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  int,
+  linePlot,
+  num,
+  oneOf,
+  pct,
+  pickBackend,
+  Progress,
+  r4,
+  runCli,
+  stopOnSigint,
+  UsageError,
+} from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
 
@@ -33,7 +48,7 @@ Language model (--editor lm, the default):
   output layer over its 20k-type vocabulary then runs on answer positions alone) and
   batches group texts of similar length.
 Editor (--editor malmen or mend):
-  --lm DIR                   trained LM run (default runs/lm)
+  --lm DIR                   trained LM run (default runs/lm; the demo's is runs/demo/lm)
   --data world|counterfact   facts to meta-train on (default world; counterfact reads
                              ../shared/data-raw/counterfact/counterfact-train.json)
   --out DIR                  run directory (default runs/<editor>)
@@ -50,7 +65,8 @@ Editor (--editor malmen or mend):
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
 Common:
-  --seed N  --resume  --json  --backend webgpu|cpu  --help
+  --seed N  --resume  --json
+${COMMON_HELP}
 
 Ctrl-C stops after the current step and leaves a usable checkpoint; --resume continues.`;
 
@@ -86,197 +102,170 @@ await runCli(async () => {
       ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  if (!["lm", "malmen", "mend"].includes(v.editor!)) {
-    throw new TypeError(`--editor must be lm, malmen or mend, got "${v.editor}"`);
-  }
-  if (!["world", "counterfact"].includes(v.data!)) {
-    throw new TypeError(`--data must be world or counterfact, got "${v.data}"`);
-  }
-  const backend = await pickBackend(v.backend);
-  const stop = stopOnSigint();
+  if (v.help) return console.log(HELP);
+  const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend"] as const);
+  const data = oneOf("data", v.data!, ["world", "counterfact"] as const);
   const seed = num("seed", v.seed, 0);
+  if (v.resample && (editor === "lm" || data !== "world")) {
+    throw new UsageError("--resample needs --editor malmen|mend and --data world");
+  }
+  if (editor === "lm") await trainLanguageModel(v, data, seed);
+  else await trainHyperEditor(v, editor, data, seed);
+});
 
-  if (v.editor === "lm") {
-    const setup = v.data === "world"
-      ? await worldSetup()
-      : await counterFactSetup(await allCounterFact());
-    const config = modelConfigFor(setup.tokenizer, {
-      dModel: num("d-model", v["d-model"], 128),
-      nLayer: num("layers", v.layers, 4),
-      nHead: num("heads", v.heads, 4),
-      ...(v["d-inner"] === undefined ? {} : { dInner: num("d-inner", v["d-inner"], 0) }),
-      nCtx: v.data === "world" ? 32 : 72,
-    });
-    const counterFact = v.data === "counterfact";
-    const out = v.out ?? "runs/lm";
-    const maxSeconds = num("minutes", v.minutes, 10) * 60;
-    // Training stops on accuracy or time, so the bar counts seconds of the budget.
-    const bar = new Progress({ label: "train lm", total: Math.round(maxSeconds), unit: "s" });
-    const started = performance.now();
-    const r = await trainLm(setup.corpus, setup.tokenizer, {
-      outDir: out,
-      config,
-      backend,
-      seed,
-      batchSize: num("batch", v.batch, 64),
-      lr: num("lr", v.lr, 6e-3),
-      maxEpochs: num("epochs", v.epochs, 200),
-      maxSeconds,
-      targetAccuracy: num("target", v.target, 0.995),
-      lmWeight: counterFact ? 0 : 1,
-      bucketByLength: counterFact,
-      resume: v.resume,
-      stop,
-      onStep: (i) => {
-        bar.update(
-          (performance.now() - started) / 1000,
-          `step ${i.step} epoch ${i.epoch + 1} loss ${i.loss.toFixed(3)}${
-            Number.isNaN(i.accuracy) ? "" : ` acc ${(100 * i.accuracy).toFixed(1)}%`
-          }`,
-        );
-      },
-    });
-    bar.finish(`answer acc ${(100 * r.answerAcc).toFixed(2)}%`);
-    const svg = linePlot([{
-      name: "loss",
-      points: r.history.map((h) => [h.step, h.loss] as const),
-    }], {
+type Flags = Record<string, string | boolean | undefined>;
+
+async function trainLanguageModel(v: Flags, data: "world" | "counterfact", seed: number) {
+  const flag = (name: string) => v[name] as string | undefined;
+  const dInner = flag("d-inner");
+  const counterFact = data === "counterfact";
+  const maxSeconds = num("minutes", flag("minutes"), 10) * 60;
+  const options = {
+    batchSize: int("batch", flag("batch"), 64),
+    lr: num("lr", flag("lr"), 6e-3),
+    maxEpochs: int("epochs", flag("epochs"), 200),
+    targetAccuracy: num("target", flag("target"), 0.995),
+  };
+  const model = {
+    dModel: int("d-model", flag("d-model"), 128),
+    nLayer: int("layers", flag("layers"), 4),
+    nHead: int("heads", flag("heads"), 4),
+    ...(dInner === undefined ? {} : { dInner: int("d-inner", dInner, 1) }),
+    nCtx: counterFact ? 72 : 32,
+  };
+  const backend = await pickBackend(flag("backend"));
+  const stop = stopOnSigint();
+  const setup = counterFact ? await counterFactSetup(await allCounterFact()) : await worldSetup();
+  const out = flag("out") ?? "runs/lm";
+  const bar = budgetBar("train lm", maxSeconds);
+  const r = await trainLm(setup.corpus, setup.tokenizer, {
+    ...options,
+    outDir: out,
+    config: modelConfigFor(setup.tokenizer, model),
+    backend,
+    seed,
+    maxSeconds,
+    lmWeight: counterFact ? 0 : 1,
+    bucketByLength: counterFact,
+    resume: v.resume as boolean,
+    stop,
+    onStep: (i) =>
+      bar.update(
+        `step ${i.step} epoch ${i.epoch + 1} loss ${i.loss.toFixed(3)}${
+          Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
+        }`,
+      ),
+  });
+  bar.finish(`answer acc ${(100 * r.answerAcc).toFixed(2)}%`);
+  const points = r.history.map((h) => [h.step, h.loss] as const);
+  await writeFileAtomic(
+    `${out}/loss.svg`,
+    linePlot([{ name: "loss", points }], {
       title: "Language-model training loss",
       xLabel: "step",
       yLabel: "cross-entropy",
-    });
-    await writeFileAtomic(`${out}/loss.svg`, svg);
-    const summary = {
+    }),
+  );
+  if (v.json) {
+    console.log(JSON.stringify({
       train: "lm",
       facts: r.facts,
-      answer_acc: round(r.answerAcc),
-      paraphrase_acc: round(r.paraphraseAcc),
-      seconds: round(r.seconds),
-    };
-    if (v.json) console.log(JSON.stringify(summary));
-    else {
-      console.log(
-        `Trained ${r.steps} steps in ${r.seconds.toFixed(0)} s: answer accuracy ${
-          pct(r.answerAcc)
-        } on ${r.facts} facts, paraphrase accuracy ${pct(r.paraphraseAcc)}${
-          r.interrupted ? " (interrupted)" : ""
-        }.\nCheckpoint, tokenizer and loss curve in ${out}/.`,
-      );
-    }
-    r.model.dispose();
-    return;
-  }
-
-  const editorName = v.editor as "malmen" | "mend";
-  const { model, tokenizer } = await loadLmRun(v.lm!, backend);
-  let trainRecords, valRecords, lmFacts;
-  let resample: ((epoch: number) => EditRequest[]) | undefined;
-  const keyPrior = num("key-prior", v["key-prior"], 0);
-  if (v.data === "world") {
-    const world = generateWorld(DEMO_WORLD);
-    trainRecords = world.train;
-    valRecords = world.val;
-    lmFacts = worldCorpus(world).training;
-    if (v.resample) {
-      resample = (epoch) =>
-        toRequests(tokenizer, resampleRecords(world, "train", epoch), model.config.nCtx);
-    }
+      answer_acc: r4(r.answerAcc),
+      paraphrase_acc: r4(r.paraphraseAcc),
+      seconds: r4(r.seconds),
+    }));
   } else {
-    if (v.resample) throw new TypeError("--resample is only available with --data world");
-    const splits = await loadCounterFactSplits();
-    trainRecords = splits.train;
-    valRecords = splits.val;
-    // The key statistics need a sample of the LM's training texts, not all 60k.
-    lmFacts = keyPrior > 0
-      ? evenSample(counterFactCorpus(await allCounterFact(), true).training, 4096)
-      : [];
+    console.log(
+      `Trained ${r.steps} steps in ${r.seconds.toFixed(0)} s: answer accuracy ${
+        pct(r.answerAcc)
+      } on ${r.facts} facts, paraphrase accuracy ${pct(r.paraphraseAcc)}${
+        r.interrupted ? " (interrupted)" : ""
+      }.\nCheckpoint, tokenizer and loss curve in ${out}/.`,
+    );
   }
-  const train = toRequests(tokenizer, trainRecords, model.config.nCtx);
-  const val = toRequests(tokenizer, valRecords, model.config.nCtx);
-  const nEdits = num("n-edits", v["n-edits"], 64);
-  const out = v.out ?? `runs/${editorName}`;
-  const maxSeconds = v.minutes === undefined ? undefined : num("minutes", v.minutes, 0) * 60;
+  r.model.dispose();
+}
+
+async function trainHyperEditor(
+  v: Flags,
+  name: "malmen" | "mend",
+  data: "world" | "counterfact",
+  seed: number,
+) {
+  const flag = (f: string) => v[f] as string | undefined;
+  const keyPrior = num("key-prior", flag("key-prior"), 0);
+  const nEdits = int("n-edits", flag("n-edits"), 64);
+  const steps = flag("steps") === undefined ? undefined : int("steps", flag("steps"), 1);
+  const maxSeconds = flag("minutes") === undefined
+    ? undefined
+    : num("minutes", flag("minutes"), 0) * 60;
+  const settings = {
+    metaLr: num("meta-lr", flag("meta-lr"), 1e-4),
+    valEvery: int("val-every", flag("val-every"), 10),
+    locCoef: num("loc-coef", flag("loc-coef"), 1),
+  };
+  const backend = await pickBackend(flag("backend"));
+  const stop = stopOnSigint();
+  const { model, tokenizer } = await loadLmRun(flag("lm")!, backend);
+  const facts = await editorData(data, tokenizer, model.config.nCtx, {
+    keyPrior: keyPrior > 0,
+    resample: v.resample as boolean,
+  });
+  const out = flag("out") ?? `runs/${name}`;
   // With a time limit the bar counts seconds of the budget (steps would show a useless ETA
   // when --steps is only an upper bound).
-  const bar = maxSeconds === undefined
-    ? new Progress({ label: `train ${editorName}`, total: 1 })
-    : new Progress({ label: `train ${editorName}`, total: Math.round(maxSeconds), unit: "s" });
-  const r = await trainEditor(model, train, val, {
+  const timeBar = maxSeconds === undefined ? null : budgetBar(`train ${name}`, maxSeconds);
+  const stepBar = new Progress({ label: `train ${name}`, total: 1 });
+  const r = await trainEditor(model, facts.train, facts.val, {
     outDir: out,
-    editor: editorName,
+    editor: name,
     config: {
       ...defaultEditorConfig(model.config.nLayer),
       seed,
-      locCoef: num("loc-coef", v["loc-coef"], 1),
-      editLoss: v["edit-loss"],
+      locCoef: settings.locCoef,
+      editLoss: v["edit-loss"] as boolean,
       keyPrior,
     },
-    initFrom: v["init-from"],
-    keyPriorFacts: keyPrior > 0 ? lmFacts.map((f) => encodeFact(tokenizer, f)) : undefined,
-    resample,
+    initFrom: flag("init-from"),
+    keyPriorFacts: keyPrior > 0 ? facts.keyPriorFacts : undefined,
+    resample: facts.resample,
     nEdits,
-    steps: v.steps === undefined ? undefined : num("steps", v.steps, 0),
-    metaLr: num("meta-lr", v["meta-lr"], 1e-4),
-    valEvery: num("val-every", v["val-every"], 10),
+    steps,
+    metaLr: settings.metaLr,
+    valEvery: settings.valEvery,
     maxSeconds,
-    resume: v.resume,
+    resume: v.resume as boolean,
     seed,
     stop,
     onStep: (i) => {
       const val = i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : "";
-      if (maxSeconds === undefined) {
-        bar.setTotal(i.total);
-        bar.update(i.step, `meta-loss ${i.loss.toFixed(3)}${val}`);
-      } else {
-        bar.update(
-          Math.min(maxSeconds, i.seconds),
-          `step ${i.step} meta-loss ${i.loss.toFixed(3)}${val}`,
-        );
+      if (timeBar !== null) {
+        return timeBar.update(`step ${i.step} meta-loss ${i.loss.toFixed(3)}${val}`);
       }
+      stepBar.setTotal(i.total);
+      stepBar.update(i.step, `meta-loss ${i.loss.toFixed(3)}${val}`);
     },
   });
-  bar.finish(`${r.steps} steps`);
-  const summary = {
-    train: editorName,
-    steps: r.steps,
-    es: round(r.val.es),
-    gs: round(r.val.gs),
-    ls: round(r.val.ls),
-    seconds: round(r.seconds),
-  };
-  if (v.json) console.log(JSON.stringify(summary));
-  else {
+  (timeBar ?? stepBar).finish(`${r.steps} steps`);
+  if (v.json) {
+    const { es, gs, ls } = r.val;
+    console.log(JSON.stringify({
+      train: name,
+      steps: r.steps,
+      es: r4(es),
+      gs: r4(gs),
+      ls: r4(ls),
+      seconds: r4(r.seconds),
+    }));
+  } else {
     console.log(
-      `Meta-trained ${editorName} for ${r.steps} steps in ${r.seconds.toFixed(0)} s. Validation (${
-        Math.min(nEdits, val.length)
+      `Meta-trained ${name} for ${r.steps} steps in ${r.seconds.toFixed(0)} s. Validation (${
+        Math.min(nEdits, facts.val.length)
       } facts): ES ${pct(r.val.es)}, GS ${pct(r.val.gs)}, LS ${
         pct(r.val.ls)
-      }.\nEditor saved in ${out}/.`,
+      }.\nEditor saved in ${out}/ (the checkpoint chosen on validation: best.json).`,
     );
   }
   r.editor.dispose();
   model.dispose();
-});
-
-async function allCounterFact() {
-  const splits = await loadCounterFactSplits();
-  return [...splits.train, ...splits.val, ...splits.edit];
-}
-
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
-}
-
-/** `count` items spread evenly over `items` (all of them when there are fewer). */
-function evenSample<T>(items: readonly T[], count: number): T[] {
-  if (items.length <= count) return [...items];
-  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]);
 }

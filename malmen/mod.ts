@@ -2,41 +2,87 @@
  * MALMEN (Tan, Zhang, Fu, ICLR 2024): a meta-learned hyper-network turns per-token keys and
  * value-gradients at FFN output projections into target value changes, and a ridge least-squares
  * solve folds them into one weight shift per layer, so thousands of facts are edited at once.
- * Includes the memory-bounded two-phase scheduler, the MEND-sum and fine-tuning baselines,
- * metrics, the edit journal, and the synthetic knowledge world.
  *
- * @example Edit facts with a trained editor
+ * The user story: train a language model ({@linkcode trainLm}), meta-train an editor
+ * ({@linkcode trainEditor}, or the load-or-train {@linkcode editorRun}), edit and score facts
+ * ({@linkcode editAndScore}), keep or revert the edit as a journal entry, load edit data
+ * (the synthetic world, CounterFact, zsRE). The MEND-sum and fine-tuning baselines share the
+ * {@linkcode Editor} interface.
+ *
+ * @example Edit facts with the demo's trained editor
  * ```ts ignore
- * import { HyperEditor, loadLmRun, toRequests, editAndScore } from "@malmen/engine/malmen";
- * const { model, tokenizer } = await loadLmRun("runs/lm", backend);
- * const editor = await HyperEditor.load("runs/malmen/checkpoints/step-0000100", model);
+ * import { initWebGpu } from "@malmen/engine";
+ * import { editAndScore, loadEditorRun, loadLmRun, toRequests } from "@malmen/engine/malmen";
+ * const backend = await initWebGpu();
+ * const { model, tokenizer } = await loadLmRun("runs/demo/lm", backend);
+ * const { editor } = await loadEditorRun("runs/demo/malmen", model);
  * const outcome = await editAndScore(model, editor, toRequests(tokenizer, records));
  * ```
  * @module
  */
-export * from "./data/mod.ts";
-export * from "./editors/editor.ts";
-export { HyperEditor, KEY_MOMENTS_FILE } from "./editors/hyper.ts";
+// Editors.
+export { defaultEditorConfig } from "./editors/editor.ts";
+export type { Editor, EditorConfig, EditorName } from "./editors/editor.ts";
+export { HyperEditor } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
-export { HyperNetwork } from "./hypernet.ts";
-export type { HyperNetworkConfig, HyperOutput } from "./hypernet.ts";
-export { RunningNormalizer } from "./normalizer.ts";
-export type { NormalizerOptions, NormalizerState } from "./normalizer.ts";
-export * from "./solve.ts";
-export * from "./key_prior.ts";
-export * from "./capture.ts";
-export * from "./predict.ts";
-export * from "./meta_loss.ts";
-export * from "./scheduler.ts";
-export * from "./requests.ts";
-export * from "./metrics.ts";
-export * from "./journal.ts";
-export * from "./report.ts";
-export * from "./pipeline.ts";
-export * from "./train_editor.ts";
-export * from "./lm/corpus.ts";
-export * from "./lm/evaluate.ts";
-export * from "./lm/train.ts";
-export * from "./lm/load.ts";
-export * from "./lm/run_dir.ts";
-export * from "./lm/schedule.ts";
+// Training.
+export { trainLm } from "./lm/train.ts";
+export type { HistoryPoint, LmTrainOptions, LmTrainResult, StepInfo } from "./lm/train.ts";
+export { trainEditor } from "./editors/train_editor.ts";
+export type {
+  EditorHistoryPoint,
+  EditorStepInfo,
+  EditorTrainOptions,
+  EditorTrainResult,
+} from "./editors/train_editor.ts";
+export { loadLmRun } from "./lm/load.ts";
+export type { LoadedLm } from "./lm/load.ts";
+// Editing.
+export { toRequests } from "./eval/requests.ts";
+export type { EditRequest } from "./eval/requests.ts";
+export { editAndScore, scoreEdit } from "./eval/edit_and_score.ts";
+export type { EditOutcome, EditScores } from "./eval/edit_and_score.ts";
+export {
+  applyShifts,
+  foldShifts,
+  journalEditor,
+  readJournalEntry,
+  revertShifts,
+  writeJournalEntry,
+} from "./editors/journal.ts";
+export type { JournalMeta } from "./editors/journal.ts";
+// Metrics and reports.
+export { scoreRequests, selectionScore, summarize } from "./eval/metrics.ts";
+export type { RequestScores, ScoreSummary } from "./eval/metrics.ts";
+export { editReport, markdownSummary } from "./eval/report.ts";
+export type { EditReport } from "./eval/report.ts";
+// Data.
+export type { EditRecord } from "./data/edit_record.ts";
+export { loadEditRecords } from "./data/edit_records.ts";
+export { loadCounterFact } from "./data/counterfact.ts";
+export { loadZsre } from "./data/zsre.ts";
+export type { EmptyAltPolicy, ZsreOptions } from "./data/zsre.ts";
+export { loadCounterFactSplits } from "./data/data_raw.ts";
+export type { CounterFactSplitOptions, CounterFactSplits } from "./data/data_raw.ts";
+export { generateWorld } from "./data/world.ts";
+export type { ResolvedWorldOptions, World, WorldOptions, WorldSubjects } from "./data/world.ts";
+export type { EntityKind, Relation } from "./data/relations.ts";
+export type { Fact, WorldSizes } from "./data/world_facts.ts";
+export type { SplitFractions } from "./data/split_sizes.ts";
+export type { LmCorpus, TextFact } from "./lm/corpus.ts";
+// Workflows: load or train, and use the checkpoint chosen on the validation split.
+export { DEFAULT_WORLD, WORLD_BUDGET } from "./workflows/settings.ts";
+export type { WorldBudget } from "./workflows/settings.ts";
+export { counterFactSetup, modelConfigFor, worldSetup } from "./workflows/setup.ts";
+export type { WorldSetup } from "./workflows/setup.ts";
+export { editorRun, lmRun, loadEditorRun } from "./workflows/runs.ts";
+export type {
+  EditorProvenance,
+  EditorRun,
+  LmData,
+  LmDone,
+  LmRun,
+  RunOptions,
+} from "./workflows/runs.ts";
+export { worldRuns } from "./workflows/world.ts";
+export type { WorldRuns, WorldRunsOptions } from "./workflows/world.ts";

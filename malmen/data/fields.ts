@@ -40,9 +40,7 @@ export function requireObject(value: unknown, origin: RecordOrigin): Record<stri
 /**
  * Reads a field that must be a string with some non-space character.
  * @param raw The record.
- * @param field Field name.
  * @param origin Where the record came from.
- * @returns The string, unchanged.
  * @throws {TypeError} If missing, not a string, or blank.
  * @example
  * ```ts
@@ -65,9 +63,7 @@ export function requireText(
 /**
  * Reads a field that must be a string, possibly empty.
  * @param raw The record.
- * @param field Field name.
  * @param origin Where the record came from.
- * @returns The string, unchanged.
  * @throws {TypeError} If missing or not a string.
  * @example
  * ```ts
@@ -88,7 +84,6 @@ export function requireString(
 /**
  * Reads an optional field that, when present, must be a non-empty string.
  * @param raw The record.
- * @param field Field name.
  * @param origin Where the record came from.
  * @returns The string, or `undefined` when the field is absent.
  * @throws {TypeError} If present but not a non-empty string.
@@ -109,9 +104,7 @@ export function optionalText(
 /**
  * Reads a field that must be a non-negative safe integer (ids).
  * @param raw The record.
- * @param field Field name.
  * @param origin Where the record came from.
- * @returns The integer.
  * @throws {TypeError} If missing, not a number, fractional or negative.
  * @example
  * ```ts
@@ -134,9 +127,7 @@ export function requireId(
 /**
  * Reads a field that must be a non-empty array of non-empty strings.
  * @param raw The record.
- * @param field Field name.
  * @param origin Where the record came from.
- * @returns The strings.
  * @throws {TypeError} If missing, empty, or holding a non-string or blank item.
  * @example
  * ```ts

@@ -57,7 +57,6 @@ export interface NameMaker {
  * Creates a name maker drawing from `rng`.
  * @param rng Seeded random stream; the names depend only on its state.
  * @param reserved Words names must not equal (template words, affixes), case-insensitive.
- * @returns A name maker.
  * @example
  * ```ts
  * import { createRng } from "./prng.ts";

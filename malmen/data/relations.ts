@@ -179,8 +179,6 @@ export const RELATIONS: readonly Relation[] = [
 /**
  * Fills a template's "{}" with the subject.
  * @param template A template from {@link RELATIONS}.
- * @param subject The subject's name.
- * @returns The prompt.
  * @example
  * ```ts
  * import { renderTemplate } from "./relations.ts";
@@ -194,7 +192,6 @@ export function renderTemplate(template: string, subject: string): string {
 /**
  * Looks up a relation by id.
  * @param id A relation id such as "born_in".
- * @returns The relation.
  * @throws {RangeError} If no relation has that id.
  * @example
  * ```ts

@@ -6,7 +6,6 @@
 /**
  * The name a loader uses for `path` in error messages: the path as given, or a file URL's path.
  * @param path File path or URL.
- * @returns A readable name.
  * @example
  * ```ts
  * import { sourceName } from "./source.ts";

@@ -136,7 +136,6 @@ export interface World {
  * was trained on and that no split ever edits, so edits in one batch never collide with it).
  * The same options always give a byte-identical world.
  * @param options Seed, sizes and split fractions (defaults: {@link DEFAULT_WORLD_OPTIONS}).
- * @returns The world.
  * @throws {RangeError} If a size or fraction is invalid.
  * @example
  * ```ts

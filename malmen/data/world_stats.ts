@@ -41,7 +41,6 @@ export interface WorldStats {
 /**
  * Computes a world's statistics.
  * @param world A world from `generateWorld`.
- * @returns The statistics.
  * @example
  * ```ts
  * import { generateWorld } from "./world.ts";

@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
-import type { EditRequest } from "../requests.ts";
+import type { EditRequest } from "../eval/requests.ts";
 
 /** Names of the editors. */
 export type EditorName = "malmen" | "mend" | "ft";
@@ -31,7 +31,7 @@ export interface EditorConfig {
   /**
    * Weight μ of a preservation prior in MALMEN's least-squares solve: ΔW = (KᵀK + μ·E[uuᵀ] +
    * λI)⁻¹KᵀD, with E[uuᵀ] the second moment of the keys of the LM's own training facts
-   * (see `malmen/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
+   * (see `malmen/algorithm/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
    */
   keyPrior?: number;
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */
@@ -57,7 +57,6 @@ export interface EditorConfig {
  * Default editor settings for a model with `nLayer` blocks: the last half of the blocks are
  * edited (GPT-2's 6 of 12 in the paper).
  * @param nLayer Number of blocks.
- * @returns The settings.
  */
 export function defaultEditorConfig(nLayer: number): EditorConfig {
   const count = Math.max(1, Math.floor(nLayer / 2));
@@ -85,8 +84,6 @@ export interface Editor {
   /**
    * One shift per edited layer that edits all requests simultaneously. The model is left
    * without shifts; the caller owns the returned tensors.
-   * @param model The LM.
-   * @param requests The facts.
    * @returns Layer → ΔW `[d_in, d_out]`.
    */
   computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>>;

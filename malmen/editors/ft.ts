@@ -10,11 +10,12 @@ import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { lmLoss } from "../../engine/models/gpt/model.ts";
-import { answerLogits } from "../meta_loss.ts";
+import { answerLogits } from "../algorithm/meta_loss.ts";
 import { disposeBatch, editBatch } from "../../engine/models/gpt/batch.ts";
 import { ParamArena } from "../../engine/nn/arena.ts";
 import { AdamW } from "../../engine/nn/adamw.ts";
-import { batches, type EditRequest } from "../requests.ts";
+import { batches, type EditRequest } from "../eval/requests.ts";
+import { clearShifts, setShift } from "../algorithm/shifts.ts";
 import type { Editor, EditorConfig } from "./editor.ts";
 
 /** Fine-tunes the edited layers' shifts. */
@@ -26,7 +27,6 @@ export class FtEditor implements Editor {
 
   /**
    * Creates the baseline.
-   * @param config Settings.
    */
   constructor(config: EditorConfig) {
     this.config = config;
@@ -35,7 +35,6 @@ export class FtEditor implements Editor {
   /**
    * Trains one shift per layer on all edit tuples.
    * @param model The LM (frozen).
-   * @param requests The facts.
    * @returns Layer → ΔW.
    */
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
@@ -50,7 +49,7 @@ export class FtEditor implements Editor {
     const arena = ParamArena.fromTensors(init, { decay: () => false });
     for (const t of init.values()) t.dispose();
     const optimizer = new AdamW(arena, { lr: ftLr, weightDecay: 0 });
-    for (const l of layers) model.setShift(l, arena.param(`shift.${l}`));
+    for (const l of layers) setShift(model, l, arena.param(`shift.${l}`));
     const groups = batches(requests.map((r) => r.edit), lmBatch);
     const o = { backend: model.backend, maxLength: model.config.nCtx };
     const prepared = groups.map((g) => editBatch(g, o));
@@ -74,7 +73,7 @@ export class FtEditor implements Editor {
       return out;
     } finally {
       for (const b of prepared) disposeBatch(b);
-      model.clearShifts();
+      clearShifts(model);
       optimizer.dispose();
       arena.dispose();
     }

@@ -1,38 +1,52 @@
 /**
  * The hyper-network editors: MALMEN (least-squares aggregation) and the MEND-style sum
- * baseline, which share the network, the normaliser and the training loop. Editing streams:
- * each LM mini-batch is captured, pushed through the hyper-network and folded into the ridge
- * accumulator, then freed, so memory does not grow with the number of facts.
+ * baseline, which share the network, the normaliser and the training loop and differ only in
+ * their `Aggregation`. Editing streams (`algorithm/stream.ts`): each LM mini-batch is captured,
+ * pushed through the hyper-network and folded into its layer's aggregator, then freed, so memory
+ * does not grow with the number of facts.
  * @module
  */
-import { noGrad } from "../../engine/autograd.ts";
 import { alias } from "../../engine/ops/copy.ts";
 import { addInto } from "../../engine/ops/elementwise.ts";
-import { keep, tidy } from "../../engine/scope.ts";
+import { keep } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
-import { HyperNetwork } from "../hypernet.ts";
 import { upload } from "../../engine/alloc.ts";
 import { fmtShape } from "../../engine/shape.ts";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
-import { scaledPrior } from "../key_prior.ts";
-import type { NormalizerState } from "../normalizer.ts";
-import { RidgeAccumulator } from "../ridge_accumulator.ts";
-import { captureBatch } from "../capture.ts";
-import { type Aggregation, rowChunks } from "../predict.ts";
-import { batches, type EditRequest } from "../requests.ts";
+import type { Aggregation, Aggregator } from "../algorithm/aggregation.ts";
+import { captureStream } from "../algorithm/capture.ts";
+import { HyperNetwork } from "../algorithm/hypernet.ts";
+import { scaledPrior } from "../algorithm/key_prior.ts";
+import type { NormalizerState } from "../algorithm/normalizer.ts";
+import { RIDGE } from "../algorithm/ridge_aggregation.ts";
+import { clearShifts, setShift } from "../algorithm/shifts.ts";
+import { aggregateRows } from "../algorithm/stream.ts";
+import { SUM } from "../algorithm/sum_aggregation.ts";
+import type { EditRequest } from "../eval/requests.ts";
 import type { Editor, EditorConfig, EditorName } from "./editor.ts";
+
+/** How each hyper-network editor folds its rows into one shift per layer. */
+const AGGREGATIONS: Record<"malmen" | "mend", Aggregation> = { malmen: RIDGE, mend: SUM };
 
 /** A MALMEN or MEND editor. */
 export class HyperEditor implements Editor {
   /** `malmen` (least squares) or `mend` (sum). */
   readonly name: EditorName;
-  /** Settings. */
+  /** Settings (edited layers, batch and chunk sizes, hyper-network shape). */
   readonly config: EditorConfig;
-  /** The hyper-network shared by the edited layers (they all have the GPT's FFN shape). */
+  /**
+   * The hyper-network shared by the edited layers (they all have the GPT's FFN shape).
+   * @internal Meta-training and the algorithm's tests reach into it.
+   */
   readonly net: HyperNetwork;
+  /**
+   * Ridge least squares (MALMEN) or sum (MEND).
+   * @internal
+   */
+  readonly aggregation: Aggregation;
   /**
    * Set to measure, on each least-squares edit, how well each layer's single ΔW delivers the
    * hyper-network's requested value changes (one extra readback per layer).
@@ -45,7 +59,7 @@ export class HyperEditor implements Editor {
   lastFit: number[] | null = null;
   /**
    * Per edited layer (in `config.layers` order), the preservation matrix P = μ·E[uuᵀ] added to
-   * each least-squares solve, or null for MALMEN's plain ridge (see `malmen/key_prior.ts`).
+   * each least-squares solve, or null for MALMEN's plain ridge (see `malmen/algorithm/key_prior.ts`).
    * Owned by the editor; set through {@linkcode HyperEditor.setKeyMoments}.
    */
   keyPrior: Tensor[] | null = null;
@@ -62,11 +76,11 @@ export class HyperEditor implements Editor {
    * Creates an editor with a fresh (identity) hyper-network for a model.
    * @param name `malmen` or `mend`.
    * @param model The LM to be edited (for shapes and backend).
-   * @param config Settings.
    */
   constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
     this.name = name;
     this.config = config;
+    this.aggregation = AGGREGATIONS[name];
     const d = model.config.dModel;
     this.net = new HyperNetwork({
       dIn: model.config.dInner,
@@ -119,22 +133,28 @@ export class HyperEditor implements Editor {
     this.#keyMoments = null;
   }
 
-  /** How per-token edits are combined. */
-  get aggregation(): Aggregation {
-    return this.name === "malmen" ? "ls" : "sum";
+  /**
+   * One fresh aggregator per edited layer, with the layer's key prior (the caller disposes them).
+   * @internal Used by meta-training.
+   * @param trackFit Keep what `Aggregator.fit` needs.
+   * @returns The aggregators, in `config.layers` order.
+   */
+  aggregators(trackFit = false): Aggregator[] {
+    return this.config.layers.map((_, k) =>
+      this.aggregation.create(this.net, k, { prior: this.keyPrior?.[k], trackFit })
+    );
   }
 
   /**
    * Shifts for all requests at once, streaming mini-batch by mini-batch (normaliser frozen).
    * @param model The LM (frozen).
-   * @param requests The facts.
    * @returns Layer → ΔW.
    */
   async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
     if (!(Number.isInteger(this.editPasses) && this.editPasses >= 1)) {
       throw new RangeError(`editPasses must be an integer ≥ 1, got "${this.editPasses}"`);
     }
-    model.clearShifts();
+    clearShifts(model);
     let total: Map<number, Tensor> | null = null;
     try {
       for (let p = 0; p < this.editPasses; p++) {
@@ -147,65 +167,29 @@ export class HyperEditor implements Editor {
           }
         }
         // The next pass captures keys and value-gradients on the model edited so far.
-        if (p + 1 < this.editPasses) { for (const [layer, t] of total) model.setShift(layer, t); }
+        if (p + 1 < this.editPasses) { for (const [layer, t] of total) setShift(model, layer, t); }
       }
     } finally {
-      model.clearShifts();
+      clearShifts(model);
     }
     return total!;
   }
 
-  // One edit computed on the model as it is (its current shifts included).
+  // One edit computed on the model as it is (its current shifts included): phases A and B,
+  // streamed so each LM mini-batch's rows are freed once aggregated.
   async #pass(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
     const { layers, lmBatch, chunk } = this.config;
-    const k = layers.length;
-    const accs = layers.map((_, i) =>
-      new RidgeAccumulator(this.net.dIn, this.net.dOut, {
-        trackFit: this.measureFit,
-        prior: this.keyPrior?.[i],
-      })
-    );
-    const sums: (Tensor | null)[] = layers.map(() => null);
-    for (const mb of batches(requests.map((r) => r.edit), lmBatch)) {
-      const captured = captureBatch(model, mb, layers);
-      for (let i = 0; i < k; i++) {
-        for (const c of rowChunks([captured[i]], chunk)) {
-          if (this.aggregation === "ls") {
-            const d = this.net.predictValueDiffs(c.keys, c.valueGrads, i);
-            accs[i].add(c.keys, d);
-            d.dispose();
-          } else {
-            const s = tidy(() => noGrad(() => this.net.mendShift(c.keys, c.valueGrads, i)));
-            if (sums[i] === null) sums[i] = keep(s);
-            else {
-              addInto(sums[i]!, s);
-              s.dispose();
-            }
-          }
-          c.keys.dispose();
-          c.valueGrads.dispose();
-        }
-        captured[i].keys.dispose();
-        captured[i].valueGrads.dispose();
-      }
+    const aggregators = this.aggregators(this.measureFit);
+    try {
+      const rows = captureStream(model, requests.map((r) => r.edit), layers, lmBatch);
+      const shifts = await aggregateRows(rows, aggregators, chunk);
+      const fits: (number | null)[] = [];
+      if (this.measureFit) { for (const a of aggregators) fits.push(await a.fit()); }
+      this.lastFit = fits.length > 0 && fits.every((f) => f !== null) ? fits as number[] : null;
+      return new Map(layers.map((l, i) => [l, keep(alias(shifts[i]))]));
+    } finally {
+      for (const a of aggregators) a.dispose();
     }
-    const out = new Map<number, Tensor>();
-    const fits: number[] = [];
-    for (let i = 0; i < k; i++) {
-      if (this.aggregation === "sum") {
-        out.set(layers[i], sums[i]!);
-      } else {
-        const lamHat = this.net.lamHatAt(i);
-        const solution = await accs[i].solve(lamHat);
-        if (this.measureFit) fits.push(await accs[i].fit(solution));
-        out.set(layers[i], keep(alias(solution.deltaW)));
-        solution.dispose();
-        lamHat.dispose();
-      }
-      accs[i].dispose();
-    }
-    this.lastFit = fits.length > 0 ? fits : null;
-    return out;
   }
 
   /**
@@ -241,7 +225,6 @@ export class HyperEditor implements Editor {
    * Loads an editor saved by {@linkcode HyperEditor.save}; its normaliser is frozen.
    * @param dir Source folder.
    * @param model The LM it edits.
-   * @returns The editor.
    */
   static async load(dir: string, model: GPT): Promise<HyperEditor> {
     const meta = await readJson(`${dir}/editor.json`) as { name: string; config: EditorConfig };

@@ -30,7 +30,6 @@ export interface LmCorpus {
 /**
  * The world's corpus: every fact in every training template; paraphrases use held-out ones.
  * @param world A generated world.
- * @returns The corpus.
  */
 export function worldCorpus(world: World): LmCorpus {
   const training: TextFact[] = [];
@@ -53,7 +52,6 @@ export function worldCorpus(world: World): LmCorpus {
  * trained on when `trainParaphrases` is set, as the report's base model does).
  * @param records Flattened CounterFact records.
  * @param trainParaphrases Also train on the rephrased prompts.
- * @returns The corpus.
  */
 export function counterFactCorpus(
   records: readonly EditRecord[],
@@ -79,8 +77,6 @@ export function counterFactCorpus(
 
 /**
  * Tokenises a fact GPT-2 style: the answer gets a leading space.
- * @param tokenizer The tokenizer.
- * @param fact The fact.
  * @returns Prompt and answer ids.
  */
 export function encodeFact(tokenizer: Tokenizer, fact: TextFact): PromptAnswer {
@@ -89,7 +85,6 @@ export function encodeFact(tokenizer: Tokenizer, fact: TextFact): PromptAnswer {
 
 /**
  * All texts of a corpus (for building a compact vocabulary).
- * @param corpus The corpus.
  * @returns Prompt + answer strings.
  */
 export function corpusTexts(corpus: LmCorpus): string[] {

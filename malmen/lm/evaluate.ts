@@ -51,7 +51,7 @@ export async function pairStats(
     batch.hostPositions.forEach((p, r) => owner[Math.floor(p / batch.length) * n + r] = 1);
     noGrad(() =>
       tidy(() => {
-        const logits = model.forward(batch.ids, { at: batch.positions }).logits;
+        const logits = model.forward(batch.ids, { at: batch.positions });
         accs.push(keep(answerAccuracy(logits, batch)));
         const rowNll = crossEntropy(logits, batch.targets, { reduction: "none" });
         const perExample = matmul(
@@ -71,7 +71,6 @@ export async function pairStats(
 
 /**
  * Per-example answer accuracy.
- * @param model The model.
  * @param pairs Prompt/answer ids.
  * @param batchSize Examples per forward pass.
  * @returns One accuracy per pair.
@@ -86,7 +85,6 @@ export async function pairAccuracies(
 
 /**
  * Mean answer accuracy.
- * @param model The model.
  * @param pairs Prompt/answer ids.
  * @param batchSize Examples per forward pass.
  * @returns The mean in [0, 1] (0 for no pairs).

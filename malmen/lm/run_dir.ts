@@ -16,9 +16,7 @@ export interface LatestPointer {
 
 /**
  * Path helper for a run directory.
- * @param dir The run directory.
  * @param name A file or folder inside it.
- * @returns The joined path.
  */
 export function runPath(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name}`;
@@ -27,11 +25,9 @@ export function runPath(dir: string, name: string): string {
 /**
  * Writes one checkpoint: `write(folder)` fills a fresh folder, then `latest.json` points to it
  * and older checkpoints (beyond `keep`) are removed.
- * @param dir Run directory.
  * @param step Step number (names the folder).
  * @param write Writes the checkpoint's files into the folder.
  * @param keep How many checkpoints to keep (default 2).
- * @returns The checkpoint folder.
  */
 export async function writeCheckpoint(
   dir: string,
@@ -62,7 +58,6 @@ export async function writeCheckpoint(
 
 /**
  * The newest complete checkpoint of a run, or null when the run has none.
- * @param dir Run directory.
  * @returns Its folder and step.
  */
 export function latestCheckpoint(
@@ -74,7 +69,6 @@ export function latestCheckpoint(
 /**
  * The checkpoint a run selected as its best (`best.json`, written by
  * {@linkcode writeBestCheckpoint}), or null when it has none.
- * @param dir Run directory.
  * @returns Its folder and step.
  */
 export function bestCheckpoint(
@@ -87,10 +81,8 @@ export function bestCheckpoint(
  * Writes the run's best checkpoint so far: a fresh `best-<step>` folder, then `best.json`
  * switched to it atomically, then the previous best removed. `latest.json` and its pruning
  * are untouched, so the best survives however long training goes on.
- * @param dir Run directory.
  * @param step Step number.
  * @param write Fills the folder.
- * @returns The folder.
  */
 export async function writeBestCheckpoint(
   dir: string,
@@ -139,8 +131,6 @@ async function readPointer(
 
 /**
  * Writes a text file into the run directory atomically.
- * @param dir Run directory.
- * @param name File name.
  * @param text Contents.
  */
 export async function writeRunFile(dir: string, name: string, text: string): Promise<void> {

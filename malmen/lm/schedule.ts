@@ -19,7 +19,6 @@ export interface LrSchedule {
  * The learning rate at a step.
  * @param s The schedule.
  * @param step Step index (0-based).
- * @returns The learning rate.
  */
 export function lrAt(s: LrSchedule, step: number): number {
   if (step < s.warmup) return (s.lr * (step + 1)) / s.warmup;

@@ -249,11 +249,11 @@ export async function trainLm(
         if (batch === null) {
           // Answers only: logits at the answer positions alone.
           const a = answers!;
-          out = lmLoss(model.forward(a.ids, { at: a.positions }).logits, a.targets);
+          out = lmLoss(model.forward(a.ids, { at: a.positions }), a.targets);
         } else {
           // Both batches share inputs (prompt ++ answer[:-1] is the LM input minus its last
           // token), so one forward serves both losses.
-          const logits = model.forward(batch.ids).logits;
+          const logits = model.forward(batch.ids);
           out = mul(lmLoss(logits, batch.labels), o.lmWeight);
           if (answers !== null) {
             const t = answers.length;
@@ -320,7 +320,6 @@ export async function trainLm(
  * @param batchSize Texts per batch.
  * @param rng The epoch's generator (the order depends only on it).
  * @param bucket Group similar lengths.
- * @returns The batches.
  */
 export function epochBatches(
   lengths: readonly number[],

@@ -77,3 +77,19 @@ Deno.test("`deno task edit` rejects a bad --passes before loading anything", asy
   ok(r.code !== 0);
   ok(r.err.includes('--passes must be an integer ≥ 1, got "0"'), r.err);
 });
+
+Deno.test("`deno task bench` names a missing run instead of training one", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run(["bench/main.ts", "edit_quality", "--runs", dir, "--backend", "cpu"]);
+  ok(r.code === 1, r.err);
+  ok(r.err.includes(`No trained language model in "${dir}/lm"`), r.err);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("every program rejects an unknown backend with a usage error", async () => {
+  for (const program of ["examples/demo.ts", "bench/main.ts", "bench/experiments/report.ts"]) {
+    const r = await run([program, "--backend", "tpu"]);
+    ok(r.code === 2, `${program}: ${r.err}`);
+    ok(r.err.includes('Unknown backend "tpu"'), r.err);
+  }
+});

@@ -2,15 +2,13 @@
 // tokens, answers of 1–2 tokens, every tuple of a request independent.
 import { rng } from "../../engine/ops/creation.ts";
 import type { PromptAnswer } from "../../engine/models/gpt/batch.ts";
-import type { EditRequest } from "../../malmen/requests.ts";
+import type { EditRequest } from "../../malmen/eval/requests.ts";
 import type { EditRecord } from "../../malmen/data/edit_record.ts";
 
 /**
  * Makes `count` random requests.
  * @param count How many.
  * @param vocab Vocabulary size V.
- * @param seed Seed.
- * @returns The requests.
  */
 export function randomRequests(count: number, vocab: number, seed: number): EditRequest[] {
   const next = rng(seed);

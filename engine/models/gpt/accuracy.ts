@@ -65,7 +65,6 @@ export function answerAccuracy(logits: Tensor, batch: TokenBatch): Tensor {
 /**
  * {@linkcode answerAccuracy} read back to the host (one readback).
  * @param logits `[B, T, V]`.
- * @param batch The batch.
  * @returns One accuracy in [0, 1] per example.
  */
 export async function readAnswerAccuracy(logits: Tensor, batch: TokenBatch): Promise<number[]> {

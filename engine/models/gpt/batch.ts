@@ -64,7 +64,6 @@ export interface BatchOptions {
  * positions of an example are `P − 1 … P + A − 2`: exactly one per answer token.
  * @param pairs Prompt/answer token ids.
  * @param options Pad id, length limit, backend.
- * @returns The batch.
  * @example Two facts
  * ```ts ignore
  * const batch = editBatch([{ prompt: [5, 6], answer: [7] }, { prompt: [8], answer: [9, 10] }]);
@@ -89,7 +88,6 @@ export function editBatch(
  * `seq[1:]` (every real position is supervised).
  * @param sequences Token ids, each at least two long.
  * @param options Pad id, length limit, backend.
- * @returns The batch.
  */
 export function lmBatch(
   sequences: readonly (readonly number[])[],
@@ -153,7 +151,6 @@ function padRows(rows: readonly Row[], options: BatchOptions): TokenBatch {
 
 /**
  * Disposes a batch's device tensors.
- * @param batch The batch.
  */
 export function disposeBatch(batch: TokenBatch): void {
   batch.ids.dispose();

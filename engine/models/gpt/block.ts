@@ -1,25 +1,22 @@
 /**
- * One pre-LayerNorm GPT-2 block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`, with the MLP's
- * second projection (`mlp.c_proj`, MALMEN's edited layer) computing with `W + shift` and
- * optionally captured.
+ * One pre-LayerNorm GPT-2 block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`. The MLP's second
+ * projection (`mlp.c_proj`, the layer knowledge editors change) is an {@linkcode EditableLinear}.
  * @module
  */
 import type { Tensor } from "../../tensor.ts";
 import { add, gelu } from "../../ops/elementwise.ts";
-import { linear } from "../../ops/linear.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Linear } from "../../nn/linear.ts";
 import { Module, type ParamOptions } from "../../nn/module.ts";
 import { GPT2_STD } from "../../nn/init.ts";
 import type { GPTConfig } from "./config.ts";
-import { captureKeys, type GradSink, tap } from "./capture.ts";
+import { EditableLinear } from "./editable.ts";
 import { mergeHeads, qkvAttention } from "./heads.ts";
 
 /**
  * Standard deviation of the residual output projections (`attn.c_proj`, `mlp.c_proj`): GPT-2
  * scales them by `1/√(2·nLayer)` so the residual stream's variance does not grow with depth.
  * @param nLayer Number of blocks.
- * @returns The std.
  */
 export function residualStd(nLayer: number): number {
   return GPT2_STD / Math.sqrt(2 * nLayer);
@@ -36,7 +33,6 @@ export class CausalSelfAttention extends Module {
 
   /**
    * Creates the layer.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {
@@ -61,24 +57,15 @@ export class CausalSelfAttention extends Module {
   }
 }
 
-/** What the MLP's second projection does besides `x·W + b` in one forward pass. */
-export interface ProjectionHooks {
-  /** Added to the weight: the projection computes with `W + shift` (`[dInner, d]`). */
-  shift?: Tensor | null;
-  /** Rows whose inputs (keys) are copied out, and the sink of their output gradients. */
-  capture?: { positions: Tensor; sink: GradSink } | null;
-}
-
 /** The feed-forward network: `c_proj(gelu(c_fc(x)))`. */
 export class MLP extends Module {
   /** First projection `[d, dInner]`. */
   readonly c_fc: Linear;
-  /** Second projection `[dInner, d]` (the edited layer). */
-  readonly c_proj: Linear;
+  /** Second projection `[dInner, d]`: the layer editors shift and capture. */
+  readonly c_proj: EditableLinear;
 
   /**
    * Creates the layer.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {
@@ -87,30 +74,17 @@ export class MLP extends Module {
     this.c_fc = this.addModule("c_fc", new Linear(d, config.dInner, options));
     this.c_proj = this.addModule(
       "c_proj",
-      new Linear(config.dInner, d, { ...options, std: residualStd(config.nLayer) }),
+      new EditableLinear(config.dInner, d, { ...options, std: residualStd(config.nLayer) }),
     );
   }
 
   /**
    * Applies the MLP.
    * @param x `[B, T, d]`.
-   * @param hooks Weight shift and capture of `c_proj`.
-   * @returns `[B, T, d]` and the captured keys (null without capture).
+   * @returns `[B, T, d]`.
    */
-  forward(x: Tensor, hooks: ProjectionHooks = {}): { out: Tensor; keys: Tensor | null } {
-    const h = gelu(this.c_fc.forward(x));
-    const keys = hooks.capture ? captureKeys(h, hooks.capture.positions) : null;
-    let out: Tensor;
-    if (hooks.shift) {
-      // W itself is never written: W + shift exists only for this pass, so dropping the shift
-      // restores the layer exactly, and gradients reach both W and the shift.
-      const w = add(this.c_proj.weight, hooks.shift);
-      out = linear(h, w, this.c_proj.bias);
-    } else {
-      out = this.c_proj.forward(h);
-    }
-    if (hooks.capture) out = tap(out, hooks.capture.sink);
-    return { out, keys };
+  forward(x: Tensor): Tensor {
+    return this.c_proj.forward(gelu(this.c_fc.forward(x)));
   }
 }
 
@@ -127,7 +101,6 @@ export class Block extends Module {
 
   /**
    * Creates the block.
-   * @param config Model configuration.
    * @param options Backend and seed.
    */
   constructor(config: GPTConfig, options: ParamOptions = {}) {
@@ -142,12 +115,10 @@ export class Block extends Module {
   /**
    * Applies the block.
    * @param x Residual stream `[B, T, d]`.
-   * @param hooks Shift and capture of `mlp.c_proj`.
-   * @returns The new residual stream and the captured keys (null without capture).
+   * @returns The new residual stream `[B, T, d]`.
    */
-  forward(x: Tensor, hooks: ProjectionHooks = {}): { out: Tensor; keys: Tensor | null } {
+  forward(x: Tensor): Tensor {
     const a = add(x, this.attn.forward(this.ln_1.forward(x)));
-    const m = this.mlp.forward(this.ln_2.forward(a), hooks);
-    return { out: add(a, m.out), keys: m.keys };
+    return add(a, this.mlp.forward(this.ln_2.forward(a)));
   }
 }

@@ -1,11 +1,11 @@
 /**
- * MALMEN's capture points: the keys (inputs of an edited linear layer) and the value-gradients
- * (gradients of the loss w.r.t. that layer's output) at selected token positions.
+ * Capture at an editable linear layer: the keys (the layer's inputs) and the value-gradients
+ * (gradients of the loss w.r.t. the layer's output) at selected token rows.
  *
  * Keys are copied out during the forward, detached. Value-gradients come from a pass-through
  * "tap" on the layer output: its forward is the identity (a view, no copy) and its backward
- * stores only the selected rows of the upstream gradient in a {@linkcode GradSink} and passes the
- * gradient on unchanged, so no full-size extra gradient is ever kept.
+ * stores only the selected rows of the upstream gradient and passes the gradient on unchanged,
+ * so no full-size extra gradient is ever kept.
  * @module
  */
 import { isGradEnabled, noGrad, record } from "../../autograd.ts";
@@ -17,26 +17,18 @@ import { alias } from "../../ops/copy.ts";
 import { reshape } from "../../ops/view.ts";
 import { gather } from "../../ops/gather.ts";
 
-/** Which layers and rows a forward pass captures. */
-export interface CaptureRequest {
-  /** Block indices whose `mlp.c_proj` is captured (each at most once). */
-  readonly layers: readonly number[];
-  /** Flat row indices into the `B·T` positions of the batch, int32 `[n]`. */
-  readonly positions: Tensor;
-}
-
 /**
  * Receives the selected rows of a gradient during `backward()`. Like a leaf's `.grad`, the
  * rows accumulate over several backward passes until {@linkcode GradSink.zero}.
  */
 export class GradSink {
-  /** The row indices (borrowed from the request; not disposed by the sink). */
+  /** Flat row indices, int32 `[n]` (borrowed; not disposed by the sink). */
   readonly positions: Tensor;
   /** `[n, width]` after a backward pass that reached the tap, else null. Owned by the sink. */
   grad: Tensor | null = null;
 
   /**
-   * Creates an empty sink.
+   * An empty sink.
    * @param positions Flat row indices, int32 `[n]`.
    */
   constructor(positions: Tensor) {
@@ -65,45 +57,6 @@ export class GradSink {
   /** Releases the collected gradient (the positions stay with their owner). */
   dispose(): void {
     this.zero();
-  }
-}
-
-/** What one captured layer yields. */
-export interface LayerCapture {
-  /** Block index. */
-  readonly layer: number;
-  /** Inputs of `mlp.c_proj` at the requested rows, detached, `[n, dInner]`. */
-  readonly keys: Tensor;
-  /** After backward, `.grad` is ∂L/∂(output of `mlp.c_proj`) at the requested rows, `[n, d]`. */
-  readonly valueGrads: GradSink;
-}
-
-/**
- * Checks a capture request against a batch.
- * @param request The request.
- * @param nLayer Blocks of the model.
- * @param rows `B·T` of the batch.
- */
-export function checkCapture(request: CaptureRequest, nLayer: number, rows: number): void {
-  const { layers, positions } = request;
-  positions.assertLive("capture at");
-  if (positions.dtype !== "int32" || positions.rank !== 1) {
-    throw new TypeError(
-      `Capture positions must be int32 of rank 1, got ${positions.dtype} "${
-        fmtShape(positions.shape)
-      }"`,
-    );
-  }
-  const seen = new Set<number>();
-  for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= nLayer) {
-      throw new RangeError(`Cannot capture layer ${l}: the model has ${nLayer} layers`);
-    }
-    if (seen.has(l)) throw new RangeError(`Layer ${l} is listed twice in the capture request`);
-    seen.add(l);
-  }
-  if (rows === 0 && positions.size > 0) {
-    throw new RangeError("Cannot capture rows of an empty batch");
   }
 }
 
@@ -145,6 +98,76 @@ export function tap(x: Tensor, sink: GradSink): Tensor {
     },
   };
   return out;
+}
+
+/** What a capture tap recorded over one forward and backward pass. */
+export interface CapturedRows {
+  /** The layer's inputs at the tap's rows, detached, `[n, d_in]`. */
+  keys: Tensor;
+  /** ∂L/∂(the layer's output) at the tap's rows, `[n, d_out]`. */
+  valueGrads: Tensor;
+}
+
+/**
+ * The capture of one layer for one forward pass (see `EditableLinear.startCapture`): the forward
+ * stores the keys, the backward the value-gradients; {@linkcode CaptureTap.take} hands both over.
+ */
+export class CaptureTap {
+  /** Flat row indices into the `B·T` positions of the batch (borrowed). */
+  readonly positions: Tensor;
+  readonly #sink: GradSink;
+  #keys: Tensor | null = null;
+
+  /**
+   * An empty tap (normally made by `EditableLinear.startCapture`).
+   * @param positions Flat row indices, int32 `[n]`.
+   */
+  constructor(positions: Tensor) {
+    positions.assertLive("capture at");
+    if (positions.dtype !== "int32" || positions.rank !== 1) {
+      throw new TypeError(
+        `Capture positions must be int32 of rank 1, got ${positions.dtype} "${
+          fmtShape(positions.shape)
+        }"`,
+      );
+    }
+    this.positions = positions;
+    this.#sink = new GradSink(positions);
+  }
+
+  /**
+   * Called by the layer's forward: keeps the keys and returns the tapped output.
+   * @param input The layer's input `[..., d_in]`.
+   * @param output The layer's output `[..., d_out]`.
+   * @returns A view of `output` whose backward fills the value-gradients.
+   */
+  record(input: Tensor, output: Tensor): Tensor {
+    if (this.#keys !== null) {
+      throw new Error("A capture tap records one forward pass: take() its rows first");
+    }
+    this.#keys = keep(captureKeys(input, this.positions));
+    return tap(output, this.#sink);
+  }
+
+  /**
+   * Hands over the keys and value-gradients (the caller owns them) and empties the tap.
+   */
+  take(): CapturedRows {
+    const keys = this.#keys;
+    const valueGrads = this.#sink.grad;
+    if (keys === null) throw new Error("The capture tap saw no forward pass");
+    if (valueGrads === null) throw new Error("The capture tap received no value-gradient");
+    this.#keys = null;
+    this.#sink.grad = null;
+    return { keys, valueGrads };
+  }
+
+  /** Releases rows that were not taken. */
+  dispose(): void {
+    this.#keys?.dispose();
+    this.#keys = null;
+    this.#sink.dispose();
+  }
 }
 
 // The rows of `x` (seen as [rows, width]) at `positions`, without autograd bookkeeping.

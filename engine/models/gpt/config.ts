@@ -89,8 +89,6 @@ export function gptConfig(
 
 /**
  * Checks every field (positive integers, heads dividing the width, a positive epsilon).
- * @param c The configuration.
- * @returns A frozen copy.
  */
 export function validateConfig(init: GPTConfigInit): GPTConfig {
   const c = { ...init, dInner: init.dInner ?? 4 * init.dModel };
@@ -124,7 +122,6 @@ export function validateConfig(init: GPTConfigInit): GPTConfig {
 /**
  * Every parameter's name and shape, in registration order (HF GPT-2 names without the
  * `transformer.` prefix; the output layer is tied to `wte.weight` and has no entry).
- * @param c The configuration.
  * @returns Name → shape.
  */
 export function parameterShapes(c: GPTConfig): Map<string, number[]> {
@@ -155,8 +152,6 @@ export function parameterShapes(c: GPTConfig): Map<string, number[]> {
 
 /**
  * Number of parameters (the tied output layer counted once).
- * @param c The configuration.
- * @returns The count.
  */
 export function parameterCount(c: GPTConfig): number {
   let n = 0;
@@ -169,7 +164,6 @@ export function parameterCount(c: GPTConfig): number {
  * `n_positions`, `vocab_size`, `n_inner`, `layer_norm_epsilon`).
  * @param json The parsed file.
  * @param source File name for messages.
- * @returns The validated configuration.
  */
 export function configFromHf(json: unknown, source = "config.json"): GPTConfig {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
@@ -199,7 +193,6 @@ export function configFromHf(json: unknown, source = "config.json"): GPTConfig {
 
 /**
  * The Hugging Face `config.json` fields of a configuration (loadable by `transformers`).
- * @param c The configuration.
  * @returns A JSON-ready object.
  */
 export function configToHf(c: GPTConfig): Record<string, unknown> {

@@ -91,7 +91,6 @@ export async function generate(
  * @param k How many candidates.
  * @param temperature Softmax temperature.
  * @param next Uniform random numbers in [0, 1).
- * @returns The sampled index.
  */
 export function sampleTopK(
   logits: ArrayLike<number>,

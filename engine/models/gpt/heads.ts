@@ -77,7 +77,6 @@ export function qkvAttention(qkv: Tensor, nHead: number): Tensor {
 /**
  * Merges `[B, H, T, hd]` heads into `[B, T, H·hd]` rows (one copy).
  * @param y Attention output.
- * @returns The merged tensor.
  */
 export function mergeHeads(y: Tensor): Tensor {
   const [b, h, t, hd] = y.shape;

@@ -38,7 +38,6 @@ const IGNORED = /^(lm_head\.weight|h\.\d+\.attn\.(bias|masked_bias))$/;
  * Loads a Hugging Face GPT-2 directory.
  * @param dir Directory holding `config.json` and `model.safetensors`.
  * @param options Backend, strictness.
- * @returns The model.
  * @example
  * ```ts ignore
  * const model = await loadHfGpt2("checkpoints/gpt2");
@@ -97,7 +96,6 @@ export async function loadGpt2Dir(dir: string, options: HfLoadOptions = {}): Pro
 
 /**
  * Pairs each parameter name of the model with the file's name for it (prefixed or not).
- * @param config The configuration.
  * @param fileNames Tensor names in the file.
  * @param source File name for messages.
  * @param strict Reject names that are neither parameters nor known buffers.

@@ -2,11 +2,8 @@
  * The GPT-2-architecture decoder: token and learned position embeddings, pre-LayerNorm blocks,
  * a final LayerNorm and an output layer tied to the token embedding. Parameter names follow
  * Hugging Face GPT-2 without the `transformer.` prefix (`wte.weight`, `h.0.mlp.c_proj.weight`),
- * and every weight is stored `[in, out]`.
- *
- * MALMEN hooks: {@linkcode GPT.setShift} makes a block's `mlp.c_proj` compute with `W + shift`
- * without touching `W`, and `forward(ids, { capture })` returns the keys and value-gradient
- * sinks of chosen layers at chosen rows.
+ * and every weight is stored `[in, out]`. Each block's `mlp.c_proj` is an `EditableLinear`, the
+ * one place where an editor shifts a weight or captures keys and value-gradients.
  * @module
  */
 import { upload } from "../../alloc.ts";
@@ -24,7 +21,6 @@ import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Module, ModuleList } from "../../nn/module.ts";
 import { type GPTConfig, type GPTConfigInit, parameterShapes, validateConfig } from "./config.ts";
 import { Block } from "./block.ts";
-import { type CaptureRequest, checkCapture, GradSink, type LayerCapture } from "./capture.ts";
 
 /** Options of the {@linkcode GPT} constructor. */
 export interface GPTOptions {
@@ -41,22 +37,12 @@ export interface GPTOptions {
 
 /** Options of {@linkcode GPT.forward}. */
 export interface ForwardOptions {
-  /** Layers and rows whose `mlp.c_proj` keys and value-gradients are captured. */
-  capture?: CaptureRequest;
   /**
    * Compute logits only at these flat rows of the `B·T` positions (int32 `[n]`, e.g. a batch's
    * answer `positions`): the output layer then costs `n·d·V` instead of `B·T·d·V`, which
    * dominates training and scoring when the vocabulary is large and only answers are scored.
    */
   at?: Tensor;
-}
-
-/** What {@linkcode GPT.forward} returns. */
-export interface GPTOutput {
-  /** Next-token logits `[B, T, V]`, or `[n, V]` at the rows of `at`. */
-  logits: Tensor;
-  /** One entry per requested layer, in request order (empty without capture). */
-  captures: LayerCapture[];
 }
 
 /** A GPT-2-style decoder-only transformer. */
@@ -73,7 +59,6 @@ export class GPT extends Module {
   readonly h: ModuleList<Block>;
   /** Final LayerNorm. */
   readonly ln_f: LayerNorm;
-  readonly #shifts: (Tensor | null)[];
   readonly #positionIds = new Map<number, Tensor>();
 
   /**
@@ -100,58 +85,12 @@ export class GPT extends Module {
       new ModuleList(Array.from({ length: c.nLayer }, () => new Block(c, p))),
     );
     this.ln_f = this.addModule("ln_f", new LayerNorm(c.dModel, { ...p, eps: c.layerNormEps }));
-    this.#shifts = new Array<Tensor | null>(c.nLayer).fill(null);
     if (options.initialize ?? true) this.initialize(options.seed ?? 0);
   }
 
   /**
-   * Makes block `layer`'s `mlp.c_proj` compute with `W + shift` (io layout `[dInner, d]`) from the
-   * next forward on, without modifying `W`; `null` removes it, which restores the layer exactly.
-   * The model keeps a reference (it never copies or disposes the shift). A shift may carry an
-   * autograd graph (gradients flow into it) or be a leaf with `requiresGrad`, in which case its
-   * `.grad` after backward is `∂L/∂W` of that layer.
-   * @param layer Block index.
-   * @param shift `[dInner, d]` on the model's backend, or null.
-   */
-  setShift(layer: number, shift: Tensor | null): void {
-    this.#checkLayer(layer);
-    if (shift !== null) {
-      shift.assertLive("shift with");
-      const want = [this.config.dInner, this.config.dModel];
-      if (shift.dtype !== "float32" || fmtShape(shift.shape) !== fmtShape(want)) {
-        throw new RangeError(
-          `Shift of layer ${layer} must be float "${fmtShape(want)}", got ${shift.dtype} "${
-            fmtShape(shift.shape)
-          }"`,
-        );
-      }
-      if (shift.backend !== this.backend) {
-        throw new TypeError(
-          `Shift of layer ${layer} is on ${shift.backend.kind}, the model on ${this.backend.kind}`,
-        );
-      }
-    }
-    this.#shifts[layer] = shift;
-  }
-
-  /**
-   * The shift of a block.
-   * @param layer Block index.
-   * @returns The tensor set by {@linkcode GPT.setShift}, or null.
-   */
-  getShift(layer: number): Tensor | null {
-    this.#checkLayer(layer);
-    return this.#shifts[layer];
-  }
-
-  /** Removes every shift. */
-  clearShifts(): void {
-    this.#shifts.fill(null);
-  }
-
-  /**
    * Marks every parameter as trainable or frozen. A frozen model still back-propagates into
-   * shifts and capture taps (MALMEN's editing passes) without touching parameter gradients.
+   * shifts and capture taps of its editable layers without touching parameter gradients.
    * @param trainable Whether parameters require gradients.
    */
   setTrainable(trainable: boolean): void {
@@ -161,39 +100,19 @@ export class GPT extends Module {
   /**
    * The forward pass.
    * @param ids Token ids, int32 `[B, T]` with `T ≤ nCtx`.
-   * @param options Capture request, rows to compute logits at.
-   * @returns Logits `[B, T, V]` (or `[n, V]` with `at`) and the captures.
+   * @param options Rows to compute logits at.
+   * @returns Logits `[B, T, V]`, or `[n, V]` at the rows of `at`.
    */
-  forward(ids: Tensor, options: ForwardOptions = {}): GPTOutput {
+  forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
     const [b, t] = this.#checkIds(ids);
-    const capture = options.capture;
-    if (capture) checkCapture(capture, this.config.nLayer, b * t);
     const at = options.at;
     const rows = at === undefined ? [b, t] : [at.size];
     checkBindable(this.backend, "Logits", [...rows, this.config.vocabSize]);
-    const tok = this.wte.forward(ids);
-    const pos = this.wpe.forward(this.#positions(t));
-    let x = add(tok, pos);
-    const captures: LayerCapture[] = [];
-    const sinks = new Map<number, GradSink>();
-    for (const l of capture?.layers ?? []) sinks.set(l, new GradSink(capture!.positions));
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const sink = sinks.get(l);
-      const r = this.h.at(l).forward(x, {
-        shift: this.#shifts[l],
-        capture: sink ? { positions: capture!.positions, sink } : null,
-      });
-      x = r.out;
-      if (sink) captures.push({ layer: l, keys: r.keys!, valueGrads: sink });
-    }
+    let x = add(this.wte.forward(ids), this.wpe.forward(this.#positions(t)));
+    for (const block of this.h) x = block.forward(x);
     // LayerNorm is per row, so picking rows before it is exact.
     if (at !== undefined) x = gather(reshape(x, [b * t, this.config.dModel]), at, 0);
-    const logits = matmul(this.ln_f.forward(x), this.wte.weight, { transB: true });
-    if (capture) {
-      const order = new Map(capture.layers.map((l, i) => [l, i]));
-      captures.sort((p, q) => order.get(p.layer)! - order.get(q.layer)!);
-    }
-    return { logits, captures };
+    return matmul(this.ln_f.forward(x), this.wte.weight, { transB: true });
   }
 
   /**
@@ -202,24 +121,22 @@ export class GPT extends Module {
    * @returns `[B, T, V]`.
    */
   logits(ids: Tensor): Tensor {
-    return this.forward(ids).logits;
+    return this.forward(ids);
   }
 
   /**
    * Mean cross-entropy over the positions whose label is not -100.
    * @param ids Token ids, int32 `[B, T]`.
    * @param labels Labels aligned with the logits, int32 `[B, T]`.
-   * @returns A scalar.
    */
   loss(ids: Tensor, labels: Tensor): Tensor {
-    return lmLoss(this.forward(ids).logits, labels);
+    return lmLoss(this.forward(ids), labels);
   }
 
-  /** Disposes the parameters, the arena and cached position ids (not the shifts). */
+  /** Disposes the parameters, the arena and cached position ids (not borrowed shifts). */
   override dispose(): void {
     for (const t of this.#positionIds.values()) t.dispose();
     this.#positionIds.clear();
-    this.clearShifts();
     super.dispose();
   }
 
@@ -253,19 +170,12 @@ export class GPT extends Module {
     if (b === 0 || t === 0) throw new RangeError(`Input "${fmtShape(ids.shape)}" is empty`);
     return [b, t];
   }
-
-  #checkLayer(layer: number): void {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.nLayer) {
-      throw new RangeError(`Layer ${layer} does not exist: the model has ${this.config.nLayer}`);
-    }
-  }
 }
 
 /**
  * Mean cross-entropy of `[B, T, V]` logits against aligned labels, ignoring -100.
  * @param logits `[B, T, V]`.
  * @param labels int32 `[B, T]`.
- * @returns A scalar.
  */
 export function lmLoss(logits: Tensor, labels: Tensor): Tensor {
   if (labels.dtype !== "int32" || fmtShape(labels.shape) !== fmtShape(logits.shape.slice(0, -1))) {
@@ -280,8 +190,6 @@ export function lmLoss(logits: Tensor, labels: Tensor): Tensor {
 
 /**
  * The largest storage binding of a backend, in bytes (unbounded on the CPU).
- * @param backend The backend.
- * @returns Bytes.
  */
 export function maxBindingBytes(backend: Backend): number {
   if (backend.kind === "cpu") return Infinity;
@@ -293,7 +201,6 @@ export function maxBindingBytes(backend: Backend): number {
  * (the device requests the adapter's `maxStorageBufferBindingSize`).
  * @param backend Where it would live.
  * @param what Tensor name for the message.
- * @param shape Its shape.
  */
 export function checkBindable(backend: Backend, what: string, shape: Shape): void {
   const bytes = sizeOf(shape) * 4;

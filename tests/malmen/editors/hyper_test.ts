@@ -1,45 +1,32 @@
 import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
-import { CPU } from "../../../engine/backend.ts";
-import { GPT } from "../../../engine/models/gpt/model.ts";
-import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
-import { cacheEdits, disposeCache } from "../../../malmen/capture.ts";
-import { disposeShift, phaseB } from "../../../malmen/scheduler.ts";
+import { cacheEdits, disposeCache } from "../../../malmen/algorithm/capture.ts";
+import { clearShifts, getShift, setShift } from "../../../malmen/algorithm/shifts.ts";
+import { aggregateRows } from "../../../malmen/algorithm/stream.ts";
 import {
   applyShifts,
   readJournalEntry,
   revertShifts,
   writeJournalEntry,
-} from "../../../malmen/journal.ts";
+} from "../../../malmen/editors/journal.ts";
 import { pairStats } from "../../../malmen/lm/evaluate.ts";
 import { AdamW } from "../../../engine/nn/adamw.ts";
-import type { EditRequest } from "../../../malmen/requests.ts";
+import type { EditRequest } from "../../../malmen/eval/requests.ts";
 import { randomRequests } from "../_requests.ts";
+import { frozenLm } from "../_lm.ts";
 
 const V = 19;
-
-function model(): GPT {
-  const m = new GPT(
-    gptConfig({ vocabSize: V, nCtx: 8, dModel: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }),
-    {
-      seed: 5,
-      backend: CPU,
-    },
-  );
-  m.setTrainable(false);
-  return m;
-}
 
 function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 3);
 }
 
 for (const name of ["malmen", "mend"] as const) {
-  Deno.test(`\`computeShifts()\` (${name}) streaming equals the cached phase-B shift when m is not a multiple of the batch`, async () => {
-    const lm = model();
+  Deno.test(`\`computeShifts()\` (${name}) streaming equals the shift of the cached rows when m is not a multiple of the batch`, async () => {
+    const lm = frozenLm(V);
     const editor = new HyperEditor(name, lm, {
       ...defaultEditorConfig(2),
       lmBatch: 3,
@@ -55,14 +42,15 @@ for (const name of ["malmen", "mend"] as const) {
       editor.config.layers,
       editor.config.lmBatch,
     );
-    const shifts = await phaseB(editor, cache);
+    const aggregators = editor.aggregators();
+    const shifts = await aggregateRows(cache.batches, aggregators, editor.config.chunk);
     for (let i = 0; i < editor.config.layers.length; i++) {
       const a = await streamed.get(editor.config.layers[i])!.toArray();
-      const b = await shifts[i].shift.toArray();
+      const b = await shifts[i].toArray();
       assertClose(a, b, { atol: 1e-12, rtol: 1e-9 }, `layer ${editor.config.layers[i]}`);
       ok(b.some((x) => x !== 0), "the shift must not be zero");
     }
-    shifts.forEach(disposeShift);
+    for (const a of aggregators) a.dispose();
     disposeCache(cache);
     editor.dispose();
     lm.dispose();
@@ -70,7 +58,7 @@ for (const name of ["malmen", "mend"] as const) {
 }
 
 Deno.test("`computeShifts()` with two passes adds a second shift computed on the edited model", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const editor = new HyperEditor("malmen", lm, {
     ...defaultEditorConfig(2),
     layers: [0, 1],
@@ -81,32 +69,33 @@ Deno.test("`computeShifts()` with two passes adds a second shift computed on the
   const reqs = requests(7);
   const first = await editor.computeShifts(lm, reqs);
   // The reference: the second pass by hand, phase A and B on the model with the first shifts.
-  for (const [layer, t] of first) lm.setShift(layer, t);
+  for (const [layer, t] of first) setShift(lm, layer, t);
   const cache = cacheEdits(lm, reqs.map((r) => r.edit), editor.config.layers, 3);
-  const second = await phaseB(editor, cache);
-  lm.clearShifts();
+  const aggregators = editor.aggregators();
+  const second = await aggregateRows(cache.batches, aggregators, editor.config.chunk);
+  clearShifts(lm);
   editor.editPasses = 2;
   const both = await editor.computeShifts(lm, reqs);
   for (let i = 0; i < 2; i++) {
     const layer = editor.config.layers[i];
     const a = await first.get(layer)!.toArray();
-    const b = await second[i].shift.toArray();
+    const b = await second[i].toArray();
     const got = await both.get(layer)!.toArray();
     assertClose(got, Float64Array.from(a, (x, j) => x + b[j]), { atol: 1e-12, rtol: 1e-9 });
     ok(b.some((x) => Math.abs(x) > 1e-9), "the second pass must add something");
   }
   // The model is left without shifts.
-  deepStrictEqual(editor.config.layers.map((l) => lm.getShift(l)), [null, null]);
+  deepStrictEqual(editor.config.layers.map((l) => getShift(lm, l)), [null, null]);
   editor.editPasses = 0;
   await rejects(() => editor.computeShifts(lm, reqs), /editPasses/);
-  second.forEach(disposeShift);
+  for (const a of aggregators) a.dispose();
   disposeCache(cache);
   editor.dispose();
   lm.dispose();
 });
 
 Deno.test("a journal entry round-trips and reverting restores the model exactly", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const editor = new HyperEditor("malmen", lm, {
     ...defaultEditorConfig(2),
     lmBatch: 4,
@@ -135,7 +124,7 @@ Deno.test("a journal entry round-trips and reverting restores the model exactly"
 });
 
 Deno.test("`readJournalEntry()` names a tensor that is not a layer shift", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const path = await Deno.makeTempFile({ suffix: ".safetensors" });
   const { writeSafetensors } = await import("../../../engine/io/safetensors.ts");
   await writeSafetensors(
@@ -154,13 +143,13 @@ Deno.test("`readJournalEntry()` names a tensor that is not a layer shift", async
 });
 
 Deno.test("`FtEditor` lowers the edit loss of its facts", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const reqs = requests(4);
   const edits = reqs.map((r) => r.edit);
   const before = await pairStats(lm, edits);
   const ft = new FtEditor({ ...defaultEditorConfig(2), ftEpochs: 15, ftLr: 0.05, lmBatch: 2 });
   const shifts = await ft.computeShifts(lm, reqs);
-  deepStrictEqual(lm.getShift(1), null);
+  deepStrictEqual(getShift(lm, 1), null);
   applyShifts(lm, shifts);
   const after = await pairStats(lm, edits);
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -187,7 +176,7 @@ async function countSteps<T>(fn: () => Promise<T>): Promise<{ result: T; steps: 
 }
 
 Deno.test("`FtEditor` takes at least `ftMinSteps` Adam steps, in whole epochs", async () => {
-  const lm = model();
+  const lm = frozenLm(V);
   const reqs = requests(6);
   const steps = async (lmBatch: number, ftEpochs: number, ftMinSteps?: number): Promise<number> => {
     const ft = new FtEditor({
@@ -213,7 +202,7 @@ Deno.test("`FtEditor` takes at least `ftMinSteps` Adam steps, in whole epochs", 
 Deno.test("`FtEditor` with one batch and `ftMinSteps: 30` fits the edits far better than one step", async () => {
   // Token embeddings 25× larger than at init, so the last layer's shift can move the logits
   // far (at GPT-2 init the tied output layer caps how much the NLL can fall).
-  const lm = model();
+  const lm = frozenLm(V);
   const wte = lm.getParameter("wte.weight");
   const scaled = Float64Array.from(await wte.toArray(), (x) => 25 * x);
   lm.loadStateDict(new Map([["wte.weight", { shape: wte.shape, data: scaled }]]), {

@@ -34,7 +34,7 @@ const PAIRS: PromptAnswer[] = [
 async function reference(model: GPT, p: PromptAnswer): Promise<{ acc: number; nll: number }> {
   const input = [...p.prompt, ...p.answer.slice(0, -1)];
   const logits = noGrad(() =>
-    model.forward(tensor(input, [1, input.length], { backend: CPU, dtype: "int32" })).logits
+    model.forward(tensor(input, [1, input.length], { backend: CPU, dtype: "int32" }))
   );
   const v = Array.from(await logits.toArray());
   logits.dispose();

@@ -4,7 +4,30 @@ import type { Shape } from "../../../../engine/shape.ts";
 import type { Tensor } from "../../../../engine/tensor.ts";
 import { type GPTConfig, gptConfig } from "../../../../engine/models/gpt/config.ts";
 import { GPT } from "../../../../engine/models/gpt/model.ts";
-import { seeded } from "./_fixtures.ts";
+import { tensor } from "../../../../engine/ops/creation.ts";
+import { seeded, seededInts } from "./_fixtures.ts";
+
+/** Batch size and length of the token batches below. */
+export const B = 3;
+/** Sequence length of the token batches below. */
+export const T = 9;
+
+/**
+ * Seeded token ids `[b, t]`.
+ * @returns int32 ids.
+ */
+export function ids(backend: Backend, seed = 11, b = B, t = T, v = SMALL.vocabSize): Tensor {
+  return tensor(seededInts(b * t, v, seed), [b, t], { backend, dtype: "int32" });
+}
+
+/**
+ * Seeded labels `[b, t]` with every fourth position ignored (-100).
+ * @returns int32 labels.
+ */
+export function labels(backend: Backend, seed = 12, b = B, t = T, v = SMALL.vocabSize): Tensor {
+  const l = seededInts(b * t, v, seed).map((x, i) => (i % 4 === 1 ? -100 : x));
+  return tensor(l, [b, t], { backend, dtype: "int32" });
+}
 
 /** Odd sizes everywhere: V 37, context 11, d 15 in 3 heads of 5, 2 layers. */
 export const SMALL: GPTConfig = gptConfig({

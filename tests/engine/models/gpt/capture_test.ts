@@ -9,7 +9,7 @@ import { noGrad } from "../../../../engine/autograd.ts";
 import { tensor } from "../../../../engine/ops/creation.ts";
 import { mul, tanh } from "../../../../engine/ops/elementwise.ts";
 import { sum } from "../../../../engine/ops/reduce.ts";
-import { captureKeys, checkCapture, GradSink, tap } from "../../../../engine/models/gpt/capture.ts";
+import { captureKeys, CaptureTap, GradSink, tap } from "../../../../engine/models/gpt/capture.ts";
 import { seeded } from "./_fixtures.ts";
 
 const shape = [2, 3, 4];
@@ -63,10 +63,9 @@ Deno.test("`captureKeys()` copies the selected rows out of the graph", async () 
   assertEquals(Array.from(await keys.toArray()), [...xv.slice(20, 24), ...xv.slice(4, 8)]);
 });
 
-Deno.test("`checkCapture()` rejects bad layers and position tensors", () => {
-  const p = tensor([0], [1], { backend: CPU, dtype: "int32" });
-  assertThrows(() => checkCapture({ layers: [2], positions: p }, 2, 4), /Cannot capture layer 2/);
-  assertThrows(() => checkCapture({ layers: [1, 1], positions: p }, 2, 4), /listed twice/);
+Deno.test("`CaptureTap` rejects a position tensor that is not int32 of rank 1", () => {
   const f = tensor([0], [1], { backend: CPU });
-  assertThrows(() => checkCapture({ layers: [0], positions: f }, 2, 4), /must be int32 of rank 1/);
+  assertThrows(() => new CaptureTap(f), /must be int32 of rank 1, got float32 "\[1\]"/);
+  const m = tensor([0, 1], [1, 2], { backend: CPU, dtype: "int32" });
+  assertThrows(() => new CaptureTap(m), /must be int32 of rank 1/);
 });

@@ -1,0 +1,183 @@
+// The trained artefacts of the CounterFact experiment — base LM, MALMEN and MEND-sum editors,
+// the FT learning rate — reused from the plan's runs folder when present, trained (or resumed)
+// when not, through the load-or-train workflows. Every selection looks at the validation split.
+import type { Backend } from "../../../engine/backend.ts";
+import type { GPT } from "../../../engine/models/gpt/model.ts";
+import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
+import { createRng } from "../../../malmen/data/prng.ts";
+import { loadCounterFactSplits } from "../../../malmen/data/data_raw.ts";
+import type { EditRecord } from "../../../malmen/data/edit_record.ts";
+import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
+import { FtEditor } from "../../../malmen/editors/ft.ts";
+import { scoreEdit } from "../../../malmen/eval/edit_and_score.ts";
+import { type ScoreSummary, selectionScore } from "../../../malmen/eval/metrics.ts";
+import { type EditRequest, toRequests } from "../../../malmen/eval/requests.ts";
+import { runPath } from "../../../malmen/lm/run_dir.ts";
+import { type EditorRun, editorRun, lmRun } from "../../../malmen/workflows/runs.ts";
+import { counterFactSetup, modelConfigFor } from "../../../malmen/workflows/setup.ts";
+import { pct } from "../../../examples/_cli/options.ts";
+import type { ExperimentPlan } from "./plan.ts";
+
+/** The three splits, possibly cut to the plan's limits. */
+export interface Splits {
+  /** Meta-training records. */
+  train: EditRecord[];
+  /** Validation records (all selection happens here). */
+  val: EditRecord[];
+  /** Held-out evaluation records. */
+  edit: EditRecord[];
+}
+
+/** How the experiment's long steps report and stop. */
+export interface RunControl {
+  /** Progress messages. */
+  log: (m: string) => void;
+  /** Set by Ctrl-C: stop after the current step, leaving resumable runs. */
+  stop: { requested: boolean };
+}
+
+/** Loaded artefacts. */
+export interface CounterFactRuns {
+  /** The splits. */
+  splits: Splits;
+  /** The base LM (frozen). */
+  model: GPT;
+  /** Its tokenizer. */
+  tokenizer: Tokenizer;
+  /** LM training wall time and steps. */
+  lmTraining: { seconds: number; steps: number };
+  /** Validation requests. */
+  val: EditRequest[];
+  /** Evaluation requests (edit split), in a fixed shuffled order: the first m are edited. */
+  edits: EditRequest[];
+}
+
+/**
+ * Reads the splits (cut to the plan's limits).
+ */
+export async function loadSplits(plan: ExperimentPlan): Promise<Splits> {
+  const s = await loadCounterFactSplits();
+  const cut = <T>(xs: T[], n?: number): T[] => (n === undefined ? xs : xs.slice(0, n));
+  return {
+    train: cut(s.train, plan.limit?.train),
+    val: cut(s.val, plan.limit?.val),
+    edit: cut(s.edit, plan.limit?.edit),
+  };
+}
+
+/**
+ * Loads (or trains) the base LM on every case's true facts; null when training was stopped.
+ * @param backend Where to run.
+ * @param control Progress and stop.
+ */
+export async function counterFactRuns(
+  plan: ExperimentPlan,
+  backend: Backend,
+  control: RunControl,
+): Promise<CounterFactRuns | null> {
+  const splits = await loadSplits(plan);
+  const setup = await counterFactSetup([...splits.train, ...splits.val, ...splits.edit]);
+  const size = plan.lm;
+  const lm = await lmRun(setup, {
+    outDir: runPath(plan.runsDir, "lm"),
+    config: modelConfigFor(setup.tokenizer, {
+      dModel: size.dModel,
+      nLayer: size.nLayer,
+      nHead: size.nHead,
+      nCtx: size.nCtx,
+    }),
+    backend,
+    batchSize: plan.lm.batch,
+    maxEpochs: plan.lm.epochs,
+    maxSeconds: plan.lm.minutes * 60,
+    lmWeight: 0,
+    bucketByLength: true,
+    stop: control.stop,
+    log: control.log,
+    onStep: (i) => {
+      if (i.step % 200 === 0) {
+        control.log(`  lm step ${i.step}/${i.total} loss ${i.loss.toFixed(3)}`);
+      }
+    },
+  });
+  if (lm.done === null) {
+    lm.model.dispose();
+    return null;
+  }
+  const { model, tokenizer } = lm;
+  const n = model.config.nCtx;
+  const edits = toRequests(tokenizer, splits.edit, n);
+  // Nested random subsets: the first m of one fixed shuffle.
+  createRng(20240126).shuffle(edits);
+  return {
+    splits,
+    model,
+    tokenizer,
+    lmTraining: { seconds: lm.done.seconds, steps: lm.done.steps },
+    val: toRequests(tokenizer, splits.val, n),
+    edits,
+  };
+}
+
+/**
+ * Loads (or meta-trains, resuming an unfinished run) a hyper-network editor at its best
+ * checkpoint on the validation split.
+ * @param runs The artefacts.
+ * @param name `malmen` or `mend`.
+ * @param control Progress and stop.
+ * @returns The editor and where it came from.
+ */
+export async function hyperEditor(
+  plan: ExperimentPlan,
+  runs: CounterFactRuns,
+  name: "malmen" | "mend",
+  control: RunControl,
+): Promise<EditorRun> {
+  const n = runs.model.config.nCtx;
+  return await editorRun(runs.model, toRequests(runs.tokenizer, runs.splits.train, n), runs.val, {
+    outDir: runPath(plan.runsDir, name),
+    editor: name,
+    config: { ...defaultEditorConfig(runs.model.config.nLayer), editLoss: plan.meta.editLoss },
+    nEdits: Math.min(plan.meta.nEdits, runs.splits.train.length),
+    steps: 1_000_000,
+    valEvery: plan.meta.valEvery,
+    valEdits: plan.meta.valEdits,
+    metaLr: plan.meta.metaLr,
+    maxSeconds: plan.meta.minutes[name] * 60,
+    stop: control.stop,
+    log: control.log,
+    onStep: (i) => {
+      if (i.val !== null && i.step % plan.meta.valEvery === 0) {
+        control.log(
+          `  ${name} step ${i.step} meta-loss ${i.loss.toFixed(3)} val ES ${pct(i.val.es)} GS ${
+            pct(i.val.gs)
+          } LS ${pct(i.val.ls)}`,
+        );
+      }
+    },
+  });
+}
+
+/**
+ * The fine-tuning baseline with its learning rate chosen on the validation split (the best
+ * harmonic mean of ES, GS and LS at `plan.ftSelectM` facts).
+ * @param runs The artefacts.
+ * @param log Progress messages.
+ * @returns The editor and the grid's validation scores.
+ */
+export async function ftEditor(
+  plan: ExperimentPlan,
+  runs: CounterFactRuns,
+  log: (m: string) => void,
+): Promise<{ editor: FtEditor; grid: { lr: number; val: ScoreSummary }[] }> {
+  const requests = runs.val.slice(0, plan.ftSelectM);
+  const grid: { lr: number; val: ScoreSummary }[] = [];
+  const config = (lr: number) => ({ ...defaultEditorConfig(runs.model.config.nLayer), ftLr: lr });
+  for (const lr of plan.ftLrGrid) {
+    const o = await scoreEdit(runs.model, new FtEditor(config(lr)), requests, false);
+    grid.push({ lr, val: o.after });
+    log(`  ft lr ${lr}: val ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${pct(o.after.ls)}`);
+  }
+  const best = grid.reduce((a, b) => (selectionScore(b.val) > selectionScore(a.val) ? b : a));
+  return { editor: new FtEditor(config(best.lr)), grid };
+}

@@ -1,0 +1,206 @@
+// `deno task report`: the CounterFact experiment end to end — base LM on the true facts,
+// MALMEN and MEND-sum meta-trained on the train split, every selection on the val split, edits
+// of m facts at once on the held-out edit split — written as JSON rows, a Markdown table and a
+// self-contained HTML report with SVG plots. Trained runs and measured rows are reused, so an
+// interrupted run (Ctrl-C stops after the current step) continues where it stopped.
+import { parseArgs } from "node:util";
+import type { Backend } from "../../engine/backend.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import type { Editor } from "../../malmen/editors/editor.ts";
+import { encodeFact } from "../../malmen/lm/corpus.ts";
+import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
+import { runPath } from "../../malmen/lm/run_dir.ts";
+import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  intList,
+  pickBackend,
+  Progress,
+  runCli,
+  stopOnSigint,
+} from "../../examples/_cli/mod.ts";
+import { type ExperimentPlan, FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
+import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./counterfact/runs.ts";
+import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
+import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
+
+const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [--render-only] [--json]
+
+Runs the CounterFact knowledge-editing experiment and writes its report:
+  1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it),
+  2. meta-trains MALMEN and MEND-sum on the train split, keeping the checkpoint that is best on
+     the val split, and picks the fine-tuning learning rate on the val split,
+  3. edits the first m facts of the (shuffled) held-out edit split at once with each editor, for
+     every m, and scores ES / GS / LS and CounterFact efficacy / paraphrase / neighbourhood,
+  4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
+
+Reads ../shared/data-raw/counterfact/. Runs live in runs/cf/ (runs/cf-quick/ with --quick) and
+are reused; measured rows are saved after each edit, so rerunning resumes.
+
+Options:
+  --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
+                  results go to runs/cf-quick/results/ instead of bench/experiments/results/
+  --m LIST        edit counts (default 16,64,256,1024,4096,8192; quick: 16,64)
+  --runs DIR      where trained runs and measured rows live (default runs/cf, runs/cf-quick)
+  --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
+  --render-only   rewrite the Markdown and HTML from the saved rows and setup
+  --json          print each result row as one JSON line on stdout
+${COMMON_HELP}
+
+Ctrl-C stops after the current training step or measurement; rerunning the same command resumes.
+The full run takes a couple of hours on two CPU cores (see BENCHMARKS.md for the measured time).`;
+
+await runCli(async () => {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      m: { type: "string" },
+      runs: { type: "string" },
+      results: { type: "string" },
+      "render-only": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      ...COMMON_OPTIONS,
+    },
+  });
+  if (v.help) return console.log(HELP);
+  const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
+  if (v.m !== undefined) plan.ms = intList("m", v.m);
+  if (v.runs !== undefined) plan.runsDir = v.runs;
+  if (v.results !== undefined) plan.resultsDir = v.results;
+  const rowsPath = runPath(plan.runsDir, "rows.json");
+  const setupPath = runPath(plan.runsDir, "setup.json");
+  try {
+    if (v["render-only"]) {
+      const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
+      return await writeReport(plan, await readRows(rowsPath), {
+        ...setup,
+        fits: await readFits(rowsPath),
+      });
+    }
+    const backend = await pickBackend(v.backend);
+    const control = { log, stop: stopOnSigint() };
+    const rows = await run(plan, backend, control);
+    if (rows === null) return log("stopped; rerun the same command to resume");
+    if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`${(e as Error).message} (is ../shared/data-raw/counterfact/ there?)`);
+    }
+    throw e;
+  }
+});
+
+function log(message: string): void {
+  console.error(`[report] ${message}`);
+}
+
+async function run(
+  plan: ExperimentPlan,
+  backend: Backend,
+  control: RunControl,
+): Promise<ResultRow[] | null> {
+  const runs = await counterFactRuns(plan, backend, control);
+  if (runs === null) return null;
+  const { model, tokenizer, splits } = runs;
+  log("measuring the base model on the true facts");
+  const all = [...splits.train, ...splits.val, ...splits.edit];
+  const acc = (
+    prompt: (r: (typeof all)[number]) => string,
+    answer: (r: (typeof all)[number]) => string,
+  ) =>
+    meanAccuracy(
+      model,
+      all.map((r) => encodeFact(tokenizer, { prompt: prompt(r), answer: answer(r) })),
+    );
+  const base = {
+    prompt: await acc((r) => r.prompt, (r) => r.ground_truth),
+    paraphrase: await acc((r) => r.rephrase_prompt, (r) => r.ground_truth),
+    locality: await acc((r) => r.locality_prompt, (r) => r.locality_ground_truth),
+    cases: all.length,
+  };
+  const editors: Editor[] = [];
+  const provenance: EditorProvenance[] = [];
+  let ft: ReportSetup["ft"] = { grid: [], lr: 0 };
+  const release = () => {
+    for (const e of editors) (e as { dispose?: () => void }).dispose?.();
+    model.dispose();
+  };
+  for (const name of plan.editors) {
+    if (name === "ft") {
+      log("choosing the fine-tuning learning rate on the val split");
+      const r = await ftEditor(plan, runs, log);
+      editors.push(r.editor);
+      ft = {
+        grid: r.grid.map((g) => ({ lr: g.lr, es: g.val.es, gs: g.val.gs, ls: g.val.ls })),
+        lr: r.editor.config.ftLr,
+      };
+    } else {
+      const r = await hyperEditor(plan, runs, name, control);
+      editors.push(r.editor);
+      if (r.interrupted) {
+        release();
+        return null;
+      }
+      provenance.push(r.provenance);
+    }
+  }
+  const rowsPath = runPath(plan.runsDir, "rows.json");
+  const bar = new Progress({ label: "edits", total: 1 });
+  const t0 = performance.now();
+  const rows = await runSweep(model, editors, runs.edits, plan.ms, rowsPath, {
+    log,
+    stop: control.stop,
+    progress: (done, total) => {
+      bar.setTotal(total);
+      bar.update(done);
+    },
+  });
+  bar.finish();
+  const sweep = (performance.now() - t0) / 1000;
+  release();
+  if (control.stop.requested) return null;
+  const editorSeconds = provenance.reduce((a, p) => a + p.seconds, 0);
+  const setup: ReportSetup = {
+    plan: plan.name,
+    date: new Date().toISOString().slice(0, 10),
+    machine: machine(backend),
+    model: {
+      dModel: model.config.dModel,
+      nLayer: model.config.nLayer,
+      nHead: model.config.nHead,
+      nCtx: model.config.nCtx,
+      vocabSize: model.config.vocabSize,
+    },
+    records: { train: splits.train.length, val: splits.val.length, edit: splits.edit.length },
+    base,
+    lmTraining: runs.lmTraining,
+    edited: {
+      layers: (editors.find((e) => "config" in e) as { config: { layers: number[] } })?.config
+        .layers ?? [],
+      dIn: model.config.dInner,
+    },
+    editors: provenance,
+    ft,
+    fits: await readFits(rowsPath),
+    seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
+  };
+  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), setup);
+  await writeReport(plan, rows, setup);
+  return rows;
+}
+
+async function writeReport(plan: ExperimentPlan, rows: ResultRow[], setup: ReportSetup) {
+  const out = (name: string): string => runPath(plan.resultsDir, name);
+  await Deno.mkdir(plan.resultsDir, { recursive: true });
+  await writeJsonAtomic(out("counterfact.json"), rows);
+  await writeFileAtomic(out("counterfact.md"), markdownReport(rows, setup));
+  await writeFileAtomic(out("counterfact.html"), htmlReport(rows, setup));
+  log(`wrote ${out("counterfact.json")}, counterfact.md and counterfact.html`);
+}
+
+function machine(backend: Backend): string {
+  const adapter = backend.kind === "webgpu" ? `WebGPU adapter "${backend.adapter}"` : "CPU backend";
+  return `${navigator.hardwareConcurrency} CPU cores, ${adapter}`;
+}

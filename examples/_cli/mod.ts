@@ -1,0 +1,8 @@
+/**
+ * The plumbing every program shares (the CLIs, `deno task bench`, `deno task report`): options
+ * and errors, progress bars, SVG plots.
+ * @module
+ */
+export * from "./options.ts";
+export * from "./progress.ts";
+export * from "./svg.ts";
