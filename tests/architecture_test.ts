@@ -9,19 +9,6 @@ import { parseImports } from "./_imports.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-// TEMPORARY (issue 10): violations outside the engine's area that the reorganisation of malmen/,
-// examples/ and bench/ removes on its own branch. The lead empties this list when merging both.
-// An entry that matches no violation fails the test, so none can outlive its reason.
-const TEMPORARY_ALLOWED = new Set([
-  // A benchmark borrowing a test fixture.
-  "tests: bench/gpt_step.ts -> tests/engine/models/gpt/_fixtures.ts",
-  // A kernel probe, due to move to bench/dev/ and be split.
-  "long: bench/matmul_kernel_probe.ts",
-  // The GPT's tests and the ridge solve's tests, being reorganised with the GPT and malmen/.
-  "long: tests/engine/models/gpt/model_test.ts",
-  "long: tests/malmen/ridge_solve_test.ts",
-]);
-
 Deno.test("the repository keeps its layering: no cycle, no upward import, no import of tests/, no long file", async () => {
   const files = await scanRepository(ROOT);
   // A walker that found nothing would pass vacuously.
@@ -29,12 +16,7 @@ Deno.test("the repository keeps its layering: no cycle, no upward import, no imp
     ok(files.some((f) => f.path === known), `scan missed ${known}`);
   }
   const violations = checkArchitecture(files);
-  const problems = [
-    ...violations.filter((v) => !TEMPORARY_ALLOWED.has(v.key)).map((v) => v.message),
-    ...[...TEMPORARY_ALLOWED].filter((k) => !violations.some((v) => v.key === k))
-      .map((k) => `allowlist entry matches nothing any more, remove it: ${k}`),
-  ];
-  ok(problems.length === 0, `\n${problems.join("\n")}`);
+  ok(violations.length === 0, `\n${violations.map((v) => v.message).join("\n")}`);
 });
 
 Deno.test("`parseImports()` finds static, re-export, side-effect and dynamic imports, and nothing in comments, strings or templates", () => {

@@ -189,7 +189,7 @@ function batchStride(x: Tensor, matrix: number): number {
 }
 
 // TN policy: A stored [K, M] (weight gradients xᵀ·g) is transposed by the 4×4 tile kernel and
-// the product runs as NN. Measured on llvmpipe (bench/tn_policy.ts): M=512 N=128 K=832 takes
+// the product runs as NN. Measured on llvmpipe (bench/dev/tn_policy.ts): M=512 N=128 K=832 takes
 // 59 ms as TN vs 3 + 11 ms; M=809 20 vs 11; M=128 N=128 K=1024 8 vs 1.3; never slower from
 // m·n·k ≈ 10⁷ up. Below this size the extra dispatch and buffer are not worth it.
 const TN_BY_TRANSPOSE_FLOPS = 1 << 20;
