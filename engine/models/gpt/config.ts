@@ -31,10 +31,21 @@ export interface GPTConfig {
   readonly dInner: number;
   /** Epsilon of every LayerNorm. */
   readonly layerNormEps: number;
+  /**
+   * Whether the output layer is the token embedding `wte` (HF `tie_word_embeddings`, GPT-2's
+   * choice and the default). When false the model has its own `lm_head.weight` `[V, d]`.
+   */
+  readonly tieWordEmbeddings: boolean;
 }
 
-/** A configuration as written by hand or read from older files: `dInner` may be left out. */
-export type GPTConfigInit = Omit<GPTConfig, "dInner"> & { readonly dInner?: number };
+/**
+ * A configuration as written by hand or read from older files: `dInner` (default `4·dModel`)
+ * and `tieWordEmbeddings` (default true) may be left out.
+ */
+export type GPTConfigInit = Omit<GPTConfig, "dInner" | "tieWordEmbeddings"> & {
+  readonly dInner?: number;
+  readonly tieWordEmbeddings?: boolean;
+};
 
 /** Names of the built-in presets. */
 export type GPTPreset = "tiny" | "gpt2";
@@ -53,6 +64,7 @@ export const GPT_PRESETS: Readonly<Record<GPTPreset, GPTConfig>> = Object.freeze
     nHead: 4,
     dInner: 512,
     layerNormEps: 1e-5,
+    tieWordEmbeddings: true,
   }),
   gpt2: Object.freeze({
     vocabSize: 50257,
@@ -62,6 +74,7 @@ export const GPT_PRESETS: Readonly<Record<GPTPreset, GPTConfig>> = Object.freeze
     nHead: 12,
     dInner: 3072,
     layerNormEps: 1e-5,
+    tieWordEmbeddings: true,
   }),
 });
 
@@ -88,10 +101,15 @@ export function gptConfig(
 }
 
 /**
- * Checks every field (positive integers, heads dividing the width, a positive epsilon).
+ * Checks every field (positive integers, heads dividing the width, a positive epsilon, a
+ * boolean tie) and fills the defaults.
  */
 export function validateConfig(init: GPTConfigInit): GPTConfig {
-  const c = { ...init, dInner: init.dInner ?? 4 * init.dModel };
+  const c = {
+    ...init,
+    dInner: init.dInner ?? 4 * init.dModel,
+    tieWordEmbeddings: init.tieWordEmbeddings ?? true,
+  };
   for (const key of ["vocabSize", "nCtx", "dModel", "nLayer", "nHead", "dInner"] as const) {
     const v = c[key];
     if (!Number.isInteger(v) || v < 1) {
@@ -108,6 +126,11 @@ export function validateConfig(init: GPTConfigInit): GPTConfig {
       `GPT config "layerNormEps" must be a positive number, got ${c.layerNormEps}`,
     );
   }
+  if (typeof c.tieWordEmbeddings !== "boolean") {
+    throw new RangeError(
+      `GPT config "tieWordEmbeddings" must be true or false, got ${c.tieWordEmbeddings}`,
+    );
+  }
   return Object.freeze({
     vocabSize: c.vocabSize,
     nCtx: c.nCtx,
@@ -116,12 +139,14 @@ export function validateConfig(init: GPTConfigInit): GPTConfig {
     nHead: c.nHead,
     dInner: c.dInner,
     layerNormEps: c.layerNormEps,
+    tieWordEmbeddings: c.tieWordEmbeddings,
   });
 }
 
 /**
  * Every parameter's name and shape, in registration order (HF GPT-2 names without the
- * `transformer.` prefix; the output layer is tied to `wte.weight` and has no entry).
+ * `transformer.` prefix). A tied output layer is `wte.weight` and has no entry of its own; an
+ * untied one is `lm_head.weight` `[V, d]`, last.
  * @returns Name → shape.
  */
 export function parameterShapes(c: GPTConfig): Map<string, number[]> {
@@ -147,6 +172,7 @@ export function parameterShapes(c: GPTConfig): Map<string, number[]> {
   }
   out.set("ln_f.weight", [d]);
   out.set("ln_f.bias", [d]);
+  if (!c.tieWordEmbeddings) out.set("lm_head.weight", [c.vocabSize, d]);
   return out;
 }
 
@@ -160,8 +186,30 @@ export function parameterCount(c: GPTConfig): number {
 }
 
 /**
+ * The GELU forms HF names that are the function this engine computes, the tanh approximation
+ * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (`gelu_fast` writes the same function with the
+ * constant folded).
+ */
+export const SUPPORTED_ACTIVATIONS: readonly string[] = [
+  "gelu_new",
+  "gelu_pytorch_tanh",
+  "gelu_fast",
+];
+
+// Fields of HF's GPT2Config that change what the model computes, with the only value this
+// engine computes (absent fields take transformers' defaults, which are these).
+const FIXED_FIELDS: ReadonlyArray<readonly [string, unknown]> = [
+  ["scale_attn_weights", true],
+  ["scale_attn_by_inverse_layer_idx", false],
+  ["add_cross_attention", false],
+];
+
+/**
  * Reads a Hugging Face GPT-2 `config.json` object (`n_embd`, `n_layer`, `n_head`,
- * `n_positions`, `vocab_size`, `n_inner`, `layer_norm_epsilon`).
+ * `n_positions`, `vocab_size`, `n_inner`, `layer_norm_epsilon`, `tie_word_embeddings`), and
+ * refuses by name what this engine does not compute: another `model_type`, an
+ * `activation_function` outside {@linkcode SUPPORTED_ACTIVATIONS}, unscaled or layer-scaled
+ * attention, cross-attention.
  * @param json The parsed file.
  * @param source File name for messages.
  */
@@ -170,6 +218,29 @@ export function configFromHf(json: unknown, source = "config.json"): GPTConfig {
     throw new TypeError(`${source}: expected a JSON object`);
   }
   const o = json as Record<string, unknown>;
+  const unsupported = (field: string, why: string): RangeError =>
+    new RangeError(`${source}: ${field} ${JSON.stringify(o[field])} is not supported (${why})`);
+  if (o.model_type !== undefined && o.model_type !== "gpt2") {
+    throw unsupported("model_type", "only GPT-2 checkpoints load");
+  }
+  const activation = o.activation_function ?? "gelu_new";
+  if (!SUPPORTED_ACTIVATIONS.includes(activation as string)) {
+    throw unsupported(
+      "activation_function",
+      `this engine computes the tanh GELU: ${SUPPORTED_ACTIVATIONS.join(", ")}`,
+    );
+  }
+  for (const [field, value] of FIXED_FIELDS) {
+    if (o[field] !== undefined && o[field] !== value) {
+      throw unsupported(field, `this engine computes ${field} = ${value}`);
+    }
+  }
+  const tie = o.tie_word_embeddings ?? true;
+  if (typeof tie !== "boolean") {
+    throw new TypeError(
+      `${source}: field "tie_word_embeddings" must be true or false, got ${JSON.stringify(tie)}`,
+    );
+  }
   const num = (key: string, fallback?: string): number => {
     const v = o[key] ?? (fallback === undefined ? undefined : o[fallback]);
     if (typeof v !== "number") {
@@ -188,6 +259,7 @@ export function configFromHf(json: unknown, source = "config.json"): GPTConfig {
     nLayer: num("n_layer"),
     nHead: num("n_head"),
     layerNormEps: eps,
+    tieWordEmbeddings: tie,
   });
 }
 
@@ -208,6 +280,6 @@ export function configToHf(c: GPTConfig): Record<string, unknown> {
     n_inner: c.dInner === 4 * c.dModel ? null : c.dInner,
     layer_norm_epsilon: c.layerNormEps,
     activation_function: "gelu_new",
-    tie_word_embeddings: true,
+    tie_word_embeddings: c.tieWordEmbeddings,
   };
 }

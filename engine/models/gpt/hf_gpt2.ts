@@ -1,8 +1,11 @@
 /**
- * Loading Hugging Face GPT-2 checkpoints (`config.json` + `model.safetensors`) into a
- * {@linkcode GPT}. Names may carry the `transformer.` prefix or not; `Conv1D` weights are
- * already stored `[in, out]` (no transpose); `lm_head.weight` (tied to `wte.weight`) and the
- * `attn.bias` / `attn.masked_bias` buffers are ignored.
+ * Loading Hugging Face GPT-2 checkpoints (`config.json` + `model.safetensors`, F32, F16 or
+ * BF16) into a {@linkcode GPT}. Names may carry the `transformer.` prefix or not; `Conv1D`
+ * weights are already stored `[in, out]` (no transpose); the `attn.bias` / `attn.masked_bias`
+ * buffers are ignored. `tie_word_embeddings` is honoured as transformers honours it: when true
+ * (the default) the output layer is `wte.weight` and a stored `lm_head.weight` is ignored; when
+ * false `lm_head.weight` is required and used. Configurations this engine does not compute
+ * (another activation, scaled attention variants) are refused by `configFromHf`.
  * @module
  */
 import type { Backend } from "../../backend.ts";
@@ -31,7 +34,8 @@ export interface LoadedGpt2 {
 }
 
 const PREFIX = "transformer.";
-// Tensors of HF checkpoints that are not parameters of this model.
+// Tensors of HF checkpoints that are not parameters of this model (lm_head.weight only when
+// tied: then it is a copy of wte.weight).
 const IGNORED = /^(lm_head\.weight|h\.\d+\.attn\.(bias|masked_bias))$/;
 
 /**
@@ -123,8 +127,11 @@ export function matchNames(
   if (missing.length > 0) {
     const list = missing.slice(0, 5).map((n) => `"${n}"`).join(", ");
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : "";
+    const why = missing.includes("lm_head.weight")
+      ? " (config.json unties the output layer: tie_word_embeddings is false)"
+      : "";
     throw new RangeError(
-      `${source}: missing tensor${missing.length > 1 ? "s" : ""} ${list}${more}`,
+      `${source}: missing tensor${missing.length > 1 ? "s" : ""} ${list}${more}${why}`,
     );
   }
   if (strict && unexpected.length > 0) {

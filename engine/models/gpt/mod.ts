@@ -11,6 +11,7 @@ export {
   gptConfig,
   parameterCount,
   parameterShapes,
+  SUPPORTED_ACTIVATIONS,
   validateConfig,
 } from "./config.ts";
 export type { GPTConfig, GPTConfigInit, GPTPreset } from "./config.ts";

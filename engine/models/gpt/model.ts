@@ -1,6 +1,7 @@
 /**
  * The GPT-2-architecture decoder: token and learned position embeddings, pre-LayerNorm blocks,
- * a final LayerNorm and an output layer tied to the token embedding. Parameter names follow
+ * a final LayerNorm and an output layer tied to the token embedding (or, for checkpoints that
+ * untie it, a separate `lm_head.weight`). Parameter names follow
  * Hugging Face GPT-2 without the `transformer.` prefix (`wte.weight`, `h.0.mlp.c_proj.weight`),
  * and every weight is stored `[in, out]`. Each block's `mlp.c_proj` is an `EditableLinear`, the
  * one place where an editor shifts a weight or captures keys and value-gradients.
@@ -51,7 +52,7 @@ export class GPT extends Module {
   readonly config: GPTConfig;
   /** Where the parameters live. */
   readonly backend: Backend;
-  /** Token embedding `[V, d]`, also the output layer. */
+  /** Token embedding `[V, d]`, also the output layer unless the config unties it. */
   readonly wte: Embedding;
   /** Position embedding `[nCtx, d]`. */
   readonly wpe: Embedding;
@@ -59,6 +60,8 @@ export class GPT extends Module {
   readonly h: ModuleList<Block>;
   /** Final LayerNorm. */
   readonly ln_f: LayerNorm;
+  /** The untied output layer `[V, d]` (HF `lm_head.weight`); null when tied to `wte`. */
+  readonly lm_head: Embedding | null;
   readonly #positionIds = new Map<number, Tensor>();
 
   /**
@@ -85,6 +88,10 @@ export class GPT extends Module {
       new ModuleList(Array.from({ length: c.nLayer }, () => new Block(c, p))),
     );
     this.ln_f = this.addModule("ln_f", new LayerNorm(c.dModel, { ...p, eps: c.layerNormEps }));
+    // An Embedding only as the holder of a [V, d] weight with GPT-2's initialisation.
+    this.lm_head = c.tieWordEmbeddings
+      ? null
+      : this.addModule("lm_head", new Embedding(c.vocabSize, c.dModel, p));
     if (options.initialize ?? true) this.initialize(options.seed ?? 0);
   }
 
@@ -112,7 +119,8 @@ export class GPT extends Module {
     for (const block of this.h) x = block.forward(x);
     // LayerNorm is per row, so picking rows before it is exact.
     if (at !== undefined) x = gather(reshape(x, [b * t, this.config.dModel]), at, 0);
-    return matmul(this.ln_f.forward(x), this.wte.weight, { transB: true });
+    const head = (this.lm_head ?? this.wte).weight;
+    return matmul(this.ln_f.forward(x), head, { transB: true });
   }
 
   /**

@@ -33,6 +33,8 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  * ```
  */
 export class Gpt2Tokenizer implements Tokenizer {
+  /** Token ids and merge rules it was built from (HF's vocab.json and merges.txt). */
+  readonly vocabulary: Gpt2Vocabulary;
   #bpe: BytePairEncoder;
   #encoder: Map<string, number>;
   #tokenBytes: Uint8Array[];
@@ -48,6 +50,7 @@ export class Gpt2Tokenizer implements Tokenizer {
    * @throws {RangeError} If the vocabulary breaks one of these rules.
    */
   constructor(vocabulary: Gpt2Vocabulary) {
+    this.vocabulary = vocabulary;
     const entries = Object.entries(vocabulary.encoder);
     const strings = new Array<string | undefined>(entries.length);
     for (const [token, id] of entries) {

@@ -1,6 +1,6 @@
 // A naive float64 GPT-2 forward written from the Hugging Face definition with plain loops, as
 // an independent check of the model's layout conventions (q/k/v order, head split, GELU form,
-// LayerNorm, tied output layer).
+// LayerNorm, output layer: lm_head.weight when the weights have one, else the tied wte).
 import type { GPTConfig } from "../../../../engine/models/gpt/config.ts";
 
 type Weights = ReadonlyMap<string, ArrayLike<number>>;
@@ -81,11 +81,12 @@ export function referenceLogits(c: GPTConfig, w: Weights, ids: readonly number[]
       return r.map((v, j) => v + m[j]);
     });
   }
+  const head = w.get("lm_head.weight") ?? p("wte.weight");
   return x.map((r) => {
     const n = layerNorm(r, p("ln_f.weight"), p("ln_f.bias"), c.layerNormEps);
     return Array.from({ length: c.vocabSize }, (_, v) => {
       let s = 0;
-      for (let j = 0; j < d; j++) s += n[j] * p("wte.weight")[v * d + j];
+      for (let j = 0; j < d; j++) s += n[j] * head[v * d + j];
       return s;
     });
   });
