@@ -10,12 +10,13 @@ import { foldShifts, journalEditor, writeJournalEntry } from "../malmen/editors/
 import { editAndScore } from "../malmen/eval/edit_and_score.ts";
 import { editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { toRequests } from "../malmen/eval/requests.ts";
-import { loadLmRun } from "../malmen/lm/load.ts";
+import { loadLm, saveHfLm } from "../malmen/lm/source.ts";
 import { loadEditorRun } from "../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
   int,
+  lmFlag,
   oneOf,
   pickBackend,
   r4,
@@ -32,7 +33,9 @@ paraphrase / neighbourhood before vs after, per request and aggregated.
 Options:
   --input FILE        edit requests (required)
   --m N               edit only the first N records
-  --lm DIR            trained LM run (default runs/lm; the demo's is runs/demo/lm)
+  --lm DIR|hf:DIR     trained LM run, or a Hugging Face GPT-2 directory (config.json,
+                      model.safetensors, vocab.json/merges.txt when present); default
+                      runs/lm; the demo's is runs/demo/lm
   --editor NAME       malmen (default), mend or ft
   --editor-dir DIR    trained editor run, used at its checkpoint chosen on the validation
                       split, or a checkpoint folder (default runs/<editor>; not used by ft)
@@ -40,7 +43,9 @@ Options:
                       the model edited so far (more edit success, less locality)
   --out DIR           output folder (default runs/edit)
   --apply FILE        re-apply a saved journal entry instead of computing a new edit
-  --write-model       also write the edited weights (W + ΔW) as model.safetensors
+  --write-model       also write the edited weights (W + ΔW)
+  --format F          with --write-model: safetensors (default: OUT/model.safetensors) or
+                      hf (OUT/model/, an HF GPT-2 directory: use it with --lm hf:OUT/model)
   --json              print one summary line as JSON
 ${COMMON_HELP}
 
@@ -60,6 +65,7 @@ await runCli(async () => {
       out: { type: "string", default: "runs/edit" },
       apply: { type: "string" },
       "write-model": { type: "boolean", default: false },
+      format: { type: "string" },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
@@ -69,11 +75,16 @@ await runCli(async () => {
   const passes = int("passes", v.passes, 1);
   if (v.input === undefined) throw new UsageError("--input FILE is required (see --help)");
   const editorName = oneOf("editor", v.editor!, ["malmen", "mend", "ft"] as const);
+  const lm = lmFlag(v.lm!);
+  const format = oneOf("format", v.format ?? "safetensors", ["safetensors", "hf"] as const);
+  if (v.format !== undefined && !v["write-model"]) {
+    throw new UsageError("--format only applies with --write-model");
+  }
   let records = await loadEditRecords(v.input);
   if (v.m !== undefined) records = records.slice(0, int("m", v.m, records.length));
   if (records.length === 0) throw new RangeError(`"${v.input}" has no records to edit`);
   const backend = await pickBackend(v.backend);
-  const { model, tokenizer } = await loadLmRun(v.lm!, backend);
+  const { model, tokenizer } = await loadLm(lm, backend);
   const requests = toRequests(tokenizer, records, model.config.nCtx);
   const out = v.out!;
   await Deno.mkdir(out, { recursive: true });
@@ -96,13 +107,18 @@ await runCli(async () => {
     created: new Date().toISOString(),
     input: v.input,
   });
+  let written = "";
   if (v["write-model"]) {
-    // The edited weights as a plain checkpoint (the run's stored W is untouched).
+    // The edited weights as a checkpoint of their own (the LM's stored W is untouched).
     foldShifts(model, outcome.shifts);
-    await saveModule(model, `${out}/model.safetensors`, {
-      edited_by: outcome.editor,
-      m: String(outcome.m),
-    });
+    const by = { edited_by: outcome.editor, m: String(outcome.m) };
+    if (format === "hf") {
+      await saveHfLm(`${out}/model`, model, tokenizer, by);
+      written = `; edited model: ${out}/model/ (use it with --lm hf:${out}/model)`;
+    } else {
+      await saveModule(model, `${out}/model.safetensors`, by);
+      written = `; edited weights: ${out}/model.safetensors`;
+    }
   }
   if (v.json) {
     const a = outcome.after;
@@ -121,7 +137,8 @@ await runCli(async () => {
   } else {
     console.log(markdownSummary([report]));
     console.log(
-      `\nReport: ${out}/report.json, ${out}/report.md; journal entry: ${out}/journal.safetensors`,
+      `\nReport: ${out}/report.json, ${out}/report.md; journal entry: ` +
+        `${out}/journal.safetensors${written}`,
     );
   }
   for (const t of outcome.shifts.values()) t.dispose();

@@ -3,10 +3,11 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { trainEditor } from "../malmen/editors/train_editor.ts";
-import { loadLmRun } from "../malmen/lm/load.ts";
+import { type DataSpec, loadDataRecords, loadDataSplits } from "../malmen/data/data_source.ts";
+import { loadLm } from "../malmen/lm/source.ts";
 import { trainLm } from "../malmen/lm/train.ts";
 import {
-  allCounterFact,
+  contextFor,
   counterFactSetup,
   editorData,
   modelConfigFor,
@@ -16,8 +17,10 @@ import {
   budgetBar,
   COMMON_HELP,
   COMMON_OPTIONS,
+  dataFlag,
   int,
   linePlot,
+  lmFlag,
   num,
   oneOf,
   pct,
@@ -31,11 +34,17 @@ import {
 
 const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
 
-Trains the GPT language model on the embedded synthetic world (default) or on CounterFact's
-true facts, or meta-trains a MALMEN / MEND editor for a trained model.
+Trains the GPT language model on the embedded synthetic world (default) or on the true facts
+of edit records (CounterFact, zsRE, your own file), or meta-trains a MALMEN / MEND editor for a
+trained model.
+
+--data is world (default), counterfact or zsre (looked up in $MALMEN_DATA, then
+../shared/data-raw, then the cache of deno task data fetch), a JSON or JSONL file of flattened
+CounterFact or ROME zsRE records (format detected; split train/val/edit 45/10/45 by a fixed
+shuffle), or a folder holding train, val and edit files.
 
 Language model (--editor lm, the default):
-  --data world|counterfact   training facts (default world)
+  --data DATA                training facts: all records' true facts and paraphrases
   --out DIR                  run directory (default runs/lm)
   --minutes N                training time limit, resumed parts included (default 10)
   --epochs N                 epoch limit (default 200)
@@ -44,13 +53,14 @@ Language model (--editor lm, the default):
   --d-model N --layers N --heads N   model size (default 128, 4, 4)
   --d-inner N                FFN width = key width of the edited layers (default 4·d-model)
   --target X                 stop at this answer accuracy (default 0.995)
-  On --data counterfact the context is 72 tokens, only answer tokens are trained (the
-  output layer over its 20k-type vocabulary then runs on answer positions alone) and
-  batches group texts of similar length.
+  On --data other than world the context is the longest text rounded up to 8 tokens (72 on
+  CounterFact), only answer tokens are trained (the output layer over its large vocabulary
+  then runs on answer positions alone) and batches group texts of similar length.
 Editor (--editor malmen or mend):
-  --lm DIR                   trained LM run (default runs/lm; the demo's is runs/demo/lm)
-  --data world|counterfact   facts to meta-train on (default world; counterfact reads
-                             ../shared/data-raw/counterfact/counterfact-train.json)
+  --lm DIR|hf:DIR            trained LM run, or a Hugging Face GPT-2 directory (config.json,
+                             model.safetensors; default runs/lm; the demo's is runs/demo/lm)
+  --data DATA                facts to meta-train on (the train split; checkpoints are chosen
+                             on the val split)
   --out DIR                  run directory (default runs/<editor>)
   --n-edits N                facts edited per meta-step (default 64)
   --steps N                  meta-steps (default: one epoch)
@@ -104,9 +114,9 @@ await runCli(async () => {
   });
   if (v.help) return console.log(HELP);
   const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend"] as const);
-  const data = oneOf("data", v.data!, ["world", "counterfact"] as const);
+  const data = dataFlag(v.data!);
   const seed = num("seed", v.seed, 0);
-  if (v.resample && (editor === "lm" || data !== "world")) {
+  if (v.resample && (editor === "lm" || data.kind !== "world")) {
     throw new UsageError("--resample needs --editor malmen|mend and --data world");
   }
   if (editor === "lm") await trainLanguageModel(v, data, seed);
@@ -115,10 +125,10 @@ await runCli(async () => {
 
 type Flags = Record<string, string | boolean | undefined>;
 
-async function trainLanguageModel(v: Flags, data: "world" | "counterfact", seed: number) {
+async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
   const flag = (name: string) => v[name] as string | undefined;
   const dInner = flag("d-inner");
-  const counterFact = data === "counterfact";
+  const world = data.kind === "world";
   const maxSeconds = num("minutes", flag("minutes"), 10) * 60;
   const options = {
     batchSize: int("batch", flag("batch"), 64),
@@ -131,22 +141,24 @@ async function trainLanguageModel(v: Flags, data: "world" | "counterfact", seed:
     nLayer: int("layers", flag("layers"), 4),
     nHead: int("heads", flag("heads"), 4),
     ...(dInner === undefined ? {} : { dInner: int("d-inner", dInner, 1) }),
-    nCtx: counterFact ? 72 : 32,
   };
+  // The data is read and checked before the backend starts.
+  const records = world ? [] : await loadDataRecords(data);
+  const setup = world ? await worldSetup() : await counterFactSetup(records);
+  const nCtx = world ? 32 : contextFor(setup.tokenizer, records);
   const backend = await pickBackend(flag("backend"));
   const stop = stopOnSigint();
-  const setup = counterFact ? await counterFactSetup(await allCounterFact()) : await worldSetup();
   const out = flag("out") ?? "runs/lm";
   const bar = budgetBar("train lm", maxSeconds);
   const r = await trainLm(setup.corpus, setup.tokenizer, {
     ...options,
     outDir: out,
-    config: modelConfigFor(setup.tokenizer, model),
+    config: modelConfigFor(setup.tokenizer, { ...model, nCtx }),
     backend,
     seed,
     maxSeconds,
-    lmWeight: counterFact ? 0 : 1,
-    bucketByLength: counterFact,
+    lmWeight: world ? 1 : 0,
+    bucketByLength: !world,
     resume: v.resume as boolean,
     stop,
     onStep: (i) =>
@@ -186,12 +198,7 @@ async function trainLanguageModel(v: Flags, data: "world" | "counterfact", seed:
   r.model.dispose();
 }
 
-async function trainHyperEditor(
-  v: Flags,
-  name: "malmen" | "mend",
-  data: "world" | "counterfact",
-  seed: number,
-) {
+async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpec, seed: number) {
   const flag = (f: string) => v[f] as string | undefined;
   const keyPrior = num("key-prior", flag("key-prior"), 0);
   const nEdits = int("n-edits", flag("n-edits"), 64);
@@ -204,10 +211,12 @@ async function trainHyperEditor(
     valEvery: int("val-every", flag("val-every"), 10),
     locCoef: num("loc-coef", flag("loc-coef"), 1),
   };
+  const lm = lmFlag(flag("lm")!);
+  const splits = data.kind === "world" ? "world" : await loadDataSplits(data);
   const backend = await pickBackend(flag("backend"));
   const stop = stopOnSigint();
-  const { model, tokenizer } = await loadLmRun(flag("lm")!, backend);
-  const facts = await editorData(data, tokenizer, model.config.nCtx, {
+  const { model, tokenizer } = await loadLm(lm, backend);
+  const facts = editorData(splits, tokenizer, model.config.nCtx, {
     keyPrior: keyPrior > 0,
     resample: v.resample as boolean,
   });

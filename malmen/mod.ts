@@ -6,8 +6,10 @@
  * The user story: train a language model ({@linkcode trainLm}), meta-train an editor
  * ({@linkcode trainEditor}, or the load-or-train {@linkcode editorRun}), edit and score facts
  * ({@linkcode editAndScore}), keep or revert the edit as a journal entry, load edit data
- * (the synthetic world, CounterFact, zsRE). The MEND-sum and fine-tuning baselines share the
- * {@linkcode Editor} interface.
+ * (the synthetic world, CounterFact, zsRE, your own files; {@linkcode fetchDataset} downloads
+ * the public sets), and read or write Hugging Face GPT-2 directories ({@linkcode loadLm},
+ * {@linkcode saveHfLm}). The MEND-sum and fine-tuning baselines share the {@linkcode Editor}
+ * interface.
  *
  * @example Edit facts with the demo's trained editor
  * ```ts ignore
@@ -37,6 +39,8 @@ export type {
 } from "./editors/train_editor.ts";
 export { loadLmRun } from "./lm/load.ts";
 export type { LoadedLm } from "./lm/load.ts";
+export { lmSourceLabel, loadLm, parseLmSource, saveHfLm } from "./lm/source.ts";
+export type { LmSource } from "./lm/source.ts";
 // Editing.
 export { toRequests } from "./eval/requests.ts";
 export type { EditRequest } from "./eval/requests.ts";
@@ -64,6 +68,26 @@ export { loadZsre } from "./data/zsre.ts";
 export type { EmptyAltPolicy, ZsreOptions } from "./data/zsre.ts";
 export { loadCounterFactSplits } from "./data/data_raw.ts";
 export type { CounterFactSplitOptions, CounterFactSplits } from "./data/data_raw.ts";
+export {
+  dataSpecLabel,
+  loadDataRecords,
+  loadDataSplits,
+  parseDataSpec,
+  splitRecords,
+} from "./data/data_source.ts";
+export type { DataSpec, DataSplits } from "./data/data_source.ts";
+export {
+  DATA_ENV,
+  dataPlaces,
+  defaultFetchDir,
+  locateDataset,
+  MissingDataError,
+} from "./data/places.ts";
+export type { DataPlace, LookupOptions } from "./data/places.ts";
+export { fetchDataset, fetchFiles, manualSteps, OfflineError } from "./data/fetch.ts";
+export type { FetchedFile, FetchOptions } from "./data/fetch.ts";
+export { DATASET_NAMES, DATASETS, pinnedUrl } from "./data/pins.ts";
+export type { DatasetName, PinnedFile } from "./data/pins.ts";
 export { generateWorld } from "./data/world.ts";
 export type { ResolvedWorldOptions, World, WorldOptions, WorldSubjects } from "./data/world.ts";
 export type { EntityKind, Relation } from "./data/relations.ts";
@@ -73,7 +97,7 @@ export type { LmCorpus, TextFact } from "./lm/corpus.ts";
 // Workflows: load or train, and use the checkpoint chosen on the validation split.
 export { DEFAULT_WORLD, WORLD_BUDGET } from "./workflows/settings.ts";
 export type { WorldBudget } from "./workflows/settings.ts";
-export { counterFactSetup, modelConfigFor, worldSetup } from "./workflows/setup.ts";
+export { contextFor, counterFactSetup, modelConfigFor, worldSetup } from "./workflows/setup.ts";
 export type { WorldSetup } from "./workflows/setup.ts";
 export { editorRun, lmRun, loadEditorRun } from "./workflows/runs.ts";
 export type {

@@ -14,6 +14,7 @@ import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
+  dataFlag,
   intList,
   pickBackend,
   Progress,
@@ -25,7 +26,8 @@ import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./count
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
 import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
-const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [--render-only] [--json]
+const HELP =
+  `Usage: deno task report [--quick] [--data DATA] [--m 16,64,...] [--render-only] [--json]
 
 Runs the CounterFact knowledge-editing experiment and writes its report:
   1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it),
@@ -35,12 +37,16 @@ Runs the CounterFact knowledge-editing experiment and writes its report:
      every m, and scores ES / GS / LS and CounterFact efficacy / paraphrase / neighbourhood,
   4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
 
-Reads ../shared/data-raw/counterfact/. Runs live in runs/cf/ (runs/cf-quick/ with --quick) and
-are reused; measured rows are saved after each edit, so rerunning resumes.
+Reads CounterFact from $MALMEN_DATA, ../shared/data-raw or the cache of deno task data fetch.
+Runs live in runs/cf/ (runs/cf-quick/ with --quick) and are reused; measured rows are saved
+after each edit, so rerunning resumes.
 
 Options:
   --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
                   results go to runs/cf-quick/results/ instead of bench/experiments/results/
+  --data DATA     other records than CounterFact: zsre, a JSON/JSONL file of flattened
+                  CounterFact or ROME zsRE records (split 45/10/45 by a fixed shuffle), or a
+                  folder of train/val/edit files; name a --runs folder of its own
   --m LIST        edit counts (default 16,64,256,1024,4096,8192; quick: 16,64)
   --runs DIR      where trained runs and measured rows live (default runs/cf, runs/cf-quick)
   --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
@@ -57,6 +63,7 @@ await runCli(async () => {
     options: {
       quick: { type: "boolean", default: false },
       m: { type: "string" },
+      data: { type: "string" },
       runs: { type: "string" },
       results: { type: "string" },
       "render-only": { type: "boolean", default: false },
@@ -67,29 +74,25 @@ await runCli(async () => {
   if (v.help) return console.log(HELP);
   const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
   if (v.m !== undefined) plan.ms = intList("m", v.m);
+  if (v.data !== undefined) {
+    plan.data = dataFlag(v.data, false) as ExperimentPlan["data"];
+  }
   if (v.runs !== undefined) plan.runsDir = v.runs;
   if (v.results !== undefined) plan.resultsDir = v.results;
   const rowsPath = runPath(plan.runsDir, "rows.json");
   const setupPath = runPath(plan.runsDir, "setup.json");
-  try {
-    if (v["render-only"]) {
-      const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
-      return await writeReport(plan, await readRows(rowsPath), {
-        ...setup,
-        fits: await readFits(rowsPath),
-      });
-    }
-    const backend = await pickBackend(v.backend);
-    const control = { log, stop: stopOnSigint() };
-    const rows = await run(plan, backend, control);
-    if (rows === null) return log("stopped; rerun the same command to resume");
-    if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`${(e as Error).message} (is ../shared/data-raw/counterfact/ there?)`);
-    }
-    throw e;
+  if (v["render-only"]) {
+    const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
+    return await writeReport(plan, await readRows(rowsPath), {
+      ...setup,
+      fits: await readFits(rowsPath),
+    });
   }
+  const backend = await pickBackend(v.backend);
+  const control = { log, stop: stopOnSigint() };
+  const rows = await run(plan, backend, control);
+  if (rows === null) return log("stopped; rerun the same command to resume");
+  if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
 });
 
 function log(message: string): void {

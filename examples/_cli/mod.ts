@@ -1,8 +1,9 @@
 /**
  * The plumbing every program shares (the CLIs, `deno task bench`, `deno task report`): options
- * and errors, progress bars, SVG plots.
+ * and errors, the flags naming data and models, progress bars, SVG plots.
  * @module
  */
 export * from "./options.ts";
 export * from "./progress.ts";
+export * from "./sources.ts";
 export * from "./svg.ts";

@@ -44,6 +44,41 @@ export {
   defaultDataRawDir,
   loadCounterFactSplits,
 } from "./data_raw.ts";
+export {
+  type DataSpec,
+  dataSpecLabel,
+  type DataSplits,
+  FILE_SPLIT,
+  loadDataRecords,
+  loadDataSplits,
+  parseDataSpec,
+  splitRecords,
+} from "./data_source.ts";
+export {
+  DATA_ENV,
+  type DataPlace,
+  dataPlaces,
+  defaultFetchDir,
+  locateDataset,
+  type LookupOptions,
+  MissingDataError,
+} from "./places.ts";
+export {
+  fetchDataset,
+  type FetchedFile,
+  fetchFiles,
+  type FetchOptions,
+  manualSteps,
+  OfflineError,
+} from "./fetch.ts";
+export {
+  DATASET_NAMES,
+  type DatasetName,
+  DATASETS,
+  DEFAULT_BASE_URL,
+  type PinnedFile,
+  pinnedUrl,
+} from "./pins.ts";
 export { createRng, type Rng } from "./prng.ts";
 export {
   type EntityKind,

@@ -1,7 +1,7 @@
 /**
- * The data and model a workflow starts from: the embedded world (or CounterFact's true facts),
- * its LM corpus, a compact tokenizer over it, and the tiny GPT sized for it; and the facts an
- * editor is meta-trained and validated on.
+ * The data and model a workflow starts from: the embedded world (or the true facts of edit
+ * records: CounterFact, zsRE, a file), its LM corpus, a compact tokenizer over it, and the tiny
+ * GPT sized for it; and the facts an editor is meta-trained and validated on.
  * @module
  */
 import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
@@ -9,7 +9,7 @@ import { buildCompactTokenizer } from "../../engine/models/tokenizer/compact.ts"
 import { loadGpt2Tokenizer } from "../../engine/models/tokenizer/gpt2.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import type { PromptAnswer } from "../../engine/models/gpt/batch.ts";
-import { loadCounterFactSplits } from "../data/data_raw.ts";
+import type { DataSplits } from "../data/data_source.ts";
 import type { EditRecord } from "../data/edit_record.ts";
 import { generateWorld, resampleRecords, type World, type WorldOptions } from "../data/world.ts";
 import { type EditRequest, toRequests } from "../eval/requests.ts";
@@ -44,8 +44,8 @@ export async function worldSetup(options: WorldOptions = DEFAULT_WORLD): Promise
 }
 
 /**
- * A corpus and tokenizer over CounterFact's true facts.
- * @param records Flattened CounterFact records (all splits).
+ * A corpus and tokenizer over the true facts of edit records (CounterFact, zsRE, a file).
+ * @param records The records (all splits: the LM learns every case's true facts).
  * @returns Corpus and tokenizer.
  */
 export async function counterFactSetup(
@@ -57,11 +57,19 @@ export async function counterFactSetup(
 }
 
 /**
- * All CounterFact records (train, val and edit splits) from `../shared/data-raw/`.
+ * The context a model needs for records: the longest prompt + answer of any tuple an edit is
+ * scored on, rounded up to a multiple of 8 (72 for CounterFact, whose longest needs 68).
+ * @param records Edit records.
+ * @returns Context length in tokens.
  */
-export async function allCounterFact(): Promise<EditRecord[]> {
-  const s = await loadCounterFactSplits();
-  return [...s.train, ...s.val, ...s.edit];
+export function contextFor(tokenizer: Tokenizer, records: readonly EditRecord[]): number {
+  let longest = 1;
+  for (const q of toRequests(tokenizer, records)) {
+    for (const p of [q.edit, q.equiv, q.unrel, q.editTrue, q.equivTrue, q.unrelNew]) {
+      longest = Math.max(longest, p.prompt.length + p.answer.length - 1);
+    }
+  }
+  return Math.ceil(longest / 8) * 8;
 }
 
 /**
@@ -98,17 +106,17 @@ export interface EditorDataOptions {
 }
 
 /**
- * The train and val facts of the embedded world or of CounterFact, tokenised for a model.
- * @param data `world` or `counterfact` (reads `../shared/data-raw/counterfact/`).
+ * The train and val facts of the embedded world or of loaded splits, tokenised for a model.
+ * @param data `world`, or splits read with `loadDataSplits` (CounterFact, zsRE, files).
  * @param nCtx The LM's context (longer facts are rejected by name).
  * @param options Key prior facts, resampling.
  */
-export async function editorData(
-  data: "world" | "counterfact",
+export function editorData(
+  data: "world" | DataSplits,
   tokenizer: Tokenizer,
   nCtx: number,
   options: EditorDataOptions = {},
-): Promise<EditorData> {
+): EditorData {
   const requests = (records: readonly EditRecord[]) => toRequests(tokenizer, records, nCtx);
   if (data === "world") {
     const world = generateWorld(options.world ?? DEFAULT_WORLD);
@@ -124,14 +132,13 @@ export async function editorData(
     };
   }
   if (options.resample) throw new TypeError("Resampling is only available on the world");
-  const splits = await loadCounterFactSplits();
-  // The key statistics need a sample of the LM's training texts, not all 60k.
-  const facts = options.keyPrior
-    ? evenSample(counterFactCorpus(await allCounterFact(), true).training, 4096)
-    : [];
+  // The key statistics need a sample of the LM's training texts (all splits' true facts, as
+  // the LM learned them), not all of them.
+  const all = [...data.train, ...data.val, ...data.edit];
+  const facts = options.keyPrior ? evenSample(counterFactCorpus(all, true).training, 4096) : [];
   return {
-    train: requests(splits.train),
-    val: requests(splits.val),
+    train: requests(data.train),
+    val: requests(data.val),
     keyPriorFacts: facts.map((f) => encodeFact(tokenizer, f)),
   };
 }

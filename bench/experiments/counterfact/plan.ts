@@ -1,6 +1,7 @@
 // What the CounterFact experiment runs: model size, training budgets, edit counts. The full plan
 // is sized for a 2-core machine (a couple of hours end to end); the quick plan is a smoke run
 // for CI on a few hundred records with a tiny model.
+import type { DataSpec } from "../../../malmen/data/data_source.ts";
 import type { EditorName } from "../../../malmen/editors/editor.ts";
 
 /** Sizes, budgets and folders of one run of the experiment. */
@@ -11,6 +12,8 @@ export interface ExperimentPlan {
   runsDir: string;
   /** Where the rows, the Markdown table and the HTML report go. */
   resultsDir: string;
+  /** The records: CounterFact's splits by default, or zsRE, a file, a folder of splits. */
+  data: Exclude<DataSpec, { kind: "world" }>;
   /** Records used from each split (all when undefined). */
   limit?: { train: number; val: number; edit: number };
   /** The base LM. */
@@ -48,6 +51,7 @@ export const FULL_PLAN: ExperimentPlan = {
   name: "full",
   runsDir: "runs/cf",
   resultsDir: "bench/experiments/results",
+  data: { kind: "dataset", name: "counterfact" },
   lm: { dModel: 128, nLayer: 4, nHead: 4, nCtx: 72, minutes: 66, epochs: 16, batch: 128 },
   meta: {
     nEdits: 256,
@@ -70,6 +74,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   name: "quick",
   runsDir: "runs/cf-quick",
   resultsDir: "runs/cf-quick/results",
+  data: { kind: "dataset", name: "counterfact" },
   limit: { train: 192, val: 48, edit: 64 },
   lm: { dModel: 32, nLayer: 2, nHead: 2, nCtx: 72, minutes: 0.25, epochs: 4, batch: 64 },
   meta: {

@@ -2,10 +2,11 @@
 // the FT learning rate — reused from the plan's runs folder when present, trained (or resumed)
 // when not, through the load-or-train workflows. Every selection looks at the validation split.
 import type { Backend } from "../../../engine/backend.ts";
+import { writeJsonAtomic } from "../../../engine/io/atomic.ts";
 import type { GPT } from "../../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
 import { createRng } from "../../../malmen/data/prng.ts";
-import { loadCounterFactSplits } from "../../../malmen/data/data_raw.ts";
+import { dataSpecLabel, loadDataSplits } from "../../../malmen/data/data_source.ts";
 import type { EditRecord } from "../../../malmen/data/edit_record.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
@@ -14,7 +15,7 @@ import { type ScoreSummary, selectionScore } from "../../../malmen/eval/metrics.
 import { type EditRequest, toRequests } from "../../../malmen/eval/requests.ts";
 import { runPath } from "../../../malmen/lm/run_dir.ts";
 import { type EditorRun, editorRun, lmRun } from "../../../malmen/workflows/runs.ts";
-import { counterFactSetup, modelConfigFor } from "../../../malmen/workflows/setup.ts";
+import { contextFor, counterFactSetup, modelConfigFor } from "../../../malmen/workflows/setup.ts";
 import { pct } from "../../../examples/_cli/options.ts";
 import type { ExperimentPlan } from "./plan.ts";
 
@@ -53,10 +54,10 @@ export interface CounterFactRuns {
 }
 
 /**
- * Reads the splits (cut to the plan's limits).
+ * Reads the plan's splits (cut to its limits).
  */
 export async function loadSplits(plan: ExperimentPlan): Promise<Splits> {
-  const s = await loadCounterFactSplits();
+  const s = await loadDataSplits(plan.data);
   const cut = <T>(xs: T[], n?: number): T[] => (n === undefined ? xs : xs.slice(0, n));
   return {
     train: cut(s.train, plan.limit?.train),
@@ -76,7 +77,9 @@ export async function counterFactRuns(
   control: RunControl,
 ): Promise<CounterFactRuns | null> {
   const splits = await loadSplits(plan);
-  const setup = await counterFactSetup([...splits.train, ...splits.val, ...splits.edit]);
+  await checkData(plan);
+  const all = [...splits.train, ...splits.val, ...splits.edit];
+  const setup = await counterFactSetup(all);
   const size = plan.lm;
   const lm = await lmRun(setup, {
     outDir: runPath(plan.runsDir, "lm"),
@@ -84,7 +87,8 @@ export async function counterFactRuns(
       dModel: size.dModel,
       nLayer: size.nLayer,
       nHead: size.nHead,
-      nCtx: size.nCtx,
+      // The plan's context, or longer when the records need it (CounterFact needs 72).
+      nCtx: Math.max(size.nCtx, contextFor(setup.tokenizer, all)),
     }),
     backend,
     batchSize: plan.lm.batch,
@@ -117,6 +121,27 @@ export async function counterFactRuns(
     val: toRequests(tokenizer, splits.val, n),
     edits,
   };
+}
+
+// The runs folder records which data its runs were trained on: runs of other records would be
+// measured on facts they never learned.
+async function checkData(plan: ExperimentPlan): Promise<void> {
+  const path = runPath(plan.runsDir, "data.json");
+  const want = dataSpecLabel(plan.data);
+  let have: string | undefined;
+  try {
+    have = (JSON.parse(await Deno.readTextFile(path)) as { data?: string }).data;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${path}: ${(e as Error).message}`);
+    await Deno.mkdir(plan.runsDir, { recursive: true });
+    return await writeJsonAtomic(path, { data: want });
+  }
+  if (have !== want) {
+    throw new Error(
+      `"${plan.runsDir}" holds runs trained on --data ${have} (${path}), not ${want}: name ` +
+        `another --runs folder`,
+    );
+  }
 }
 
 /**

@@ -1,0 +1,247 @@
+// Data as files and GPT-2 directories through the CLIs: `deno task data world|fetch`, `--data`
+// errors before any work, and an HF GPT-2 directory as --lm for edit, train and generate, with
+// the edited model written back as an HF directory.
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { CPU } from "../../engine/backend.ts";
+import { gptConfig } from "../../engine/models/gpt/config.ts";
+import { GPT } from "../../engine/models/gpt/model.ts";
+import { loadEditRecords } from "../../malmen/data/edit_records.ts";
+import { generateWorld } from "../../malmen/data/world.ts";
+import { foldShifts, readJournalEntry } from "../../malmen/editors/journal.ts";
+import { loadLm, saveHfLm } from "../../malmen/lm/source.ts";
+import { DEFAULT_WORLD } from "../../malmen/workflows/settings.ts";
+import { tinyWorld } from "../malmen/_lm.ts";
+import { withTempDir } from "../_files.ts";
+
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("`deno task data world` writes the demo world's edit facts, never over another file", async () => {
+  await withTempDir(async (dir) => {
+    const out = `${dir}/facts.json`;
+    const r = await run(["examples/data.ts", "world", "--split", "edit", "--out", out]);
+    equal(r.code, 0, r.err);
+    const want = generateWorld(DEFAULT_WORLD).edit;
+    equal(r.out, `Wrote ${want.length} edit records of the world (seed 1) to ${out}.\n`);
+    deepStrictEqual(await loadEditRecords(out), want);
+    const again = await run(["examples/data.ts", "world", "--out", out]);
+    ok(again.out.includes("already holds these"), again.out);
+    const other = await run(["examples/data.ts", "world", "--seed", "2", "--out", out]);
+    equal(other.code, 2);
+    ok(other.err.includes(`${out} exists and differs: pass --force to replace it`), other.err);
+    deepStrictEqual(await loadEditRecords(out), want);
+    const all = await run([
+      "examples/data.ts",
+      "world",
+      "--split",
+      "all",
+      "--out",
+      `${dir}/a.jsonl`,
+    ]);
+    equal(all.code, 0, all.err);
+    const world = generateWorld(DEFAULT_WORLD);
+    deepStrictEqual(await loadEditRecords(`${dir}/a.jsonl`), [
+      ...world.train,
+      ...world.val,
+      ...world.edit,
+    ]);
+  });
+});
+
+Deno.test("`deno task data` rejects unknown commands and data sets with usage errors", async () => {
+  for (
+    const [args, message] of [
+      [["nope"], 'Unknown command "nope": use world or fetch'],
+      [["fetch", "fever"], 'Unknown data set "fever": use counterfact or zsre'],
+      [["fetch"], "Name a data set to fetch: counterfact or zsre"],
+      [["world"], "--out FILE is required"],
+      [
+        ["world", "--split", "test", "--out", "x.json"],
+        '--split must be train, val, edit or all, got "test"',
+      ],
+    ] as const
+  ) {
+    const r = await run(["examples/data.ts", ...args]);
+    equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    ok(r.err.includes(message), r.err);
+  }
+});
+
+Deno.test("`deno task data fetch` offline says how to place the files by hand", async () => {
+  await withTempDir(async (dir) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+    listener.close();
+    const r = await run(["examples/data.ts", "fetch", "zsre", "--dir", dir, "--base-url", base]);
+    equal(r.code, 1);
+    ok(r.err.startsWith(`error: Cannot reach ${base}Jometeorie/KnowledgeSpread/`), r.err);
+    ok(
+      r.err.includes(`-> ${dir}/zsre/zsre_mend_train-1k.json (537970 bytes, sha256 e6259610`),
+      r.err,
+    );
+    deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["zsre"]);
+    deepStrictEqual([...Deno.readDirSync(`${dir}/zsre`)], []);
+  });
+});
+
+Deno.test("`deno task train` names a bad --data file and record before starting any work", async () => {
+  await withTempDir(async (dir) => {
+    const missing = await run([
+      "examples/train.ts",
+      "--data",
+      `${dir}/none.json`,
+      "--backend",
+      "cpu",
+    ]);
+    equal(missing.code, 1);
+    ok(missing.err.includes(`--data "${dir}/none.json": no such file or folder`), missing.err);
+    await Deno.writeTextFile(`${dir}/bad.jsonl`, '{"prompt": "A is", "target_new": "b"}\n');
+    for (const editor of ["lm", "malmen"]) {
+      const r = await run([
+        "examples/train.ts",
+        "--editor",
+        editor,
+        "--data",
+        `${dir}/bad.jsonl`,
+        "--backend",
+        "cpu",
+      ]);
+      equal(r.code, 1);
+      ok(r.err.includes(`${dir}/bad.jsonl: record 0: field "case_id"`), r.err);
+    }
+  });
+});
+
+Deno.test("an HF GPT-2 directory serves as --lm for train, edit and generate; edit writes one back", async () => {
+  await withTempDir(async (dir) => {
+    const { tokenizer, world } = await tinyWorld();
+    const config = gptConfig({
+      vocabSize: tokenizer.vocabSize,
+      nCtx: 32,
+      dModel: 16,
+      nLayer: 2,
+      nHead: 2,
+      layerNormEps: 1e-5,
+      tieWordEmbeddings: false,
+    });
+    const source = new GPT(config, { backend: CPU, seed: 3 });
+    await saveHfLm(`${dir}/lm`, source, tokenizer);
+    source.dispose();
+    await Deno.writeTextFile(
+      `${dir}/facts.json`,
+      JSON.stringify([...world.train, ...world.val, ...world.edit]),
+    );
+    const lm = `hf:${dir}/lm`;
+    const train = await run([
+      "examples/train.ts",
+      "--editor",
+      "malmen",
+      "--lm",
+      lm,
+      "--data",
+      `${dir}/facts.json`,
+      "--steps",
+      "2",
+      "--n-edits",
+      "4",
+      "--val-every",
+      "1",
+      "--backend",
+      "cpu",
+      "--out",
+      `${dir}/malmen`,
+    ]);
+    equal(train.code, 0, train.err);
+    const out = `${dir}/edit`;
+    const edit = await run([
+      "examples/edit.ts",
+      "--input",
+      `${dir}/facts.json`,
+      "--m",
+      "4",
+      "--lm",
+      lm,
+      "--editor-dir",
+      `${dir}/malmen`,
+      "--write-model",
+      "--format",
+      "hf",
+      "--out",
+      out,
+      "--backend",
+      "cpu",
+    ]);
+    equal(edit.code, 0, edit.err);
+    ok(
+      edit.out.includes(`edited model: ${out}/model/ (use it with --lm hf:${out}/model)`),
+      edit.out,
+    );
+    // The written model is the LM with the journal's shifts folded in (float32 in the file).
+    const base = await loadLm({ kind: "hf", dir: `${dir}/lm` }, CPU);
+    const edited = await loadLm({ kind: "hf", dir: `${out}/model` }, CPU);
+    deepStrictEqual(edited.tokenizer.toJSON(), tokenizer.toJSON());
+    equal(edited.model.config.tieWordEmbeddings, false);
+    const { shifts } = await readJournalEntry(`${out}/journal.safetensors`, base.model);
+    ok(shifts.size > 0);
+    const unshifted = new Map(
+      await Promise.all(
+        [...base.model.parameters()].map(async ([n, p]) => [n, await p.toArray()] as const),
+      ),
+    );
+    foldShifts(base.model, shifts);
+    for (const [name, p] of edited.model.parameters()) {
+      const got = await p.toArray();
+      const want = await base.model.getParameter(name).toArray();
+      if (name.endsWith("mlp.c_proj.weight") && shifts.has(Number(name.split(".")[1]))) {
+        ok(got.some((x, i) => x !== unshifted.get(name)![i]), `${name} was edited`);
+        ok(
+          got.every((x, i) => Math.abs(x - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i]))),
+          name,
+        );
+      } else deepStrictEqual(Array.from(got), Array.from(want), name);
+    }
+    for (const m of [base.model, edited.model]) m.dispose();
+    for (const t of shifts.values()) t.dispose();
+    const gen = await run([
+      "examples/generate.ts",
+      "--lm",
+      `hf:${out}/model`,
+      "--prompt",
+      world.edit[0].prompt,
+      "--tokens",
+      "2",
+      "--backend",
+      "cpu",
+    ]);
+    equal(gen.code, 0, gen.err);
+    ok(gen.out.startsWith(world.edit[0].prompt), gen.out);
+  });
+});
+
+Deno.test("`--lm hf:` without a directory and `--format` without `--write-model` are usage errors", async () => {
+  const a = await run(["examples/generate.ts", "--lm", "hf:", "--prompt", "x", "--backend", "cpu"]);
+  equal(a.code, 2);
+  ok(a.err.includes('--lm "hf:" names no directory after "hf:"'), a.err);
+  const b = await run([
+    "examples/edit.ts",
+    "--input",
+    "x.json",
+    "--format",
+    "hf",
+    "--backend",
+    "cpu",
+  ]);
+  equal(b.code, 2);
+  ok(b.err.includes("--format only applies with --write-model"), b.err);
+});
