@@ -31,6 +31,8 @@ Options:
   --json        one JSON object per result line on stdout (progress goes to stderr)
   --quick       smaller sizes and fewer repetitions
   --no-peers    skip the peer implementations (tfjs-webgpu), e.g. where their packages are absent
+                (\`deno run -A bench/main.ts --no-peers\` never resolves them: they are named only
+                in bench/peers/deno.json, which \`deno task bench\` runs with)
   --runs DIR    the trained world runs edit_quality and edit_memory measure: DIR/lm, DIR/malmen,
                 DIR/mend (default runs/demo, where \`deno task demo\` writes them); a missing run
                 is an error, the benchmarks never train one

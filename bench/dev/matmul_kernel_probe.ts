@@ -17,7 +17,9 @@
  *
  * Run (the first run compiles ~30 pipelines; 32x32 tiles take seconds each, after which
  * Mesa's shader cache makes reruns fast):
- *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A bench/dev/matmul_kernel_probe.ts [flags]
+ *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A --config bench/peers/deno.json \
+ *     bench/dev/matmul_kernel_probe.ts [flags]
+ * (the config maps the tfjs peer's packages; with --no-tfjs the root config does too)
  * Flags: --sizes=256,512,1024,2048  --configs=all|policy|NAME,...  --no-tfjs
  *        --no-check  --no-bench  --min-ms=300
  *

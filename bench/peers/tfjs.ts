@@ -10,10 +10,10 @@
  */
 
 import process from "node:process";
-// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for this package.
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for this package.
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+// Bare names: only bench/peers/deno.json maps them, so the everyday commands (root deno.json)
+// never resolve, lock or download the peers.
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-webgpu";
 
 let ready: Promise<typeof tf> | undefined;
 

@@ -8,8 +8,7 @@
  * @module
  */
 
-// deno-lint-ignore no-import-prefix -- deno.json has no import map entry for this package.
-import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "@tensorflow/tfjs-core";
 import { initTfjsWebgpu } from "./tfjs.ts";
 import { median } from "../timing.ts";
 
@@ -148,8 +147,7 @@ export async function tfjsGptTrainStep(
  * is unchanged; it is imported lazily so other benchmarks do not pay for loading it.
  */
 function registerGradients(): Promise<unknown> {
-  // deno-lint-ignore no-import-prefix -- deno.json has no import map entry for this package.
-  gradients ??= import("npm:@tensorflow/tfjs@4.22.0");
+  gradients ??= import("@tensorflow/tfjs");
   return gradients;
 }
 
