@@ -245,3 +245,32 @@ Deno.test("`--lm hf:` without a directory and `--format` without `--write-model`
   equal(b.code, 2);
   ok(b.err.includes("--format only applies with --write-model"), b.err);
 });
+
+Deno.test("`deno task report --data` refuses a runs folder trained on other data", async () => {
+  await withTempDir(async (dir) => {
+    const { world } = await tinyWorld();
+    await Deno.writeTextFile(`${dir}/facts.json`, JSON.stringify(world.edit));
+    await Deno.mkdir(`${dir}/runs/lm`, { recursive: true });
+    const r = await run([
+      "bench/experiments/report.ts",
+      "--data",
+      `${dir}/facts.json`,
+      "--runs",
+      `${dir}/runs`,
+      "--backend",
+      "cpu",
+    ]);
+    equal(r.code, 1);
+    ok(
+      r.err.includes(
+        `"${dir}/runs" holds runs trained on --data counterfact (no data.json: runs from ` +
+          `before it was recorded are CounterFact's), not ${dir}/facts.json: name another ` +
+          "--runs folder",
+      ),
+      r.err,
+    );
+    const world2 = await run(["bench/experiments/report.ts", "--data", "world"]);
+    equal(world2.code, 2);
+    ok(world2.err.includes("--data world is not accepted here"), world2.err);
+  });
+});

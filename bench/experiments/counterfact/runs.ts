@@ -124,21 +124,27 @@ export async function counterFactRuns(
 }
 
 // The runs folder records which data its runs were trained on: runs of other records would be
-// measured on facts they never learned.
+// measured on facts they never learned. Folders from before the record hold CounterFact runs.
 async function checkData(plan: ExperimentPlan): Promise<void> {
   const path = runPath(plan.runsDir, "data.json");
   const want = dataSpecLabel(plan.data);
   let have: string | undefined;
+  let whence = path;
   try {
     have = (JSON.parse(await Deno.readTextFile(path)) as { data?: string }).data;
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${path}: ${(e as Error).message}`);
-    await Deno.mkdir(plan.runsDir, { recursive: true });
-    return await writeJsonAtomic(path, { data: want });
+    const trained = await Deno.stat(runPath(plan.runsDir, "lm")).then(() => true, () => false);
+    have = trained ? "counterfact" : want;
+    whence = "no data.json: runs from before it was recorded are CounterFact's";
+    if (have === want) {
+      await Deno.mkdir(plan.runsDir, { recursive: true });
+      await writeJsonAtomic(path, { data: want });
+    }
   }
   if (have !== want) {
     throw new Error(
-      `"${plan.runsDir}" holds runs trained on --data ${have} (${path}), not ${want}: name ` +
+      `"${plan.runsDir}" holds runs trained on --data ${have} (${whence}), not ${want}: name ` +
         `another --runs folder`,
     );
   }
