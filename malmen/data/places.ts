@@ -88,8 +88,17 @@ export function dataPlaces(options: LookupOptions = {}): DataPlace[] {
       label: "../shared/data-raw",
       dir: options.dataRaw ?? fileURLToPath(defaultDataRawDir()).replace(/[\\/]$/, ""),
     },
-    { label: "fetch cache", dir: options.cache ?? defaultFetchDir() },
+    { label: "fetch cache", dir: options.cache ?? knownFetchDir() },
   ];
+}
+
+// The fetch cache, or null (shown as "not set") when the environment names no home folder.
+function knownFetchDir(): string | null {
+  try {
+    return defaultFetchDir();
+  } catch {
+    return null;
+  }
 }
 
 /**
