@@ -78,7 +78,9 @@ export interface CounterFactSplitOptions {
 }
 
 /**
- * Reads the three real CounterFact splits.
+ * Reads the three real CounterFact splits from one folder (default `../shared/data-raw/`). The
+ * commands find them through `loadDataSplits` in `data_source.ts` instead, which also searches
+ * `MALMEN_DATA` and the fetch cache.
  * @param options Folder and which edit file to use.
  * @returns train / val / edit records.
  * @throws {Deno.errors.NotFound} If a file is absent; {TypeError} if one is malformed.
