@@ -9,7 +9,10 @@ import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
-import { runPath } from "../../malmen/lm/run_dir.ts";
+import { checkRunData, runDataHash, runPath } from "../../malmen/lm/run_dir.ts";
+import { gptConfig } from "../../engine/models/gpt/config.ts";
+import { defaultEditorConfig } from "../../malmen/editors/editor.ts";
+import { editorRunBytes, lmRunBytes } from "../../malmen/workflows/footprint.ts";
 import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
@@ -17,11 +20,19 @@ import {
   intList,
   pickBackend,
   Progress,
+  requireOutput,
   runCli,
   stopOnSigint,
 } from "../../examples/_cli/mod.ts";
 import { type ExperimentPlan, FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
-import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./counterfact/runs.ts";
+import {
+  counterFactRuns,
+  ftEditor,
+  hyperEditor,
+  loadSplits,
+  type RunControl,
+} from "./counterfact/runs.ts";
+import { checkResultsDir, recordResultsData, splitsHash } from "./counterfact/provenance.ts";
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
 import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
@@ -36,7 +47,9 @@ Runs the CounterFact knowledge-editing experiment and writes its report:
   4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
 
 Reads ../shared/data-raw/counterfact/. Runs live in runs/cf/ (runs/cf-quick/ with --quick) and
-are reused; measured rows are saved after each edit, so rerunning resumes.
+are reused; measured rows are saved after each edit, so rerunning resumes. The runs and results
+folders record the hash of the records they were made from (data.json): runs of other data are
+never reused, and a results folder holding results of other data is never written over.
 
 Options:
   --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
@@ -73,15 +86,23 @@ await runCli(async () => {
   const setupPath = runPath(plan.runsDir, "setup.json");
   try {
     if (v["render-only"]) {
+      const hash = await runDataHash(plan.runsDir);
+      await checkResultsDir(plan.resultsDir, hash);
       const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
       return await writeReport(plan, await readRows(rowsPath), {
         ...setup,
         fits: await readFits(rowsPath),
-      });
+      }, hash);
     }
+    // Everything that can be refused is checked before any training starts.
+    const hash = await splitsHash(await loadSplits(plan));
+    await checkResultsDir(plan.resultsDir, hash);
+    await requireOutput("runs", plan.runsDir, planBytes(plan), "the trained runs");
+    await requireOutput("results", plan.resultsDir, 16 << 20, "the report");
+    await checkRunData(plan.runsDir, hash);
     const backend = await pickBackend(v.backend);
     const control = { log, stop: stopOnSigint() };
-    const rows = await run(plan, backend, control);
+    const rows = await run(plan, backend, control, hash);
     if (rows === null) return log("stopped; rerun the same command to resume");
     if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
   } catch (e) {
@@ -96,10 +117,18 @@ function log(message: string): void {
   console.error(`[report] ${message}`);
 }
 
+// What the plan's runs write, with the GPT-2 vocabulary as an upper bound of the compact one.
+function planBytes(plan: ExperimentPlan): number {
+  const { dModel, nLayer, nHead, nCtx } = plan.lm;
+  const config = gptConfig("tiny", { vocabSize: 50257, dModel, nLayer, nHead, nCtx });
+  return lmRunBytes(config) + 2 * editorRunBytes(config, defaultEditorConfig(nLayer));
+}
+
 async function run(
   plan: ExperimentPlan,
   backend: Backend,
   control: RunControl,
+  hash: string,
 ): Promise<ResultRow[] | null> {
   const runs = await counterFactRuns(plan, backend, control);
   if (runs === null) return null;
@@ -187,13 +216,19 @@ async function run(
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };
   await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), setup);
-  await writeReport(plan, rows, setup);
+  await writeReport(plan, rows, setup, hash);
   return rows;
 }
 
-async function writeReport(plan: ExperimentPlan, rows: ResultRow[], setup: ReportSetup) {
+async function writeReport(
+  plan: ExperimentPlan,
+  rows: ResultRow[],
+  setup: ReportSetup,
+  hash: string | null,
+) {
   const out = (name: string): string => runPath(plan.resultsDir, name);
   await Deno.mkdir(plan.resultsDir, { recursive: true });
+  await recordResultsData(plan.resultsDir, hash);
   await writeJsonAtomic(out("counterfact.json"), rows);
   await writeFileAtomic(out("counterfact.md"), markdownReport(rows, setup));
   await writeFileAtomic(out("counterfact.html"), htmlReport(rows, setup));

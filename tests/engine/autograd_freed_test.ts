@@ -1,6 +1,6 @@
 // A backward() through a graph that is gone throws and says why, instead of leaving gradients
 // null (a graph freed by tidy) or doing nothing (a second backward without retainGraph).
-import { deepStrictEqual, ok, throws } from "node:assert/strict";
+import { deepStrictEqual, throws } from "node:assert/strict";
 import { CPU } from "../../engine/backend.ts";
 import { tensor } from "../../engine/ops/creation.ts";
 import { mul } from "../../engine/ops/elementwise.ts";
