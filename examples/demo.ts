@@ -3,7 +3,7 @@
 // its checkpoint chosen on the validation split), edit held-out facts with MALMEN, MEND and
 // fine-tuning, and print the report.
 import { parseArgs } from "node:util";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
+import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
@@ -86,6 +86,7 @@ await runCli(async () => {
   );
   const out = v.out!;
   await requireOutput("out", out, demoBytes(quick), "the runs and reports");
+  await removeStaleTemps(out);
   const backend = await pickBackend(v.backend);
   const stop = stopOnSigint();
   const bars = new Map<string, ReturnType<typeof budgetBar>>();

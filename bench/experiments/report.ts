@@ -5,7 +5,7 @@
 // interrupted run (Ctrl-C stops after the current step) continues where it stopped.
 import { parseArgs } from "node:util";
 import type { Backend } from "../../engine/backend.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
@@ -99,6 +99,7 @@ await runCli(async () => {
     await checkResultsDir(plan.resultsDir, hash);
     await requireOutput("runs", plan.runsDir, planBytes(plan), "the trained runs");
     await requireOutput("results", plan.resultsDir, 16 << 20, "the report");
+    for (const dir of [plan.runsDir, plan.resultsDir]) await removeStaleTemps(dir);
     await checkRunData(plan.runsDir, hash);
     const backend = await pickBackend(v.backend);
     const control = { log, stop: stopOnSigint() };

@@ -28,6 +28,7 @@ import {
   checkRunData,
   clearCheckpoints,
   latestCheckpoint,
+  readRunJson,
   runPath,
   writeBestCheckpoint,
   writeCheckpoint,
@@ -234,14 +235,15 @@ async function metaTrain(
       );
       await loadModule(editor.net, runPath(latest.folder, "editor.safetensors"));
       editor.net.normalizer.loadState(
-        JSON.parse(
-          await Deno.readTextFile(runPath(latest.folder, "normalizer.json")),
-        ) as NormalizerState,
+        await readRunJson<NormalizerState>(runPath(latest.folder, "normalizer.json")),
       );
       await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
       state = {
         bestScore: -1,
-        ...JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))),
+        // Older runs have no bestScore.
+        ...await readRunJson<Omit<typeof state, "bestScore">>(
+          runPath(latest.folder, "state.json"),
+        ),
       };
       if (editor.usesKeyPrior) await editor.loadKeyMoments(latest.folder);
     } else if (o.initFrom !== undefined) {

@@ -154,6 +154,24 @@ export async function clearCheckpoints(dir: string): Promise<void> {
 }
 
 /**
+ * Reads a JSON file of a run; a missing, unreadable or damaged file is reported by path.
+ * @param path The file.
+ */
+export async function readRunJson<T>(path: string): Promise<T> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`Cannot read "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new TypeError(`"${path}" is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
  * Writes a text file into the run directory atomically.
  * @param text Contents.
  */

@@ -34,6 +34,7 @@ import {
   checkRunData,
   clearCheckpoints,
   latestCheckpoint,
+  readRunJson,
   runPath,
   writeCheckpoint,
 } from "./run_dir.ts";
@@ -261,7 +262,7 @@ async function train(
     if (latest !== null) {
       await loadModule(model, runPath(latest.folder, "model.safetensors"));
       await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
-      state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json")));
+      state = await readRunJson<RunState>(runPath(latest.folder, "state.json"));
     }
     await writeJsonAtomic(runPath(o.outDir, "config.json"), config);
     await writeJsonAtomic(runPath(o.outDir, "tokenizer.json"), tokenizer.toJSON());

@@ -22,7 +22,13 @@ import type { EditRequest } from "../eval/requests.ts";
 import type { LmCorpus } from "../lm/corpus.ts";
 import { dataHash } from "../lm/identity.ts";
 import { loadLmRun } from "../lm/load.ts";
-import { bestCheckpoint, checkRunData, latestCheckpoint, runPath } from "../lm/run_dir.ts";
+import {
+  bestCheckpoint,
+  checkRunData,
+  latestCheckpoint,
+  readRunJson,
+  runPath,
+} from "../lm/run_dir.ts";
 import { type HistoryPoint, type LmTrainOptions, trainLm } from "../lm/train.ts";
 
 /** Marker written when a run's training finished (not interrupted). */
@@ -210,7 +216,7 @@ async function readDone<T>(dir: string): Promise<T | null> {
 async function readState<T>(dir: string): Promise<T> {
   const latest = await latestCheckpoint(dir);
   if (latest === null) throw new Error(`"${dir}" has no checkpoint (latest.json missing)`);
-  return JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))) as T;
+  return await readRunJson<T>(runPath(latest.folder, "state.json"));
 }
 
 // Reusing or resuming a run trained with another model would silently mix two experiments.
