@@ -7,6 +7,7 @@
 /** A WebGPU error the device reported asynchronously, thrown at the next sync point. */
 export class GpuDeviceError extends Error {
   /**
+   * Creates the error.
    * @param message The device's message.
    */
   constructor(message: string) {

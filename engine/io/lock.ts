@@ -29,6 +29,7 @@ export class LockedError extends Error {
   /** The holder, when its lock file could be read. */
   readonly holder: LockHolder | null;
   /**
+   * Creates the error.
    * @param message Names the folder, the holder and the way out.
    * @param holder The holder.
    */

@@ -7,6 +7,7 @@
 /** Values that are NaN or ±Inf where finite numbers were required. */
 export class NonFiniteError extends Error {
   /**
+   * Creates the error.
    * @param message What is non-finite and where (a tensor, a step, a file).
    */
   constructor(message: string) {

@@ -128,6 +128,7 @@ export function shortHash(hash: Hash): string {
 /** Something made for one LM is used with another. */
 export class ProvenanceError extends Error {
   /**
+   * Creates the error.
    * @param message Names both identities and the way out.
    */
   constructor(message: string) {

@@ -185,6 +185,7 @@ export const DATA_FILE = "data.json";
 /** A run is about to be continued or reused with data other than its own. */
 export class OtherDataError extends Error {
   /**
+   * Creates the error.
    * @param message Names the folder, both hashes and the way out.
    */
   constructor(message: string) {
