@@ -31,9 +31,8 @@ import {
   readRunJson,
   runPath,
   writeBestCheckpoint,
-  writeCheckpoint,
 } from "../lm/run_dir.ts";
-import { guardFailure, guardSave, guardStep } from "../lm/guard.ts";
+import { guardFailure, guardSave, guardStep, saveGuarded } from "../lm/guard.ts";
 import { checkMadeFor, dataHash } from "../lm/identity.ts";
 import { RANGES, requireInRange } from "../ranges.ts";
 
@@ -262,19 +261,12 @@ async function metaTrain(
         keySecondMoments(model, o.keyPriorFacts, o.config.layers, o.config.lmBatch),
       );
     }
-    const save = async (): Promise<void> => {
-      await guardSave(
-        state.step,
-        guard,
-        () =>
-          writeCheckpoint(o.outDir, state.step, async (folder) => {
-            await editor.save(folder);
-            await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
-            await writeJsonAtomic(runPath(folder, "state.json"), state);
-          }),
-      );
-      guard.saved = state.step;
-    };
+    const save = () =>
+      saveGuarded(guard, state.step, async (folder) => {
+        await editor.save(folder);
+        await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
+        await writeJsonAtomic(runPath(folder, "state.json"), state);
+      });
     const start = performance.now();
     const base = state.seconds;
     const elapsed = (): number => base + (performance.now() - start) / 1000;

@@ -6,8 +6,9 @@
  */
 import { describeNonFinite, NonFiniteError } from "../../engine/nn/finite.ts";
 import type { Module } from "../../engine/nn/module.ts";
+import { writeCheckpoint } from "./run_dir.ts";
 
-/** Where a guarded run stands, for the message. */
+/** Where a guarded run stands, for the message (`saved` moves on with each checkpoint). */
 export interface GuardContext {
   /** "Training" or "Meta-training". */
   what: string;
@@ -92,4 +93,20 @@ export async function guardFailure(
       advice(context)
     }`,
   );
+}
+
+/**
+ * Writes the run's checkpoint of `step` (see `writeCheckpoint`) under {@linkcode guardSave}, and
+ * records it as the last good one.
+ * @param context The run (its folder; `saved` is updated).
+ * @param step The step.
+ * @param write Fills the checkpoint folder.
+ */
+export async function saveGuarded(
+  context: GuardContext,
+  step: number,
+  write: (folder: string) => Promise<void>,
+): Promise<void> {
+  await guardSave(step, context, () => writeCheckpoint(context.dir, step, write));
+  context.saved = step;
 }

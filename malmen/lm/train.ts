@@ -36,10 +36,9 @@ import {
   latestCheckpoint,
   readRunJson,
   runPath,
-  writeCheckpoint,
 } from "./run_dir.ts";
 import { RANGES, requireInRange } from "../ranges.ts";
-import { guardSave, guardStep } from "./guard.ts";
+import { guardStep, saveGuarded } from "./guard.ts";
 import { dataHash, type Hash, identify } from "./identity.ts";
 
 /** Options of {@linkcode trainLm}. */
@@ -267,21 +266,14 @@ async function train(
     await writeJsonAtomic(runPath(o.outDir, "config.json"), config);
     await writeJsonAtomic(runPath(o.outDir, "tokenizer.json"), tokenizer.toJSON());
 
-    const save = async (): Promise<void> => {
-      await guardSave(
-        state.step,
-        guard,
-        () =>
-          writeCheckpoint(o.outDir, state.step, async (folder) => {
-            await saveModule(model, runPath(folder, "model.safetensors"));
-            await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
-            await writeJsonAtomic(runPath(folder, "config.json"), config);
-            await writeJsonAtomic(runPath(folder, "tokenizer.json"), tokenizer.toJSON());
-            await writeJsonAtomic(runPath(folder, "state.json"), state);
-          }),
-      );
-      guard.saved = state.step;
-    };
+    const save = () =>
+      saveGuarded(guard, state.step, async (folder) => {
+        await saveModule(model, runPath(folder, "model.safetensors"));
+        await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
+        await writeJsonAtomic(runPath(folder, "config.json"), config);
+        await writeJsonAtomic(runPath(folder, "tokenizer.json"), tokenizer.toJSON());
+        await writeJsonAtomic(runPath(folder, "state.json"), state);
+      });
 
     const start = performance.now();
     const baseSeconds = state.seconds;

@@ -4,10 +4,9 @@ import { deepStrictEqual, ok } from "node:assert/strict";
 import { hostname } from "node:os";
 import { CPU } from "../../engine/backend.ts";
 import { LOCK_FILE } from "../../engine/io/lock.ts";
-import { gptConfig } from "../../engine/models/gpt/config.ts";
 import { readSafetensorsHeader } from "../../engine/io/safetensors.ts";
 import { trainLm } from "../../malmen/lm/train.ts";
-import { tinyWorld } from "../malmen/_lm.ts";
+import { tinyLmConfig, tinyWorld } from "../malmen/_lm.ts";
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
@@ -58,14 +57,7 @@ const root = await Deno.makeTempDir();
 const lmDir = `${root}/lm`;
 const trained = await trainLm(corpus, tokenizer, {
   outDir: lmDir,
-  config: gptConfig({
-    vocabSize: tokenizer.vocabSize,
-    nCtx: 24,
-    dModel: 8,
-    nLayer: 1,
-    nHead: 2,
-    layerNormEps: 1e-5,
-  }),
+  config: tinyLmConfig(tokenizer),
   backend: CPU,
   batchSize: 32,
   maxEpochs: 1,

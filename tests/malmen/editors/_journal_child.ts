@@ -2,21 +2,12 @@
 // or `--pause-at event` it stops for good while committing edit 4 (before its shifts file or
 // its log event is linked into place), to be killed there.
 import { Journal } from "../../../malmen/editors/journal_log.ts";
+import { pauseBefore } from "../lm/_kill.ts";
 import { KILLED_INFO, killedEdit } from "./_journal_kill.ts";
 
 const [dir, flag, where] = Deno.args;
 if (flag === "--pause-at") {
-  const target = where === "entry" ? "entries/000004.safetensors" : "log/000004.json";
-  const link = Deno.link;
-  Object.assign(Deno, {
-    link: async (from: string, to: string) => {
-      if (String(to).endsWith(target)) {
-        console.log("paused");
-        await new Promise(() => {});
-      }
-      return await link(from, to);
-    },
-  });
+  pauseBefore("link", where === "entry" ? "entries/000004.safetensors" : "log/000004.json");
 }
 const journal = await Journal.open(dir, { write: true });
 for (let id = 1; id <= 4; id++) {

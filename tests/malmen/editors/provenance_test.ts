@@ -46,16 +46,15 @@ Deno.test("an editor records its LM and is refused for another one unless forced
   await editor.save(dir);
   deepStrictEqual(await HyperEditor.madeFor(dir), LM_A);
   setIdentity(lm, LM_B);
-  await rejects(() => HyperEditor.load(dir, lm), (e: Error) => {
-    ok(e instanceof ProvenanceError);
-    deepStrictEqual(
-      e.message,
-      `The editor in "${dir}" was made for the LM a1a1a1a1a1a1, but the LM in use is ` +
-        `b2b2b2b2b2b2: use it with the LM it was made for, or pass --force (force: true) to use ` +
-        `it anyway`,
-    );
-    return true;
-  });
+  // The message's wording is checked in identity_test.ts; here, that both LMs are named.
+  await rejects(
+    () => HyperEditor.load(dir, lm),
+    (e: Error) =>
+      e instanceof ProvenanceError &&
+      e.message.startsWith(
+        `The editor in "${dir}" was made for the LM a1a1a1a1a1a1, but the LM in use is b2b2b2b2b2b2:`,
+      ),
+  );
   const forced = await HyperEditor.load(dir, lm, { force: true });
   for (const e of [editor, forced]) e.dispose();
   lm.dispose();

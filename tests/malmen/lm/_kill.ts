@@ -1,18 +1,4 @@
 // Shared by the fault-injection tests and their child processes.
-import { type GPTConfig, gptConfig } from "../../../engine/models/gpt/config.ts";
-import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
-
-/** The tiny LM trained by the kill tests. */
-export function tinyLmConfig(tokenizer: Tokenizer): GPTConfig {
-  return gptConfig({
-    vocabSize: tokenizer.vocabSize,
-    nCtx: 24,
-    dModel: 8,
-    nLayer: 1,
-    nHead: 2,
-    layerNormEps: 1e-5,
-  });
-}
 
 /** One epoch of 7 steps, a checkpoint after every step, every loss logged. */
 export const TRAIN_OPTIONS = {
@@ -24,6 +10,25 @@ export const TRAIN_OPTIONS = {
   logEvery: 1,
   checkpointEvery: 0,
 } as const;
+
+/**
+ * Makes the child process stop for good (printing "paused", to be killed) when it is about to
+ * rename or link a file into place whose path ends with `suffix`: a write caught mid-way.
+ * @param op The file operation to intercept.
+ * @param suffix The end of the target path.
+ */
+export function pauseBefore(op: "rename" | "link", suffix: string): void {
+  const original = Deno[op];
+  Object.assign(Deno, {
+    [op]: async (from: string, to: string) => {
+      if (String(to).endsWith(suffix)) {
+        console.log("paused");
+        await new Promise(() => {});
+      }
+      return await original(from, to);
+    },
+  });
+}
 
 /**
  * Starts a child Deno program and waits until it prints `line` (then it is killed with SIGKILL),

@@ -3,22 +3,12 @@
 // checkpoint (model written, optimizer state not, latest.json still on step N-1), to be killed.
 import { CPU } from "../../../engine/backend.ts";
 import { trainLm } from "../../../malmen/lm/train.ts";
-import { tinyLmConfig, TRAIN_OPTIONS } from "./_kill.ts";
-import { tinyWorld } from "../_lm.ts";
+import { pauseBefore, TRAIN_OPTIONS } from "./_kill.ts";
+import { tinyLmConfig, tinyWorld } from "../_lm.ts";
 
 const [dir, flag, value] = Deno.args;
 if (flag === "--pause-at-step") {
-  const target = `step-${value.padStart(7, "0")}/optimizer.safetensors`;
-  const rename = Deno.rename;
-  Object.assign(Deno, {
-    rename: async (from: string, to: string) => {
-      if (String(to).endsWith(target)) {
-        console.log("paused");
-        await new Promise(() => {});
-      }
-      return await rename(from, to);
-    },
-  });
+  pauseBefore("rename", `step-${value.padStart(7, "0")}/optimizer.safetensors`);
 }
 const { corpus, tokenizer } = await tinyWorld();
 const r = await trainLm(corpus, tokenizer, {

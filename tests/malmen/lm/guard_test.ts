@@ -4,7 +4,6 @@
 import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { CPU } from "../../../engine/backend.ts";
 import { lockDir } from "../../../engine/io/lock.ts";
-import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { GPT } from "../../../engine/models/gpt/model.ts";
 import { AdamW } from "../../../engine/nn/adamw.ts";
 import { loadModule } from "../../../engine/nn/checkpoint.ts";
@@ -12,17 +11,10 @@ import { NonFiniteError } from "../../../engine/nn/finite.ts";
 import { loadLmRun } from "../../../malmen/lm/load.ts";
 import { latestCheckpoint, OtherDataError, runPath } from "../../../malmen/lm/run_dir.ts";
 import { trainLm } from "../../../malmen/lm/train.ts";
-import { tinyWorld } from "../_lm.ts";
+import { tinyLmConfig, tinyWorld } from "../_lm.ts";
 
 const { corpus, tokenizer } = await tinyWorld();
-const config = gptConfig({
-  vocabSize: tokenizer.vocabSize,
-  nCtx: 24,
-  dModel: 8,
-  nLayer: 1,
-  nHead: 2,
-  layerNormEps: 1e-5,
-});
+const config = tinyLmConfig(tokenizer);
 const base = { config, backend: CPU, batchSize: 16, lr: 1e-2, warmup: 2, logEvery: 1 };
 
 async function exists(path: string): Promise<boolean> {

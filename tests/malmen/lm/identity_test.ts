@@ -17,17 +17,10 @@ import {
 } from "../../../malmen/lm/identity.ts";
 import { loadLmRun } from "../../../malmen/lm/load.ts";
 import { trainLm } from "../../../malmen/lm/train.ts";
-import { frozenLm, tinyWorld } from "../_lm.ts";
+import { frozenLm, tinyLmConfig, tinyWorld } from "../_lm.ts";
 
 const { corpus, tokenizer } = await tinyWorld();
-const config = gptConfig({
-  vocabSize: tokenizer.vocabSize,
-  nCtx: 24,
-  dModel: 8,
-  nLayer: 1,
-  nHead: 2,
-  layerNormEps: 1e-5,
-});
+const config = tinyLmConfig(tokenizer);
 const weights = () => [["a", { shape: [2], data: new Float32Array([1, 2]) }]] as const;
 
 Deno.test("`sha256()` and `dataHash()` hash bytes and canonical JSON", async () => {

@@ -7,8 +7,8 @@ import { LOCK_FILE } from "../../../engine/io/lock.ts";
 import { loadLmRun } from "../../../malmen/lm/load.ts";
 import { latestCheckpoint } from "../../../malmen/lm/run_dir.ts";
 import { trainLm } from "../../../malmen/lm/train.ts";
-import { tinyWorld } from "../_lm.ts";
-import { killAfterLine, tinyLmConfig, TRAIN_OPTIONS } from "./_kill.ts";
+import { tinyLmConfig, tinyWorld } from "../_lm.ts";
+import { killAfterLine, TRAIN_OPTIONS } from "./_kill.ts";
 
 const { corpus, tokenizer } = await tinyWorld();
 
