@@ -9,7 +9,7 @@ import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../../engine
 import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
-import { checkRunData, runDataHash, runPath } from "../../malmen/lm/run_dir.ts";
+import { runPath } from "../../malmen/lm/run_dir.ts";
 import { gptConfig } from "../../engine/models/gpt/config.ts";
 import { defaultEditorConfig } from "../../malmen/editors/editor.ts";
 import { editorRunBytes, lmRunBytes } from "../../malmen/workflows/footprint.ts";
@@ -47,9 +47,9 @@ Runs the CounterFact knowledge-editing experiment and writes its report:
   4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
 
 Reads ../shared/data-raw/counterfact/. Runs live in runs/cf/ (runs/cf-quick/ with --quick) and
-are reused; measured rows are saved after each edit, so rerunning resumes. The runs and results
-folders record the hash of the records they were made from (data.json): runs of other data are
-never reused, and a results folder holding results of other data is never written over.
+are reused; measured rows are saved after each edit, so rerunning resumes. The trained runs and
+the results folder record the hash of the data they were made from (data.json): runs of other data
+are never reused, and a results folder holding results of other data is never written over.
 
 Options:
   --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
@@ -86,9 +86,12 @@ await runCli(async () => {
   const setupPath = runPath(plan.runsDir, "setup.json");
   try {
     if (v["render-only"]) {
-      const hash = await runDataHash(plan.runsDir);
+      // The data hash is recorded beside the setup (older setups have none: unknown).
+      const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup & {
+        data?: string;
+      };
+      const hash = setup.data ?? null;
       await checkResultsDir(plan.resultsDir, hash);
-      const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
       return await writeReport(plan, await readRows(rowsPath), {
         ...setup,
         fits: await readFits(rowsPath),
@@ -100,7 +103,6 @@ await runCli(async () => {
     await requireOutput("runs", plan.runsDir, planBytes(plan), "the trained runs");
     await requireOutput("results", plan.resultsDir, 16 << 20, "the report");
     for (const dir of [plan.runsDir, plan.resultsDir]) await removeStaleTemps(dir);
-    await checkRunData(plan.runsDir, hash);
     const backend = await pickBackend(v.backend);
     const control = { log, stop: stopOnSigint() };
     const rows = await run(plan, backend, control, hash);
@@ -216,7 +218,7 @@ async function run(
     fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };
-  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), setup);
+  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), { ...setup, data: hash });
   await writeReport(plan, rows, setup, hash);
   return rows;
 }

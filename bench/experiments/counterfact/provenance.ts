@@ -1,6 +1,6 @@
-// Which data the experiment's runs and results belong to: the runs folder and the results folder
-// each record the hash of the CounterFact records they were made from (`data.json`). Runs of
-// other data are never reused, and results of other data never written over the committed ones.
+// Which data the experiment's results belong to: the results folder records the hash of the
+// records they were made from (`data.json`; the trained runs record theirs), so results of other
+// data are never written over the committed ones.
 import { checkRunData, runDataHash, runPath } from "../../../malmen/lm/run_dir.ts";
 import { dataHash } from "../../../malmen/lm/identity.ts";
 import type { Splits } from "./runs.ts";
