@@ -92,15 +92,37 @@ export function record(
   return out;
 }
 
+/** Options of {@linkcode backward}. */
+export interface BackwardOptions {
+  /** Keep the tape so that another `backward()` can walk the same graph (default false). */
+  retainGraph?: boolean;
+}
+
+// Tensors whose tape entry a walk freed: another walk through them would find none and stop
+// there silently, so it throws instead.
+const walked = new WeakSet<Tensor>();
+
+function freedGraphError(t: Tensor, what: string): Error {
+  return new Error(
+    `backward() cannot walk ${what} of shape "${
+      fmtShape(t.shape)
+    }": an earlier backward() through it freed its graph. Call backward() once per graph, or ` +
+      `pass { retainGraph: true } to the earlier call`,
+  );
+}
+
 /**
  * Back-propagates `upstream` (default 1 for a scalar) from `root` through the tape. Leaf
  * gradients accumulate into `.grad` (kept alive outside any `tidy` scope); intermediate
- * gradients are disposed as soon as they are consumed; the graph is freed afterwards.
+ * gradients are disposed as soon as they are consumed; the graph is freed afterwards unless
+ * `options.retainGraph` is set. Walking a graph that was freed — by an earlier `backward()`, or
+ * by the `tidy()` that built it disposing its intermediate tensors — throws and says which.
  * @param root Where the walk starts.
  * @param upstream Gradient w.r.t. `root`, same shape.
  */
-export function backward(root: Tensor, upstream?: Tensor): void {
+export function backward(root: Tensor, upstream?: Tensor, options: BackwardOptions = {}): void {
   root.assertLive("back-propagate from");
+  if (walked.has(root)) throw freedGraphError(root, "from a tensor");
   if (!root.requiresGrad) {
     throw new Error(
       `backward() on a tensor of shape "${fmtShape(root.shape)}" that does not require grad`,
@@ -167,7 +189,12 @@ export function backward(root: Tensor, upstream?: Tensor): void {
       if (g !== upstream) g.dispose();
     }
   });
-  for (const t of order) if (t.node !== null) t.node = null;
+  if (options.retainGraph) return;
+  for (const t of order) {
+    if (t.node === null) continue;
+    t.node = null;
+    walked.add(t);
+  }
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {
@@ -196,6 +223,15 @@ function topoOrder(root: Tensor): Tensor[] {
       top[1]++;
       const next = inputs[k];
       if (next.requiresGrad && !seen.has(next)) {
+        if (next.disposed) {
+          throw new Error(
+            `backward() cannot walk the graph: input ${k} of "${t.node!.op}" (shape "${
+              fmtShape(next.shape)
+            }") was disposed, e.g. by the tidy() that built the graph. Call backward() inside ` +
+              `that tidy(), or keep() what it returns and dispose it after backward()`,
+          );
+        }
+        if (walked.has(next)) throw freedGraphError(next, `input ${k} of "${t.node!.op}"`);
         seen.add(next);
         stack.push([next, 0]);
       }

@@ -3,6 +3,7 @@
  * ring, dispatches recorded into one open compute pass, batched submits, and batched readbacks.
  * @module
  */
+import { GpuDeviceError } from "./device_error.ts";
 import { BufferPool } from "./pool.ts";
 
 /** A storage range bound to a kernel. */
@@ -75,6 +76,7 @@ export class Dispatcher {
   #readScheduled = false;
   #stats: DispatchStats = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
   #profile: Profiler | null = null;
+  #deviceError: string | null = null;
 
   /**
    * Creates a dispatcher.
@@ -90,10 +92,22 @@ export class Dispatcher {
       label: "uniform-ring",
     });
     this.#ringStage = new Uint8Array(UNIFORM_SLOT * DISPATCHES_PER_SUBMIT);
+    // Kept (the first one) and thrown at the next sync point: results computed after a failed
+    // command are garbage, so the computation must not go on.
     device.addEventListener("uncapturederror", (event) => {
-      const error = (event as GPUUncapturedErrorEvent).error;
-      console.error(`WebGPU error: ${error.message}`);
+      this.#deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
+  }
+
+  /**
+   * Throws (once) the first error the device reported since the last sync point.
+   * @throws {GpuDeviceError} When there was one.
+   */
+  throwDeviceError(): void {
+    const message = this.#deviceError;
+    if (message === null) return;
+    this.#deviceError = null;
+    throw new GpuDeviceError(message);
   }
 
   /**
@@ -238,10 +252,12 @@ export class Dispatcher {
   /**
    * Waits until the adapter has finished all submitted work (flushes first).
    * @returns A promise that settles when the queue is idle.
+   * @throws {GpuDeviceError} When the device reported an error since the last sync point.
    */
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.throwDeviceError();
   }
 
   /**
@@ -284,6 +300,7 @@ export class Dispatcher {
     this.#stats.readbacks++;
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      this.throwDeviceError();
       const all = staging.getMappedRange();
       reads.forEach((r, i) => r.resolve(all.slice(offsets[i], offsets[i] + r.binding.size)));
       staging.unmap();

@@ -14,11 +14,13 @@ export type { DType, TensorArray } from "./tensor.ts";
 export type { Shape } from "./shape.ts";
 export { getBackend, initWebGpu, setBackend, sync, tryWebGpu } from "./backend.ts";
 export type { Backend, CpuBackend, GpuBackend } from "./backend.ts";
+export { GpuDeviceError } from "./device_error.ts";
 export { keep, tidy } from "./scope.ts";
 export type { Disposable } from "./scope.ts";
 
 // Autograd.
 export { backward, detach, noGrad } from "./autograd.ts";
+export type { BackwardOptions } from "./autograd.ts";
 
 // Creation and math.
 export { full, ones, rand, randn, tensor, toBackend, zeros } from "./ops/creation.ts";

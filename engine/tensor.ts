@@ -33,7 +33,7 @@ let liveTensors = 0;
  * importing them back would be a cycle; each installs its function here when it is loaded.
  */
 interface LateBound {
-  backward: ((root: Tensor, upstream?: Tensor) => void) | null;
+  backward: ((root: Tensor, upstream?: Tensor, options?: { retainGraph?: boolean }) => void) | null;
   materialize: ((t: Tensor) => Tensor) | null;
 }
 
@@ -274,12 +274,13 @@ export class Tensor {
 
   /**
    * Back-propagates from this tensor: a scalar uses 1 as upstream gradient; any other tensor
-   * needs `upstream` of the same shape. Leaf gradients accumulate into `.grad`.
+   * needs `upstream` of the same shape. Leaf gradients accumulate into `.grad`. The graph is
+   * freed afterwards (a second call throws) unless `options.retainGraph` is set.
    * @param upstream Gradient of some loss w.r.t. this tensor.
    */
-  backward(upstream?: Tensor): void {
+  backward(upstream?: Tensor, options?: { retainGraph?: boolean }): void {
     if (late.backward === null) throw new Error("backward() needs engine/autograd.ts loaded");
-    late.backward(this, upstream);
+    late.backward(this, upstream, options);
   }
 
   /** Short description for logs. */

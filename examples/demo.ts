@@ -3,11 +3,14 @@
 // its checkpoint chosen on the validation split), edit held-out facts with MALMEN, MEND and
 // fine-tuning, and print the report.
 import { parseArgs } from "node:util";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
+import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
-import { DEFAULT_WORLD, WORLD_BUDGET } from "../malmen/workflows/settings.ts";
+import { defaultEditorConfig } from "../malmen/editors/editor.ts";
+import { editorRunBytes, lmRunBytes } from "../malmen/workflows/footprint.ts";
+import { DEFAULT_WORLD, WORLD_BUDGET, WORLD_MODEL } from "../malmen/workflows/settings.ts";
+import { gptConfig } from "../engine/models/gpt/config.ts";
 import { worldRuns } from "../malmen/workflows/world.ts";
 import {
   budgetBar,
@@ -18,6 +21,8 @@ import {
   num,
   pct,
   pickBackend,
+  RANGES,
+  requireOutput,
   runCli,
   stopOnSigint,
 } from "./_cli/mod.ts";
@@ -67,15 +72,24 @@ await runCli(async () => {
   const t0 = performance.now();
   const quick = v.quick;
   const mWanted = int("m", v.m, quick ? 32 : 512);
-  const lmMinutes = num("lm-minutes", v["lm-minutes"], quick ? 0.75 : WORLD_BUDGET.lmMinutes);
+  const lmMinutes = num(
+    "lm-minutes",
+    v["lm-minutes"],
+    quick ? 0.75 : WORLD_BUDGET.lmMinutes,
+    RANGES.positive,
+  );
   const metaMinutes = num(
     "meta-minutes",
     v["meta-minutes"],
     quick ? 0.5 : WORLD_BUDGET.metaMinutes,
+    RANGES.positive,
   );
-  const backend = await pickBackend(v.backend);
-  const stop = stopOnSigint();
   const out = v.out!;
+  // The backend is checked before anything is written (requireOutput creates the folder).
+  const backend = await pickBackend(v.backend);
+  await requireOutput("out", out, demoBytes(quick), "the runs and reports");
+  await removeStaleTemps(out);
+  const stop = stopOnSigint();
   const bars = new Map<string, ReturnType<typeof budgetBar>>();
   const bar = (key: string, label: string, seconds: number) => {
     if (!bars.has(key)) bars.set(key, budgetBar(label, seconds));
@@ -167,6 +181,14 @@ await runCli(async () => {
   for (const e of editors) e.dispose();
   model.dispose();
 });
+
+// What the demo writes, with the GPT-2 vocabulary as an upper bound of the compact one.
+function demoBytes(quick: boolean): number {
+  const model = quick ? QUICK.model : {};
+  const config = gptConfig("tiny", { ...WORLD_MODEL, vocabSize: 50257, ...model });
+  const editor = { ...defaultEditorConfig(config.nLayer), ...(quick ? { rank: 64 } : {}) };
+  return lmRunBytes(config) + 2 * editorRunBytes(config, editor);
+}
 
 function log(message: string): void {
   console.error(message);

@@ -1,16 +1,21 @@
 // `deno task edit`: edits many facts at once with a trained editor and reports ES/GS/LS and
-// CounterFact scores before vs after.
+// CounterFact scores before vs after; each edit is an entry of the --out folder's append-only
+// journal, which --apply and --revert switch on and off.
 import { parseArgs } from "node:util";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { saveModule } from "../engine/nn/checkpoint.ts";
 import { loadEditRecords } from "../malmen/data/edit_records.ts";
 import { defaultEditorConfig, type Editor } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
-import { foldShifts, journalEditor, writeJournalEntry } from "../malmen/editors/journal.ts";
+import { foldShifts, replayEditor } from "../malmen/editors/journal.ts";
+import { Journal } from "../malmen/editors/journal_log.ts";
+import { degenerateError, findDegenerate } from "../malmen/eval/degenerate.ts";
 import { editAndScore } from "../malmen/eval/edit_and_score.ts";
 import { editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { toRequests } from "../malmen/eval/requests.ts";
+import { dataHash } from "../malmen/lm/identity.ts";
 import { loadLm, saveHfLm } from "../malmen/lm/source.ts";
+import { editBytes } from "../malmen/workflows/footprint.ts";
 import { loadEditorRun } from "../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
@@ -18,8 +23,14 @@ import {
   int,
   lmFlag,
   oneOf,
+  optionalNum,
   pickBackend,
   r4,
+  RANGES,
+  requireEditorRun,
+  requireFile,
+  requireLmRun,
+  requireOutput,
   runCli,
   UsageError,
 } from "./_cli/mod.ts";
@@ -31,7 +42,7 @@ records; the format is detected) and writes a report of ES, GS, LS and CounterFa
 paraphrase / neighbourhood before vs after, per request and aggregated.
 
 Options:
-  --input FILE        edit requests (required)
+  --input FILE        edit requests (required, except with --apply and --revert)
   --m N               edit only the first N records
   --lm DIR|hf:DIR     trained LM run, or a Hugging Face GPT-2 directory (config.json,
                       model.safetensors, vocab.json/merges.txt when present); default
@@ -41,16 +52,24 @@ Options:
                       split, or a checkpoint folder (default runs/<editor>; not used by ft)
   --passes N          MALMEN/MEND edit passes (default 1): each further pass edits again on
                       the model edited so far (more edit success, less locality)
-  --out DIR           output folder (default runs/edit)
-  --apply FILE        re-apply a saved journal entry instead of computing a new edit
-  --write-model       also write the edited weights (W + ΔW)
-  --format F          with --write-model: safetensors (default: OUT/model.safetensors) or
-                      hf (OUT/model/, an HF GPT-2 directory: use it with --lm hf:OUT/model)
+  --out DIR           the journal's folder (default runs/edit)
+  --apply ID          re-apply journal entry ID of --out instead of computing a new edit (scored
+                      on --input, by default the records it was made from)
+  --revert ID         revert journal entry ID of --out (nothing is computed)
+  --write-model       also write the edited weights (W + the applied entries' ΔW) into
+                      --out/models/, named after the journal event
+  --format F          with --write-model: safetensors (default: one .safetensors file) or hf
+                      (a folder, an HF GPT-2 directory: use it with --lm hf:FOLDER)
+  --allow-conflicts   keep requests that cannot be measured (empty target, target equal to the
+                      answer, conflicting targets for one subject and prompt): flagged in the
+                      report and left out of its rates (default: refused by record index)
+  --force             use an editor or journal entry made for another LM
   --json              print one summary line as JSON
 ${COMMON_HELP}
 
-The shift is saved as a journal entry (journal.safetensors): the stored model is never changed,
-so reverting an edit is exact; --apply re-applies it later.`;
+Each edit is its own entry of the append-only journal in --out (entries/, log/): the stored
+model is never changed, so reverting an edit is exact, and nothing is ever overwritten. Reports
+go to --out/reports/, one per journal event. One writer per --out at a time.`;
 
 await runCli(async () => {
   const { values: v } = parseArgs({
@@ -64,83 +83,156 @@ await runCli(async () => {
       passes: { type: "string" },
       out: { type: "string", default: "runs/edit" },
       apply: { type: "string" },
+      revert: { type: "string" },
       "write-model": { type: "boolean", default: false },
       format: { type: "string" },
+      "allow-conflicts": { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
   });
   if (v.help) return console.log(HELP);
-  // Validate every flag and the input before loading anything heavy.
+  // Validate every flag, the inputs and the output before loading anything heavy.
   const passes = int("passes", v.passes, 1);
-  if (v.input === undefined) throw new UsageError("--input FILE is required (see --help)");
+  const m = optionalNum("m", v.m, RANGES.count);
+  const applyId = optionalNum("apply", v.apply, RANGES.count);
+  const revertId = optionalNum("revert", v.revert, RANGES.count);
+  if (applyId !== undefined && revertId !== undefined) {
+    throw new UsageError("--apply and --revert exclude each other");
+  }
   const editorName = oneOf("editor", v.editor!, ["malmen", "mend", "ft"] as const);
   const lm = lmFlag(v.lm!);
   const format = oneOf("format", v.format ?? "safetensors", ["safetensors", "hf"] as const);
   if (v.format !== undefined && !v["write-model"]) {
     throw new UsageError("--format only applies with --write-model");
   }
-  let records = await loadEditRecords(v.input);
-  if (v.m !== undefined) records = records.slice(0, int("m", v.m, records.length));
-  if (records.length === 0) throw new RangeError(`"${v.input}" has no records to edit`);
-  const backend = await pickBackend(v.backend);
-  const { model, tokenizer } = await loadLm(lm, backend);
-  const requests = toRequests(tokenizer, records, model.config.nCtx);
   const out = v.out!;
-  await Deno.mkdir(out, { recursive: true });
-
-  let editor: Editor;
-  if (v.apply !== undefined) editor = await journalEditor(v.apply, model);
-  else if (editorName === "ft") editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
-  else {
-    const { editor: hyper } = await loadEditorRun(v["editor-dir"] ?? `runs/${editorName}`, model);
-    hyper.editPasses = passes;
-    editor = hyper;
+  if (revertId !== undefined) return await revert(out, revertId);
+  if (v.input === undefined && applyId === undefined) {
+    throw new UsageError("--input FILE is required (see --help)");
   }
-  const outcome = await editAndScore(model, editor, requests);
-  const report = editReport(outcome, requests);
-  await writeJsonAtomic(`${out}/report.json`, report);
-  await writeFileAtomic(`${out}/report.md`, `# Edit report\n\n${markdownSummary([report])}\n`);
-  await writeJournalEntry(`${out}/journal.safetensors`, outcome.shifts, {
-    editor: outcome.editor,
-    m: outcome.m,
-    created: new Date().toISOString(),
-    input: v.input,
-  });
-  let written = "";
-  if (v["write-model"]) {
-    // The edited weights as a checkpoint of their own (the LM's stored W is untouched).
-    foldShifts(model, outcome.shifts);
-    const by = { edited_by: outcome.editor, m: String(outcome.m) };
-    if (format === "hf") {
-      await saveHfLm(`${out}/model`, model, tokenizer, by);
-      written = `; edited model: ${out}/model/ (use it with --lm hf:${out}/model)`;
-    } else {
-      await saveModule(model, `${out}/model.safetensors`, by);
-      written = `; edited weights: ${out}/model.safetensors`;
+  // --apply scores on the records the entry was made from unless --input names others.
+  const input = v.input ?? (await Journal.open(out)).entry(applyId!).input;
+  await requireFile("input", input);
+  let records = await loadEditRecords(input);
+  if (m !== undefined) records = records.slice(0, m);
+  if (records.length === 0) throw new RangeError(`"${input}" has no records to edit`);
+  const flagged = findDegenerate(records);
+  if (flagged.length > 0 && !v["allow-conflicts"]) throw degenerateError(input, flagged);
+  const lmConfig = await requireLmRun("lm", lm);
+  const editorDir = v["editor-dir"] ?? `runs/${editorName}`;
+  if (applyId === undefined && editorName !== "ft") await requireEditorRun("editor-dir", editorDir);
+  const layers = defaultEditorConfig(lmConfig.nLayer).layers.length;
+  const bytes = editBytes(lmConfig, layers, records.length, v["write-model"]!);
+  // The backend is checked before anything is written (requireOutput creates the folder).
+  const backend = await pickBackend(v.backend);
+  await requireOutput("out", out, bytes, "the journal entry and report");
+  const journal = await Journal.open(out, { write: true });
+  try {
+    const entry = applyId === undefined ? null : journal.entry(applyId);
+    const { model, tokenizer, identity } = await loadLm(lm, backend);
+    const requests = toRequests(tokenizer, records, model.config.nCtx);
+    const force = { force: v.force };
+    let editor: Editor;
+    if (entry !== null) {
+      editor = replayEditor(entry.editor, model, await journal.readShifts(entry.id, model, force));
+    } else if (editorName === "ft") editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
+    else {
+      const { editor: hyper } = await loadEditorRun(editorDir, model, force);
+      hyper.editPasses = passes;
+      editor = hyper;
     }
-  }
-  if (v.json) {
-    const a = outcome.after;
-    console.log(JSON.stringify({
-      editor: outcome.editor,
-      m: outcome.m,
-      es: r4(a.es),
-      gs: r4(a.gs),
-      ls: r4(a.ls),
-      efficacy: r4(a.efficacy),
-      paraphrase: r4(a.paraphrase),
-      neighborhood: r4(a.neighborhood),
-      score: r4(a.score),
-      seconds: r4(outcome.seconds),
-    }));
-  } else {
-    console.log(markdownSummary([report]));
-    console.log(
-      `\nReport: ${out}/report.json, ${out}/report.md; journal entry: ` +
-        `${out}/journal.safetensors${written}`,
+    const outcome = await editAndScore(model, editor, requests);
+    // The journal first: a report never describes an edit that was not journaled.
+    const committed = entry !== null
+      ? (await journal.apply(entry.id), entry)
+      : await journal.addEdit(outcome.shifts, {
+        editor: outcome.editor,
+        m: outcome.m,
+        records: await dataHash(records),
+        lm: identity,
+        input,
+      });
+    const event = journal.events.at(-1)!;
+    const name = `${String(event.seq).padStart(6, "0")}-${event.op}-${committed.id}`;
+    const report = editReport(outcome, requests, flagged);
+    const reportPath = `${out}/reports/${name}`;
+    await writeJsonAtomic(`${reportPath}.json`, { entry: committed, ...report }, {
+      createNew: true,
+    });
+    await writeFileAtomic(
+      `${reportPath}.md`,
+      `# Edit report (journal entry ${committed.id}, ${event.op})\n\n${
+        markdownSummary([report])
+      }\n`,
+      { createNew: true },
     );
+    for (const t of outcome.shifts.values()) t.dispose();
+    let written = "";
+    if (v["write-model"]) {
+      // W + ΔW of every applied entry as a checkpoint of its own (the LM's stored W is
+      // untouched); both formats record the LM it was edited from and the entries applied.
+      const active = await journal.activeShifts(model, force);
+      foldShifts(model, active);
+      for (const t of active.values()) t.dispose();
+      const provenance = {
+        edited_from: identity,
+        journal_entries: journal.active.join(","),
+        edited_by: outcome.editor,
+      };
+      if (format === "hf") {
+        const dir = `${out}/models/${name}`;
+        await saveHfLm(dir, model, tokenizer, provenance);
+        written = `; edited model: ${dir}/ (use it with --lm hf:${dir})`;
+      } else {
+        await saveModule(model, `${out}/models/${name}.safetensors`, provenance);
+        written = `; edited weights: ${out}/models/${name}.safetensors`;
+      }
+    }
+    if (v.json) {
+      const a = report.after;
+      console.log(JSON.stringify({
+        entry: committed.id,
+        editor: outcome.editor,
+        m: outcome.m,
+        excluded: report.excluded,
+        es: r4(a.es),
+        gs: r4(a.gs),
+        ls: r4(a.ls),
+        efficacy: r4(a.efficacy),
+        paraphrase: r4(a.paraphrase),
+        neighborhood: r4(a.neighborhood),
+        score: r4(a.score),
+        seconds: r4(outcome.seconds),
+      }));
+    } else {
+      console.log(markdownSummary([report]));
+      if (report.excluded > 0) {
+        console.log(`\n${report.excluded} flagged requests are left out of the rates.`);
+      }
+      console.log(
+        `\nJournal entry ${committed.id} (${event.op}) in ${out}; applied now: ${
+          journal.active.join(", ") || "none"
+        }.\nReport: ${reportPath}.json, ${reportPath}.md${written}`,
+      );
+    }
+    model.dispose();
+  } finally {
+    await journal.close();
   }
-  for (const t of outcome.shifts.values()) t.dispose();
-  model.dispose();
 });
+
+async function revert(out: string, id: number): Promise<void> {
+  const journal = await Journal.open(out, { write: true });
+  try {
+    await journal.revert(id);
+    console.log(
+      `Reverted journal entry ${id} of ${out}; applied now: ${
+        journal.active.join(", ") || "none"
+      }.`,
+    );
+  } finally {
+    await journal.close();
+  }
+}

@@ -4,8 +4,10 @@ import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { trainEditor } from "../malmen/editors/train_editor.ts";
 import { type DataSpec, loadDataRecords, loadDataSplits } from "../malmen/data/data_source.ts";
+import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
 import { loadLm } from "../malmen/lm/source.ts";
 import { trainLm } from "../malmen/lm/train.ts";
+import { editorRunBytes, lmRunBytes } from "../malmen/workflows/footprint.ts";
 import {
   contextFor,
   counterFactSetup,
@@ -23,10 +25,15 @@ import {
   lmFlag,
   num,
   oneOf,
+  optionalNum,
   pct,
   pickBackend,
   Progress,
   r4,
+  RANGES,
+  requireEditorRun,
+  requireLmRun,
+  requireOutput,
   runCli,
   stopOnSigint,
   UsageError,
@@ -74,11 +81,18 @@ Editor (--editor malmen or mend):
                              least-squares solve (MALMEN; default 0 = the paper's ridge)
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
+  --force                    resume or --init-from an editor made for another LM
 Common:
-  --seed N  --resume  --json
+  --seed N        seed (an integer from 0 to 2^32-1; default 0)
+  --resume        continue the run in --out (on the same data)
+  --overwrite     train afresh into an --out that already holds a run
+  --json          print one summary line as JSON
 ${COMMON_HELP}
 
-Ctrl-C stops after the current step and leaves a usable checkpoint; --resume continues.`;
+Every number is checked against its range, and --out for room and write access, before any
+training starts. A NaN or infinite loss stops training with an error naming the step; the last
+checkpoint stays. Ctrl-C stops after the current step and leaves a usable checkpoint; --resume
+continues.`;
 
 await runCli(async () => {
   const { values: v } = parseArgs({
@@ -108,6 +122,8 @@ await runCli(async () => {
       resample: { type: "boolean", default: false },
       seed: { type: "string" },
       resume: { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
@@ -115,10 +131,11 @@ await runCli(async () => {
   if (v.help) return console.log(HELP);
   const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend"] as const);
   const data = dataFlag(v.data!);
-  const seed = num("seed", v.seed, 0);
+  const seed = num("seed", v.seed, 0, RANGES.seed);
   if (v.resample && (editor === "lm" || data.kind !== "world")) {
     throw new UsageError("--resample needs --editor malmen|mend and --data world");
   }
+  if (v.resume && v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
   if (editor === "lm") await trainLanguageModel(v, data, seed);
   else await trainHyperEditor(v, editor, data, seed);
 });
@@ -129,31 +146,40 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
   const flag = (name: string) => v[name] as string | undefined;
   const dInner = flag("d-inner");
   const world = data.kind === "world";
-  const maxSeconds = num("minutes", flag("minutes"), 10) * 60;
+  const maxSeconds = num("minutes", flag("minutes"), 10, RANGES.positive) * 60;
   const options = {
-    batchSize: int("batch", flag("batch"), 64),
-    lr: num("lr", flag("lr"), 6e-3),
+    batchSize: int("batch", flag("batch"), 64, 1, 65536),
+    lr: num("lr", flag("lr"), 6e-3, RANGES.lr),
     maxEpochs: int("epochs", flag("epochs"), 200),
-    targetAccuracy: num("target", flag("target"), 0.995),
+    targetAccuracy: num("target", flag("target"), 0.995, RANGES.fraction),
   };
   const model = {
-    dModel: int("d-model", flag("d-model"), 128),
-    nLayer: int("layers", flag("layers"), 4),
-    nHead: int("heads", flag("heads"), 4),
-    ...(dInner === undefined ? {} : { dInner: int("d-inner", dInner, 1) }),
+    dModel: int("d-model", flag("d-model"), 128, 1, 65536),
+    nLayer: int("layers", flag("layers"), 4, 1, 1024),
+    nHead: int("heads", flag("heads"), 4, 1, 1024),
+    ...(dInner === undefined ? {} : { dInner: int("d-inner", dInner, 1, 1, 1 << 20) }),
   };
-  // The data is read and checked before the backend starts.
+  if (model.dModel % model.nHead !== 0) {
+    throw new UsageError(
+      `--heads must divide --d-model, got ${model.nHead} heads for a width of ${model.dModel}`,
+    );
+  }
+  // The data is read and checked first, then the output folder.
   const records = world ? [] : await loadDataRecords(data);
   const setup = world ? await worldSetup() : await counterFactSetup(records);
   const nCtx = world ? 32 : contextFor(setup.tokenizer, records);
-  const backend = await pickBackend(flag("backend"));
-  const stop = stopOnSigint();
   const out = flag("out") ?? "runs/lm";
+  await refuseOverwrite(out, v);
+  const config = modelConfigFor(setup.tokenizer, { ...model, nCtx });
+  // The backend is checked before anything is written (requireOutput creates the folder).
+  const backend = await pickBackend(flag("backend"));
+  await requireOutput("out", out, lmRunBytes(config), "the checkpoints");
+  const stop = stopOnSigint();
   const bar = budgetBar("train lm", maxSeconds);
   const r = await trainLm(setup.corpus, setup.tokenizer, {
     ...options,
     outDir: out,
-    config: modelConfigFor(setup.tokenizer, { ...model, nCtx }),
+    config,
     backend,
     seed,
     maxSeconds,
@@ -192,7 +218,7 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
         pct(r.answerAcc)
       } on ${r.facts} facts, paraphrase accuracy ${pct(r.paraphraseAcc)}${
         r.interrupted ? " (interrupted)" : ""
-      }.\nCheckpoint, tokenizer and loss curve in ${out}/.`,
+      }.\nCheckpoint, tokenizer and loss curve in ${out}/ (LM identity ${r.identity}).`,
     );
   }
   r.model.dispose();
@@ -200,27 +226,39 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
 
 async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpec, seed: number) {
   const flag = (f: string) => v[f] as string | undefined;
-  const keyPrior = num("key-prior", flag("key-prior"), 0);
+  const keyPrior = num("key-prior", flag("key-prior"), 0, RANGES.weight);
   const nEdits = int("n-edits", flag("n-edits"), 64);
-  const steps = flag("steps") === undefined ? undefined : int("steps", flag("steps"), 1);
-  const maxSeconds = flag("minutes") === undefined
-    ? undefined
-    : num("minutes", flag("minutes"), 0) * 60;
+  const steps = optionalNum("steps", flag("steps"), RANGES.count);
+  const minutes = optionalNum("minutes", flag("minutes"), RANGES.positive);
+  const maxSeconds = minutes === undefined ? undefined : minutes * 60;
   const settings = {
-    metaLr: num("meta-lr", flag("meta-lr"), 1e-4),
+    metaLr: num("meta-lr", flag("meta-lr"), 1e-4, RANGES.lr),
     valEvery: int("val-every", flag("val-every"), 10),
-    locCoef: num("loc-coef", flag("loc-coef"), 1),
+    locCoef: num("loc-coef", flag("loc-coef"), 1, RANGES.weight),
   };
   const lm = lmFlag(flag("lm")!);
+  // The data is read and checked first, then the runs and the output folder.
   const splits = data.kind === "world" ? "world" : await loadDataSplits(data);
+  const lmConfig = await requireLmRun("lm", lm);
+  const initFrom = flag("init-from");
+  if (initFrom !== undefined) await requireEditorRun("init-from", initFrom);
+  const out = flag("out") ?? `runs/${name}`;
+  await refuseOverwrite(out, v);
+  const config = {
+    ...defaultEditorConfig(lmConfig.nLayer),
+    seed,
+    locCoef: settings.locCoef,
+    editLoss: v["edit-loss"] as boolean,
+    keyPrior,
+  };
   const backend = await pickBackend(flag("backend"));
+  await requireOutput("out", out, editorRunBytes(lmConfig, config), "the checkpoints");
   const stop = stopOnSigint();
   const { model, tokenizer } = await loadLm(lm, backend);
   const facts = editorData(splits, tokenizer, model.config.nCtx, {
     keyPrior: keyPrior > 0,
     resample: v.resample as boolean,
   });
-  const out = flag("out") ?? `runs/${name}`;
   // With a time limit the bar counts seconds of the budget (steps would show a useless ETA
   // when --steps is only an upper bound).
   const timeBar = maxSeconds === undefined ? null : budgetBar(`train ${name}`, maxSeconds);
@@ -228,14 +266,9 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
   const r = await trainEditor(model, facts.train, facts.val, {
     outDir: out,
     editor: name,
-    config: {
-      ...defaultEditorConfig(model.config.nLayer),
-      seed,
-      locCoef: settings.locCoef,
-      editLoss: v["edit-loss"] as boolean,
-      keyPrior,
-    },
-    initFrom: flag("init-from"),
+    config,
+    initFrom,
+    force: v.force as boolean,
     keyPriorFacts: keyPrior > 0 ? facts.keyPriorFacts : undefined,
     resample: facts.resample,
     nEdits,
@@ -277,4 +310,16 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
   }
   r.editor.dispose();
   model.dispose();
+}
+
+// A second training into a folder that holds a run would silently replace it.
+async function refuseOverwrite(out: string, v: Flags): Promise<void> {
+  if (v.resume || v.overwrite) return;
+  const latest = await latestCheckpoint(out).catch(() => null);
+  if (latest !== null) {
+    throw new UsageError(
+      `--out "${out}" already holds a run (step ${latest.step}): pass --resume to continue it, ` +
+        `--overwrite to train afresh over it, or choose another --out`,
+    );
+  }
 }

@@ -5,11 +5,13 @@
  *
  * The user story: train a language model ({@linkcode trainLm}), meta-train an editor
  * ({@linkcode trainEditor}, or the load-or-train {@linkcode editorRun}), edit and score facts
- * ({@linkcode editAndScore}), keep or revert the edit as a journal entry, load edit data
- * (the synthetic world, CounterFact, zsRE, your own files; {@linkcode fetchDataset} downloads
- * the public sets), and read or write Hugging Face GPT-2 directories ({@linkcode loadLm},
- * {@linkcode saveHfLm}). The MEND-sum and fine-tuning baselines share the {@linkcode Editor}
- * interface.
+ * ({@linkcode editAndScore}), keep or revert the edit as an entry of an append-only
+ * {@linkcode Journal}, load edit data (the synthetic world, CounterFact, zsRE, your own files;
+ * {@linkcode fetchDataset} downloads the public sets), and read or write Hugging Face GPT-2
+ * directories ({@linkcode loadLm}, {@linkcode saveHfLm}). The MEND-sum and fine-tuning baselines
+ * share the {@linkcode Editor} interface. Runs, editors, journal entries and written models record
+ * what they were made from (an LM's identity, a hash of the training data) and refuse to be used
+ * with anything else.
  *
  * @example Edit facts with the demo's trained editor
  * ```ts ignore
@@ -26,11 +28,12 @@
 export { defaultEditorConfig } from "./editors/editor.ts";
 export type { Editor, EditorConfig, EditorName } from "./editors/editor.ts";
 export { HyperEditor } from "./editors/hyper.ts";
+export type { EditorLoadOptions } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
 // Training.
 export { trainLm } from "./lm/train.ts";
 export type { HistoryPoint, LmTrainOptions, LmTrainResult, StepInfo } from "./lm/train.ts";
-export { trainEditor } from "./editors/train_editor.ts";
+export { editorDataHash, trainEditor } from "./editors/train_editor.ts";
 export type {
   EditorHistoryPoint,
   EditorStepInfo,
@@ -38,9 +41,22 @@ export type {
   EditorTrainResult,
 } from "./editors/train_editor.ts";
 export { loadLmRun } from "./lm/load.ts";
-export type { LoadedLm } from "./lm/load.ts";
+export type { LmLoadOptions, LoadedLm } from "./lm/load.ts";
 export { lmSourceLabel, loadLm, parseLmSource, saveHfLm } from "./lm/source.ts";
 export type { LmSource } from "./lm/source.ts";
+// Provenance and guards.
+export {
+  checkMadeFor,
+  dataHash,
+  identify,
+  identityOf,
+  lmIdentity,
+  ProvenanceError,
+} from "./lm/identity.ts";
+export type { Hash, IdentityWeights, ProvenanceOptions } from "./lm/identity.ts";
+export { checkRunData, OtherDataError } from "./lm/run_dir.ts";
+export { describeRange, inRange, RANGES, requireInRange } from "./ranges.ts";
+export type { Range } from "./ranges.ts";
 // Editing.
 export { toRequests } from "./eval/requests.ts";
 export type { EditRequest } from "./eval/requests.ts";
@@ -51,10 +67,15 @@ export {
   foldShifts,
   journalEditor,
   readJournalEntry,
+  replayEditor,
   revertShifts,
   writeJournalEntry,
 } from "./editors/journal.ts";
-export type { JournalMeta } from "./editors/journal.ts";
+export type { JournalMeta, JournalReadOptions } from "./editors/journal.ts";
+export { Journal } from "./editors/journal_log.ts";
+export type { EditInfo, JournalEntryInfo, JournalEvent } from "./editors/journal_log.ts";
+export { degenerateError, findDegenerate } from "./eval/degenerate.ts";
+export type { DegenerateKind, DegenerateRequest } from "./eval/degenerate.ts";
 // Metrics and reports.
 export { scoreRequests, selectionScore, summarize } from "./eval/metrics.ts";
 export type { RequestScores, ScoreSummary } from "./eval/metrics.ts";

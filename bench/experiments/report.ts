@@ -3,13 +3,17 @@
 // of m facts at once on the held-out edit split — written as JSON rows, a Markdown table and a
 // self-contained HTML report with SVG plots. Trained runs and measured rows are reused, so an
 // interrupted run (Ctrl-C stops after the current step) continues where it stopped.
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Backend } from "../../engine/backend.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
 import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
 import { runPath } from "../../malmen/lm/run_dir.ts";
+import { gptConfig } from "../../engine/models/gpt/config.ts";
+import { defaultEditorConfig } from "../../malmen/editors/editor.ts";
+import { editorRunBytes, lmRunBytes } from "../../malmen/workflows/footprint.ts";
 import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
@@ -18,11 +22,26 @@ import {
   intList,
   pickBackend,
   Progress,
+  requireOutput,
   runCli,
   stopOnSigint,
+  UsageError,
 } from "../../examples/_cli/mod.ts";
 import { type ExperimentPlan, FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
-import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./counterfact/runs.ts";
+import {
+  counterFactRuns,
+  ftEditor,
+  hyperEditor,
+  loadSplits,
+  type RunControl,
+} from "./counterfact/runs.ts";
+import {
+  checkResultsDir,
+  checkRunsData,
+  recordResultsData,
+  recordRunsData,
+  splitsHash,
+} from "./counterfact/provenance.ts";
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
 import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
@@ -39,14 +58,19 @@ Runs the CounterFact knowledge-editing experiment and writes its report:
 
 Reads CounterFact from $MALMEN_DATA, ../shared/data-raw or the cache of deno task data fetch.
 Runs live in runs/cf/ (runs/cf-quick/ with --quick) and are reused; measured rows are saved
-after each edit, so rerunning resumes.
+after each edit, so rerunning resumes. Before any training the data is checked against what the
+folders record (data.json): the runs folder names the --data its runs were trained on (one
+without a record holds CounterFact runs), and each trained run and the results folder record the
+hash of their records. Runs of other data are never reused, and a results folder holding results
+of other data is never written over.
 
 Options:
   --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
                   results go to runs/cf-quick/results/ instead of bench/experiments/results/
   --data DATA     other records than CounterFact: zsre, a JSON/JSONL file of flattened
                   CounterFact or ROME zsRE records (split 45/10/45 by a fixed shuffle), or a
-                  folder of train/val/edit files; name a --runs folder of its own
+                  folder of train/val/edit files; name a --runs and a --results folder of
+                  its own
   --m LIST        edit counts (default 16,64,256,1024,4096,8192; quick: 16,64)
   --runs DIR      where trained runs and measured rows live (default runs/cf, runs/cf-quick)
   --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
@@ -81,16 +105,34 @@ await runCli(async () => {
   if (v.results !== undefined) plan.resultsDir = v.results;
   const rowsPath = runPath(plan.runsDir, "rows.json");
   const setupPath = runPath(plan.runsDir, "setup.json");
+  if (resolve(plan.resultsDir) === resolve(plan.runsDir)) {
+    // Each keeps a data.json of its own: the runs' --data, the results' data hash.
+    throw new UsageError("--results must name another folder than --runs");
+  }
   if (v["render-only"]) {
-    const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup;
+    // The data hash is recorded beside the setup (older setups have none: unknown).
+    const setup = JSON.parse(await Deno.readTextFile(setupPath)) as ReportSetup & {
+      data?: string;
+    };
+    const hash = setup.data ?? null;
+    await checkResultsDir(plan.resultsDir, hash);
     return await writeReport(plan, await readRows(rowsPath), {
       ...setup,
       fits: await readFits(rowsPath),
-    });
+    }, hash);
   }
+  // Everything that can be refused is checked before any training starts.
+  const hash = await splitsHash(await loadSplits(plan));
+  await checkRunsData(plan);
+  await checkResultsDir(plan.resultsDir, hash);
   const backend = await pickBackend(v.backend);
+  // Only now is anything written (the folders, the runs folder's record of its --data).
+  await requireOutput("runs", plan.runsDir, planBytes(plan), "the trained runs");
+  await requireOutput("results", plan.resultsDir, 16 << 20, "the report");
+  await recordRunsData(plan);
+  for (const dir of [plan.runsDir, plan.resultsDir]) await removeStaleTemps(dir);
   const control = { log, stop: stopOnSigint() };
-  const rows = await run(plan, backend, control);
+  const rows = await run(plan, backend, control, hash);
   if (rows === null) return log("stopped; rerun the same command to resume");
   if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
 });
@@ -99,10 +141,18 @@ function log(message: string): void {
   console.error(`[report] ${message}`);
 }
 
+// What the plan's runs write, with the GPT-2 vocabulary as an upper bound of the compact one.
+function planBytes(plan: ExperimentPlan): number {
+  const { dModel, nLayer, nHead, nCtx } = plan.lm;
+  const config = gptConfig("tiny", { vocabSize: 50257, dModel, nLayer, nHead, nCtx });
+  return lmRunBytes(config) + 2 * editorRunBytes(config, defaultEditorConfig(nLayer));
+}
+
 async function run(
   plan: ExperimentPlan,
   backend: Backend,
   control: RunControl,
+  hash: string,
 ): Promise<ResultRow[] | null> {
   const runs = await counterFactRuns(plan, backend, control);
   if (runs === null) return null;
@@ -189,14 +239,20 @@ async function run(
     fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };
-  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), setup);
-  await writeReport(plan, rows, setup);
+  await writeJsonAtomic(runPath(plan.runsDir, "setup.json"), { ...setup, data: hash });
+  await writeReport(plan, rows, setup, hash);
   return rows;
 }
 
-async function writeReport(plan: ExperimentPlan, rows: ResultRow[], setup: ReportSetup) {
+async function writeReport(
+  plan: ExperimentPlan,
+  rows: ResultRow[],
+  setup: ReportSetup,
+  hash: string | null,
+) {
   const out = (name: string): string => runPath(plan.resultsDir, name);
   await Deno.mkdir(plan.resultsDir, { recursive: true });
+  await recordResultsData(plan.resultsDir, hash);
   await writeJsonAtomic(out("counterfact.json"), rows);
   await writeFileAtomic(out("counterfact.md"), markdownReport(rows, setup));
   await writeFileAtomic(out("counterfact.html"), htmlReport(rows, setup));

@@ -16,6 +16,7 @@ import {
   oneOf,
   pickBackend,
   r4,
+  RANGES,
   runCli,
   stopOnSigint,
 } from "../../examples/_cli/mod.ts";
@@ -43,11 +44,11 @@ await runCli(async () => {
     },
   });
   if (v.help) return console.log(HELP);
-  const dInner = int("d-inner", v["d-inner"], 2048);
+  const dInner = int("d-inner", v["d-inner"], 2048, 1, 1 << 20);
   const name = oneOf("editor", v.editor!, ["malmen", "mend"] as const);
   const budget = {
-    lmMinutes: num("lm-minutes", v["lm-minutes"], 12),
-    metaMinutes: num("meta-minutes", v["meta-minutes"], 12),
+    lmMinutes: num("lm-minutes", v["lm-minutes"], 12, RANGES.positive),
+    metaMinutes: num("meta-minutes", v["meta-minutes"], 12, RANGES.positive),
     nEdits: int("n-edits", v["n-edits"], 384),
   };
   const backend = await pickBackend(v.backend);

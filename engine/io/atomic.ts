@@ -5,7 +5,9 @@
  * The data goes to a temporary file in the target's directory (a rename is only atomic within one
  * file system), is flushed with fsync, and is then renamed over the target. On failure the
  * temporary file is removed and the target is left untouched. A process killed before the rename
- * can leave a `.<name>.<random>.tmp` file behind, but never a damaged target.
+ * can leave a `.<name>.<pid>-<random>.tmp` file behind, but never a damaged target; the next
+ * writer of the folder removes such leftovers with {@linkcode removeStaleTemps}. A failed write
+ * names its target (an OS error such as "No space left on device" does not).
  * @module
  */
 
@@ -30,6 +32,16 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Flush file contents and the directory entry to disk; default `true`. Disable only for scratch data. */
   fsync?: boolean;
+  /**
+   * Never replace an existing target: the complete file is hard-linked into place instead of
+   * renamed, and an existing target fails with `Deno.errors.AlreadyExists` (default false).
+   * For append-only logs. Symlinks are not followed then.
+   */
+  createNew?: boolean;
+}
+
+function alreadyExists(path: string): Error {
+  return new Deno.errors.AlreadyExists(`"${path}" already exists and is never overwritten`);
 }
 
 /** Options for {@linkcode writeJsonAtomic}. */
@@ -49,10 +61,94 @@ function toBytes(chunk: unknown): Uint8Array {
   );
 }
 
-function tempPathFor(target: string): string {
+/**
+ * A fresh temporary path beside `target`: `.<name>.<pid>-<random>.tmp`, the writer's process id
+ * in base 36 so that leftovers of a killed writer can be told from live ones.
+ * @param target The file the temporary one will replace.
+ * @returns The temporary path (in the same folder, so a rename is atomic).
+ */
+export function tempPathFor(target: string): string {
   const random = crypto.getRandomValues(new Uint32Array(2));
-  const tag = `${Deno.pid.toString(36)}${random[0].toString(36)}${random[1].toString(36)}`;
+  const tag = `${Deno.pid.toString(36)}-${random[0].toString(36)}${random[1].toString(36)}`;
   return join(dirname(target), `.${basename(target)}.${tag}.tmp`);
+}
+
+// `.<name>.<pid>-<random>.tmp`; the older `.<name>.<random>.tmp` form has no dash.
+const TEMP_NAME = /^\..+\.([0-9a-z]+)(-[0-9a-z]+)?\.tmp$/;
+
+/**
+ * Whether a process of this machine is alive. Known only where `/proc` exists (Linux); elsewhere
+ * every process is assumed alive, so nothing of a live writer is ever removed.
+ * @param pid Process id.
+ */
+export function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the temporary files that killed writers left in a folder (and its sub-folders): those
+ * of processes no longer alive, and those of the older naming without a process id. Call it when
+ * starting to write a folder that no one else writes (e.g. under a {@linkcode lockDir} lock).
+ * @param dir The folder (a missing one is fine).
+ * @returns The paths removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return removed;
+    throw namingFile(e, dir, "read");
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory) {
+      removed.push(...await removeStaleTemps(path));
+      continue;
+    }
+    const m = TEMP_NAME.exec(e.name);
+    if (m === null || !e.isFile) continue;
+    if (m[2] !== undefined && processAlive(parseInt(m[1], 36))) continue;
+    await Deno.remove(path).then(() => removed.push(path), () => {});
+  }
+  return removed;
+}
+
+// An error of the operating system: one of Deno's error classes, or an error with an errno code.
+function isOsError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  if (typeof (error as { code?: unknown }).code === "string") return true;
+  return Object.values(Deno.errors).some((C) => error instanceof C);
+}
+
+/**
+ * The same error with the file named: OS errors of a write (e.g. "No space left on device (os
+ * error 28)") do not say which file. Keeps the error's class and `code`; other errors (a
+ * producer's own, an argument error) and messages that already name the file are returned as
+ * they are.
+ * @param error What was thrown.
+ * @param path The file.
+ * @param verb What was being done (default "write").
+ */
+export function namingFile(error: unknown, path: string, verb = "write"): unknown {
+  if (!isOsError(error) || error.message.includes(path)) return error;
+  const Ctor = error.constructor as new (message: string, options?: ErrorOptions) => Error;
+  const named = new Ctor(`Cannot ${verb} "${path}": ${error.message}`, { cause: error });
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) Object.assign(named, { code });
+  return named;
 }
 
 /** Resolves symlinks so the link's target file is replaced, not the link itself. */
@@ -155,12 +251,21 @@ export async function writeFileAtomic(
   data: AtomicData,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const target = await resolveTarget(path);
+  const target = options.createNew ? path : await resolveTarget(path);
   const dir = dirname(target);
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw namingFile(error, dir, "create the folder");
+  }
   const mode = options.mode ?? await existingMode(target);
   const temp = tempPathFor(target);
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
+  } catch (error) {
+    throw namingFile(error, path);
+  }
   let closed = false;
   try {
     if (data instanceof Uint8Array || typeof data === "string") {
@@ -177,11 +282,18 @@ export async function writeFileAtomic(
     if (options.fsync !== false) await file.sync();
     file.close();
     closed = true;
-    await Deno.rename(temp, target);
+    if (options.createNew) {
+      await Deno.link(temp, target).catch((e) => {
+        throw e instanceof Deno.errors.AlreadyExists ? alreadyExists(path) : e;
+      });
+      await Deno.remove(temp);
+    } else {
+      await Deno.rename(temp, target);
+    }
   } catch (error) {
     if (!closed) file.close();
     await Deno.remove(temp).catch(() => {});
-    throw error;
+    throw namingFile(error, path);
   }
   if (options.fsync !== false) await syncDirectory(dir);
 }
@@ -203,12 +315,21 @@ export function writeFileAtomicSync(
   data: AtomicDataSync,
   options: AtomicWriteOptions = {},
 ): void {
-  const target = resolveTargetSync(path);
+  const target = options.createNew ? path : resolveTargetSync(path);
   const dir = dirname(target);
-  Deno.mkdirSync(dir, { recursive: true });
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw namingFile(error, dir, "create the folder");
+  }
   const mode = options.mode ?? existingModeSync(target);
   const temp = tempPathFor(target);
-  const file = Deno.openSync(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
+  } catch (error) {
+    throw namingFile(error, path);
+  }
   let closed = false;
   try {
     if (data instanceof Uint8Array || typeof data === "string") {
@@ -222,7 +343,16 @@ export function writeFileAtomicSync(
     if (options.fsync !== false) file.syncSync();
     file.close();
     closed = true;
-    Deno.renameSync(temp, target);
+    if (options.createNew) {
+      try {
+        Deno.linkSync(temp, target);
+      } catch (e) {
+        throw e instanceof Deno.errors.AlreadyExists ? alreadyExists(path) : e;
+      }
+      Deno.removeSync(temp);
+    } else {
+      Deno.renameSync(temp, target);
+    }
   } catch (error) {
     if (!closed) file.close();
     try {
@@ -230,7 +360,7 @@ export function writeFileAtomicSync(
     } catch {
       // Already gone or never fully created; nothing else to clean up.
     }
-    throw error;
+    throw namingFile(error, path);
   }
   if (options.fsync !== false) syncDirectorySync(dir);
 }

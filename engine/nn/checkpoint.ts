@@ -1,12 +1,24 @@
 /**
  * Checkpoints as safetensors files (atomic writes): module parameters, and AdamW state for
  * `--resume`. Values are stored as F32; the CPU backend's float64 values are rounded on save.
+ * A checkpoint holding NaN or ±Inf is never written, and is refused on load unless asked for
+ * (to inspect a diverged run).
  * @module
  */
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../io/safetensors.ts";
 import type { AdamW } from "./adamw.ts";
+import { assertFinite } from "./finite.ts";
 import type { HostTensor } from "./host_io.ts";
 import type { LoadOptions, LoadReport, Module } from "./module.ts";
+
+/** Options of {@linkcode loadModule}. */
+export interface CheckpointLoadOptions extends LoadOptions {
+  /**
+   * Load NaN and ±Inf values too (default false: such a file is refused with an error naming
+   * the tensor), e.g. to inspect a run that diverged.
+   */
+  allowNonFinite?: boolean;
+}
 
 /** Metadata key naming what an optimizer file holds. */
 const FORMAT_KEY = "format";
@@ -34,23 +46,38 @@ export async function saveModule(
   entries.forEach(([name, t], i) => {
     tensors.set(name, { dtype: "F32", shape: [...t.shape], data: f32(values[i]) });
   });
+  refuseNonFinite(tensors, `Refusing to write "${path}"`);
   await writeSafetensors(path, tensors, metadata);
+}
+
+function refuseNonFinite(tensors: ReadonlyMap<string, HostTensor>, context: string): void {
+  assertFinite([...tensors].map(([name, t]) => [`tensor "${name}"`, t.data] as const), context);
 }
 
 /**
  * Loads parameters saved by {@linkcode saveModule} (or any safetensors file with matching names
- * and shapes) into a module, in place.
+ * and shapes) into a module, in place. A file with NaN or ±Inf values is refused (the module is
+ * left untouched) unless `options.allowNonFinite` is set.
  * @param path Source file.
- * @returns The file's metadata and the missing/unexpected names.
+ * @returns The file's metadata, the missing/unexpected names, and the decoded tensors (e.g. to
+ *   hash what was loaded without reading it back).
  */
 export async function loadModule(
   module: Module,
   path: string,
-  options: LoadOptions = {},
-): Promise<LoadReport & { metadata: Record<string, string> }> {
+  options: CheckpointLoadOptions = {},
+): Promise<
+  LoadReport & { metadata: Record<string, string>; tensors: Map<string, SafeTensor> }
+> {
   const { tensors, metadata } = await readSafetensors(path);
+  if (!options.allowNonFinite) {
+    refuseNonFinite(
+      tensors,
+      `"${path}" holds non-finite values (a diverged or damaged checkpoint; load it anyway for inspection with allowNonFinite, --allow-non-finite in the CLIs)`,
+    );
+  }
   const report = module.loadStateDict(tensors, options);
-  return { ...report, metadata };
+  return { ...report, metadata, tensors };
 }
 
 /**
@@ -69,6 +96,7 @@ export async function saveOptimizer(
   for (const [name, t] of state.tensors) {
     tensors.set(name, { dtype: "F32", shape: [...t.shape], data: f32(t.data) });
   }
+  refuseNonFinite(tensors, `Refusing to write "${path}"`);
   await writeSafetensors(path, tensors, {
     ...metadata,
     [FORMAT_KEY]: ADAMW_FORMAT,

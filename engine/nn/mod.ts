@@ -20,3 +20,6 @@ export type { ArenaOptions } from "./arena.ts";
 export type { HostTensor } from "./host_io.ts";
 export { clipGradNorm } from "./clip.ts";
 export { loadModule, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.ts";
+export type { CheckpointLoadOptions } from "./checkpoint.ts";
+export { assertFinite, countNonFinite, NonFiniteError } from "./finite.ts";
+export type { NonFiniteCount } from "./finite.ts";

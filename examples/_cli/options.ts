@@ -1,9 +1,14 @@
 /**
- * What every program takes and how it ends: `--backend` and `--help`, number flags with errors
- * that name the flag, a stop flag for Ctrl-C, and one error line (no stack) with a non-zero exit.
+ * What every program takes and how it ends: `--backend` and `--help`, number flags checked
+ * against their ranges up front with errors that name the flag and the range, a stop flag for
+ * Ctrl-C, and one error line (no stack) with a non-zero exit.
  * @module
  */
 import { type Backend, CPU, initWebGpu } from "../../engine/backend.ts";
+import { describeRange, inRange, type Range } from "../../malmen/ranges.ts";
+
+export { RANGES } from "../../malmen/ranges.ts";
+export type { Range } from "../../malmen/ranges.ts";
 
 /** Options every CLI takes: `--backend webgpu|cpu` and `--help`. */
 export const COMMON_OPTIONS = {
@@ -38,31 +43,58 @@ export async function pickBackend(name: string | undefined): Promise<Backend> {
 }
 
 /**
- * Parses a number flag.
+ * Parses a number flag and checks it against its range: the one check every number flag goes
+ * through, so each error names the flag and the range (`--lr must be a number > 0 and ≤ 1, got
+ * "1e6"`).
  * @param name Flag name (for the error).
  * @param value Raw value.
- * @param fallback Default.
+ * @param fallback Default (used as is when the flag is absent).
+ * @param range Allowed values (default: any finite number).
  */
-export function num(name: string, value: string | undefined, fallback: number): number {
+export function num(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  range: Range = {},
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${value}"`);
+  if (value.trim() === "" || !inRange(n, range)) {
+    throw new UsageError(`--${name} must be ${describeRange(range)}, got "${value}"`);
+  }
   return n;
 }
 
 /**
- * Parses a flag that must be an integer ≥ `min`.
+ * Parses a number flag that may be absent (no default): undefined then.
+ * @param name Flag name (for the error).
+ * @param value Raw value.
+ * @param range Allowed values.
+ */
+export function optionalNum(
+  name: string,
+  value: string | undefined,
+  range: Range = {},
+): number | undefined {
+  return value === undefined ? undefined : num(name, value, 0, range);
+}
+
+/**
+ * Parses a flag that must be an integer ≥ `min` (and ≤ `max`).
  * @param name Flag name (for the error).
  * @param value Raw value.
  * @param fallback Default.
  * @param min Smallest allowed value (default 1).
+ * @param max Largest allowed value (default none).
  */
-export function int(name: string, value: string | undefined, fallback: number, min = 1): number {
-  const n = num(name, value, fallback);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
+export function int(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min = 1,
+  max?: number,
+): number {
+  return num(name, value, fallback, { integer: true, min, max });
 }
 
 /**
@@ -73,7 +105,7 @@ export function int(name: string, value: string | undefined, fallback: number, m
 export function intList(name: string, value: string): number[] {
   return value.split(",").map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 1) {
+    if (s.trim() === "" || !inRange(n, { integer: true, min: 1 })) {
       throw new UsageError(`--${name} must list positive integers, got "${s}"`);
     }
     return n;
@@ -128,7 +160,11 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
   } catch (e) {
     const debug = Deno.env.get("ENGINE_DEBUG") === "1";
     console.error(`error: ${debug ? (e as Error).stack : (e as Error).message}`);
-    Deno.exit(e instanceof UsageError ? 2 : 1);
+    // parseArgs' own errors (an unknown flag, a missing value) are usage errors too.
+    const code = (e as { code?: unknown }).code;
+    const usage = e instanceof UsageError ||
+      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
+    Deno.exit(usage ? 2 : 1);
   }
 }
 

@@ -11,7 +11,8 @@ import { addInto } from "../../engine/ops/elementwise.ts";
 import { keep } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
-import { loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
+import { type CheckpointLoadOptions, loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
+import { assertFinite } from "../../engine/nn/finite.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import { upload } from "../../engine/alloc.ts";
 import { fmtShape } from "../../engine/shape.ts";
@@ -26,7 +27,11 @@ import { clearShifts, setShift } from "../algorithm/shifts.ts";
 import { aggregateRows } from "../algorithm/stream.ts";
 import { SUM } from "../algorithm/sum_aggregation.ts";
 import type { EditRequest } from "../eval/requests.ts";
+import { checkMadeFor, type Hash, identityOf, type ProvenanceOptions } from "../lm/identity.ts";
 import type { Editor, EditorConfig, EditorName } from "./editor.ts";
+
+/** Options of {@linkcode HyperEditor.load}. */
+export type EditorLoadOptions = ProvenanceOptions & Pick<CheckpointLoadOptions, "allowNonFinite">;
 
 /** How each hyper-network editor folds its rows into one shift per layer. */
 const AGGREGATIONS: Record<"malmen" | "mend", Aggregation> = { malmen: RIDGE, mend: SUM };
@@ -71,15 +76,22 @@ export class HyperEditor implements Editor {
    * Measured on the world (BENCHMARKS.md): 2 passes help at m = 64 and trade LS for ES at 512.
    */
   editPasses = 1;
+  /**
+   * The identity of the LM this editor is made for (recorded by `save`, checked by `load`), or
+   * null when unknown.
+   */
+  readonly lm: Hash | null;
 
   /**
    * Creates an editor with a fresh (identity) hyper-network for a model.
    * @param name `malmen` or `mend`.
-   * @param model The LM to be edited (for shapes and backend).
+   * @param model The LM to be edited (for shapes and backend; its identity, when known, is
+   *   recorded as the one the editor is made for).
    */
   constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
     this.name = name;
     this.config = config;
+    this.lm = identityOf(model);
     this.aggregation = AGGREGATIONS[name];
     const d = model.config.dModel;
     this.net = new HyperNetwork({
@@ -193,13 +205,18 @@ export class HyperEditor implements Editor {
   }
 
   /**
-   * Saves the hyper-network, its normaliser and the settings into a folder (atomic writes).
+   * Saves the hyper-network, its normaliser, the settings and the LM identity into a folder
+   * (atomic writes). Non-finite weights or statistics are refused before anything is written.
    * @param dir Destination folder.
    */
   async save(dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
-    await saveModule(this.net, `${dir}/editor.safetensors`, { editor: this.name });
     const stats = await this.net.normalizer.saveState();
+    assertFinite(
+      [["normaliser mean", stats.mean], ["normaliser m2", stats.m2], ["normaliser std", stats.std]],
+      `Refusing to write "${dir}/normalizer.json"`,
+    );
+    await saveModule(this.net, `${dir}/editor.safetensors`, { editor: this.name });
     await writeJsonAtomic(`${dir}/normalizer.json`, {
       count: stats.count,
       mean: Array.from(stats.mean),
@@ -218,24 +235,57 @@ export class HyperEditor implements Editor {
       }
       await writeSafetensors(`${dir}/${KEY_MOMENTS_FILE}`, entries);
     }
-    await writeJsonAtomic(`${dir}/editor.json`, { name: this.name, config: this.config });
+    await writeJsonAtomic(`${dir}/editor.json`, {
+      name: this.name,
+      config: this.config,
+      lm: this.lm,
+    });
+  }
+
+  /**
+   * Reads the LM identity an editor folder records (null for folders saved before editors
+   * recorded it).
+   * @param dir An editor (checkpoint) folder.
+   */
+  static async madeFor(dir: string): Promise<Hash | null> {
+    const meta = await readJson(`${dir}/editor.json`) as { lm?: Hash | null };
+    return meta.lm ?? null;
   }
 
   /**
    * Loads an editor saved by {@linkcode HyperEditor.save}; its normaliser is frozen.
    * @param dir Source folder.
-   * @param model The LM it edits.
+   * @param model The LM it edits: it must be the one the editor was made for (when both
+   *   identities are known), unless `options.force`.
+   * @param options `force` to use it with another LM; `allowNonFinite` to load a diverged one.
+   * @throws {ProvenanceError} When the editor was made for another LM.
    */
-  static async load(dir: string, model: GPT): Promise<HyperEditor> {
-    const meta = await readJson(`${dir}/editor.json`) as { name: string; config: EditorConfig };
+  static async load(
+    dir: string,
+    model: GPT,
+    options: EditorLoadOptions = {},
+  ): Promise<HyperEditor> {
+    const meta = await readJson(`${dir}/editor.json`) as {
+      name: string;
+      config: EditorConfig;
+      lm?: Hash | null;
+    };
     if (meta.name !== "malmen" && meta.name !== "mend") {
       throw new TypeError(
         `${dir}/editor.json: field "name" must be "malmen" or "mend", got "${meta.name}"`,
       );
     }
+    checkMadeFor(`The editor in "${dir}"`, meta.lm, model, options);
     const editor = new HyperEditor(meta.name, model, meta.config);
-    await loadModule(editor.net, `${dir}/editor.safetensors`);
-    editor.net.normalizer.loadState(await readJson(`${dir}/normalizer.json`) as NormalizerState);
+    await loadModule(editor.net, `${dir}/editor.safetensors`, options);
+    const stats = await readJson(`${dir}/normalizer.json`) as NormalizerState;
+    if (!options.allowNonFinite) {
+      assertFinite(
+        [["mean", stats.mean], ["m2", stats.m2], ["std", stats.std]],
+        `"${dir}/normalizer.json" holds non-finite values`,
+      );
+    }
+    editor.net.normalizer.loadState(stats);
     editor.net.normalizer.frozen = true;
     if (editor.usesKeyPrior) await editor.loadKeyMoments(dir);
     return editor;

@@ -2,12 +2,16 @@
  * Meta-training a hyper-network editor: each step edits `nEdits` training facts at
  * once and learns from the edited model's paraphrase loss and locality KL; every `valEvery`
  * steps the editor edits held-out facts from the unedited model and ES/GS/LS are measured.
- * Checkpoints are atomic and resumable.
+ * Checkpoints are atomic and resumable. As for the LM: one writer per run folder, the folder
+ * records the hash of its facts (a resume on other facts is refused) and the LM it is made for
+ * (a resume or `initFrom` with another LM is refused), and a NaN or ±Inf meta-loss or gradient
+ * norm stops the run naming the step, before anything of it is saved.
  * @module
  */
 import { AdamW } from "../../engine/nn/adamw.ts";
 import { loadOptimizer, saveOptimizer } from "../../engine/nn/checkpoint.ts";
-import { writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { removeStaleTemps, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { lockDir } from "../../engine/io/lock.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { PromptAnswer } from "../../engine/models/gpt/batch.ts";
 import { keySecondMoments } from "../algorithm/key_prior.ts";
@@ -20,7 +24,17 @@ import { metaStep } from "../algorithm/scheduler.ts";
 import type { EditRequest } from "../eval/requests.ts";
 import { applyShifts, revertShifts } from "./journal.ts";
 import { scoreRequests, type ScoreSummary, selectionScore, summarize } from "../eval/metrics.ts";
-import { latestCheckpoint, runPath, writeBestCheckpoint, writeCheckpoint } from "../lm/run_dir.ts";
+import {
+  checkRunData,
+  clearCheckpoints,
+  latestCheckpoint,
+  readRunJson,
+  runPath,
+  writeBestCheckpoint,
+} from "../lm/run_dir.ts";
+import { guardFailure, guardSave, guardStep, saveGuarded } from "../lm/guard.ts";
+import { checkMadeFor, dataHash } from "../lm/identity.ts";
+import { RANGES, requireInRange } from "../ranges.ts";
 
 /** Options of {@linkcode trainEditor}. */
 export interface EditorTrainOptions {
@@ -69,6 +83,8 @@ export interface EditorTrainOptions {
   onStep?: (info: EditorStepInfo) => void;
   /** Set `requested` to stop after the current step with a checkpoint. */
   stop?: { requested: boolean };
+  /** Resume or start from an editor made for another LM (default false: refused). */
+  force?: boolean;
 }
 
 /** Progress of meta-training. */
@@ -137,8 +153,51 @@ export async function validateEditor(
  * @param train Training facts.
  * @param val Validation facts.
  * @returns The editor and its history.
+ * @throws {RangeError} On an option out of its range, before anything is written.
+ * @throws {LockedError} When another process trains into `outDir`.
+ * @throws {OtherDataError} When resuming a run of other facts.
+ * @throws {ProvenanceError} When resuming (or starting from) an editor of another LM.
+ * @throws {NonFiniteError} When meta-training diverges (naming the step).
  */
 export async function trainEditor(
+  model: GPT,
+  train: readonly EditRequest[],
+  val: readonly EditRequest[],
+  options: EditorTrainOptions,
+): Promise<EditorTrainResult> {
+  const { count } = RANGES;
+  requireInRange("trainEditor()", {
+    nEdits: [options.nEdits, count],
+    steps: [options.steps, RANGES.countOrZero],
+    metaLr: [options.metaLr, RANGES.lr],
+    valEvery: [options.valEvery, count],
+    valEdits: [options.valEdits, count],
+    maxSeconds: [options.maxSeconds, RANGES.positive],
+    seed: [options.seed, RANGES.seed],
+  });
+  const lock = await lockDir(options.outDir, `meta-training ${options.editor}`);
+  try {
+    await removeStaleTemps(options.outDir);
+    return await metaTrain(model, train, val, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * The facts a meta-training run is trained and selected on, as one hash (`data.json`): their
+ * records and token ids (so the same records under another tokenizer differ too).
+ * @param train Training facts.
+ * @param val Validation facts.
+ */
+export function editorDataHash(
+  train: readonly EditRequest[],
+  val: readonly EditRequest[],
+): Promise<string> {
+  return dataHash({ train, val });
+}
+
+async function metaTrain(
   model: GPT,
   train: readonly EditRequest[],
   val: readonly EditRequest[],
@@ -156,116 +215,145 @@ export async function trainEditor(
   model.setTrainable(false);
   const editor = new HyperEditor(o.editor, model, o.config);
   const optimizer = new AdamW(editor.net, { lr: o.metaLr, weightDecay: 0, maxGradNorm: 1 });
-  let state = {
-    step: 0,
-    seconds: 0,
-    history: [] as EditorHistoryPoint[],
-    bestScore: -1,
-  };
-  await Deno.mkdir(o.outDir, { recursive: true });
-  const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
-  if (latest !== null) {
-    await loadModule(editor.net, runPath(latest.folder, "editor.safetensors"));
-    editor.net.normalizer.loadState(
-      JSON.parse(
-        await Deno.readTextFile(runPath(latest.folder, "normalizer.json")),
-      ) as NormalizerState,
-    );
-    await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
-    state = {
+  try {
+    let state = {
+      step: 0,
+      seconds: 0,
+      history: [] as EditorHistoryPoint[],
       bestScore: -1,
-      ...JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))),
     };
-    if (editor.usesKeyPrior) await editor.loadKeyMoments(latest.folder);
-  } else if (o.initFrom !== undefined) {
-    const from = await HyperEditor.load(o.initFrom, model);
-    editor.net.loadStateDict(from.net.stateDict());
-    editor.net.normalizer.loadState(await from.net.normalizer.saveState());
-    from.dispose();
-  }
-  if (editor.usesKeyPrior && editor.keyMoments === null) {
-    if (o.keyPriorFacts === undefined) {
-      throw new Error("config.keyPrior > 0 needs keyPriorFacts (the LM's own training facts)");
+    const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
+    await checkRunData(o.outDir, await editorDataHash(train, val), { fresh: latest === null });
+    const guard = { what: "Meta-training", dir: o.outDir, saved: latest?.step ?? null };
+    if (latest !== null) {
+      checkMadeFor(
+        `The editor run in "${o.outDir}"`,
+        await HyperEditor.madeFor(latest.folder),
+        model,
+        o,
+      );
+      await loadModule(editor.net, runPath(latest.folder, "editor.safetensors"));
+      editor.net.normalizer.loadState(
+        await readRunJson<NormalizerState>(runPath(latest.folder, "normalizer.json")),
+      );
+      await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
+      state = {
+        bestScore: -1,
+        // Older runs have no bestScore.
+        ...await readRunJson<Omit<typeof state, "bestScore">>(
+          runPath(latest.folder, "state.json"),
+        ),
+      };
+      if (editor.usesKeyPrior) await editor.loadKeyMoments(latest.folder);
+    } else if (o.initFrom !== undefined) {
+      const from = await HyperEditor.load(o.initFrom, model, o);
+      editor.net.loadStateDict(from.net.stateDict());
+      editor.net.normalizer.loadState(await from.net.normalizer.saveState());
+      from.dispose();
     }
-    editor.setKeyMoments(
-      keySecondMoments(model, o.keyPriorFacts, o.config.layers, o.config.lmBatch),
-    );
-  }
-  const save = (): Promise<string> =>
-    writeCheckpoint(o.outDir, state.step, async (folder) => {
-      await editor.save(folder);
-      await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
-      await writeJsonAtomic(runPath(folder, "state.json"), state);
-    });
-  const start = performance.now();
-  const base = state.seconds;
-  const elapsed = (): number => base + (performance.now() - start) / 1000;
-  let interrupted = false;
-  let lastVal: ScoreSummary | null = null;
-  // Checkpoint selection on the validation split: the best editor is kept apart.
-  const keepIfBest = async (val: ScoreSummary): Promise<void> => {
-    const score = selectionScore(val);
-    if (score <= state.bestScore) return;
-    state.bestScore = score;
-    await writeBestCheckpoint(o.outDir, state.step, (folder) => editor.save(folder));
-  };
-  // One draw per epoch (an epoch spans several steps when nEdits < the training facts).
-  let cached = { epoch: 0, facts: train };
-  const epochFacts = (epoch: number): readonly EditRequest[] => {
-    if (epoch === 0 || o.resample === undefined) return train;
-    if (cached.epoch !== epoch) {
-      const facts = o.resample(epoch);
-      if (facts.length < o.nEdits) {
-        throw new RangeError(
-          `resample(${epoch}) gave ${facts.length} facts, fewer than ${o.nEdits}`,
-        );
+    // A fresh run replaces what the folder held (after `initFrom`, which may lie inside it).
+    if (latest === null) await clearCheckpoints(o.outDir);
+    if (editor.usesKeyPrior && editor.keyMoments === null) {
+      if (o.keyPriorFacts === undefined) {
+        throw new Error("config.keyPrior > 0 needs keyPriorFacts (the LM's own training facts)");
       }
-      cached = { epoch, facts };
+      editor.setKeyMoments(
+        keySecondMoments(model, o.keyPriorFacts, o.config.layers, o.config.lmBatch),
+      );
     }
-    return cached.facts;
-  };
-  while (state.step < total) {
-    const epoch = Math.floor(state.step / stepsPerEpoch);
-    const pool = epochFacts(epoch);
-    const order = Array.from({ length: pool.length }, (_, i) => i);
-    createRng((o.seed * 104729 + epoch) >>> 0).shuffle(order);
-    const s = state.step % stepsPerEpoch;
-    const facts = order.slice(s * o.nEdits, (s + 1) * o.nEdits).map((i) => pool[i]);
-    const r = await metaStep(model, editor, optimizer, facts);
-    state.step++;
-    const point: EditorHistoryPoint = { step: state.step, loss: r.loss };
-    if (state.step % o.valEvery === 0 || state.step === total) {
+    const save = () =>
+      saveGuarded(guard, state.step, async (folder) => {
+        await editor.save(folder);
+        await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
+        await writeJsonAtomic(runPath(folder, "state.json"), state);
+      });
+    const start = performance.now();
+    const base = state.seconds;
+    const elapsed = (): number => base + (performance.now() - start) / 1000;
+    let interrupted = false;
+    let lastVal: ScoreSummary | null = null;
+    // Checkpoint selection on the validation split: the best editor is kept apart.
+    const keepIfBest = async (val: ScoreSummary): Promise<void> => {
+      const score = selectionScore(val);
+      if (score <= state.bestScore) return;
+      state.bestScore = score;
+      await guardSave(
+        state.step,
+        guard,
+        () => writeBestCheckpoint(o.outDir, state.step, (folder) => editor.save(folder)),
+      );
+    };
+    // One draw per epoch (an epoch spans several steps when nEdits < the training facts).
+    let cached = { epoch: 0, facts: train };
+    const epochFacts = (epoch: number): readonly EditRequest[] => {
+      if (epoch === 0 || o.resample === undefined) return train;
+      if (cached.epoch !== epoch) {
+        const facts = o.resample(epoch);
+        if (facts.length < o.nEdits) {
+          throw new RangeError(
+            `resample(${epoch}) gave ${facts.length} facts, fewer than ${o.nEdits}`,
+          );
+        }
+        cached = { epoch, facts };
+      }
+      return cached.facts;
+    };
+    while (state.step < total) {
+      const epoch = Math.floor(state.step / stepsPerEpoch);
+      const pool = epochFacts(epoch);
+      const order = Array.from({ length: pool.length }, (_, i) => i);
+      createRng((o.seed * 104729 + epoch) >>> 0).shuffle(order);
+      const s = state.step % stepsPerEpoch;
+      const facts = order.slice(s * o.nEdits, (s + 1) * o.nEdits).map((i) => pool[i]);
+      // Non-finite weights can also fail a step (e.g. the ridge solve's factorisation): said so.
+      const explain = (e: unknown) => guardFailure(state.step + 1, guard, e, editor.net);
+      const r = await metaStep(model, editor, optimizer, facts).catch(explain);
+      state.step++;
+      const norm = await optimizer.lastGradNorm.item();
+      guardStep(state.step, { "meta-loss": r.loss, "gradient norm": norm }, guard);
+      const point: EditorHistoryPoint = { step: state.step, loss: r.loss };
+      if (state.step % o.valEvery === 0 || state.step === total) {
+        lastVal = await validateEditor(model, editor, valSet).catch(explain);
+        point.val = lastVal;
+      }
+      state.history.push(point);
+      o.onStep?.({ step: state.step, total, loss: r.loss, val: lastVal, seconds: elapsed() });
+      if (point.val) {
+        state.seconds = elapsed();
+        await keepIfBest(point.val);
+        await save();
+      }
+      if (o.stop?.requested) {
+        interrupted = true;
+        break;
+      }
+      if (o.maxSeconds !== undefined && elapsed() > o.maxSeconds) break;
+    }
+    if (lastVal === null || state.history.at(-1)?.val === undefined) {
       lastVal = await validateEditor(model, editor, valSet);
-      point.val = lastVal;
+      state.history.push({
+        step: state.step,
+        loss: state.history.at(-1)?.loss ?? NaN,
+        val: lastVal,
+      });
+      await keepIfBest(lastVal);
     }
-    state.history.push(point);
-    o.onStep?.({ step: state.step, total, loss: r.loss, val: lastVal, seconds: elapsed() });
-    if (point.val) {
-      state.seconds = elapsed();
-      await keepIfBest(point.val);
-      await save();
-    }
-    if (o.stop?.requested) {
-      interrupted = true;
-      break;
-    }
-    if (o.maxSeconds !== undefined && elapsed() > o.maxSeconds) break;
+    state.seconds = elapsed();
+    await save();
+    optimizer.dispose();
+    editor.net.normalizer.frozen = true;
+    return {
+      editor,
+      steps: state.step,
+      seconds: state.seconds,
+      history: state.history,
+      val: lastVal,
+      interrupted,
+    };
+  } catch (e) {
+    // A diverged or failed run leaves no tensors behind.
+    optimizer.dispose();
+    editor.dispose();
+    throw e;
   }
-  if (lastVal === null || state.history.at(-1)?.val === undefined) {
-    lastVal = await validateEditor(model, editor, valSet);
-    state.history.push({ step: state.step, loss: state.history.at(-1)?.loss ?? NaN, val: lastVal });
-    await keepIfBest(lastVal);
-  }
-  state.seconds = elapsed();
-  await save();
-  optimizer.dispose();
-  editor.net.normalizer.frozen = true;
-  return {
-    editor,
-    steps: state.step,
-    seconds: state.seconds,
-    history: state.history,
-    val: lastVal,
-    interrupted,
-  };
 }

@@ -1,10 +1,11 @@
 /**
  * Editing and scoring one batch of facts: score the unedited model, compute the shifts with
- * memory and time measured, apply them, score again.
+ * memory and time measured, check that they are finite, apply them, score again.
  * @module
  */
 import { sync } from "../../engine/backend.ts";
 import { memoryStats, peakRssBytes, resetPeakMemory } from "../../engine/memory.ts";
+import { assertFinite } from "../../engine/nn/finite.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { Editor } from "../editors/editor.ts";
@@ -45,6 +46,7 @@ export interface EditOutcome extends EditScores {
  * call `revertShifts(model)` to undo.
  * @param scoreBefore Also score the unedited model (default true).
  * @returns Scores, time, memory and the shifts.
+ * @throws {NonFiniteError} When a shift holds NaN or ±Inf (nothing is applied).
  */
 export async function editAndScore(
   model: GPT,
@@ -63,6 +65,7 @@ export async function editAndScore(
     rss: peakRssBytes() / 2 ** 20,
     gpu: memoryStats(model.backend).peakLiveBytes / 2 ** 20,
   };
+  await requireFiniteShifts(editor.name, shifts);
   applyShifts(model, shifts);
   const perRequest = await scoreRequests(model, requests);
   return {
@@ -95,6 +98,21 @@ export async function scoreEdit(
   revertShifts(model);
   for (const t of shifts.values()) t.dispose();
   return scores;
+}
+
+// A diverged editor or LM gives NaN shifts, and every metric of a NaN model reads as 0: stop.
+async function requireFiniteShifts(name: string, shifts: Map<number, Tensor>): Promise<void> {
+  const entries = [...shifts];
+  const values = await Promise.all(entries.map(([, t]) => t.toArray()));
+  try {
+    assertFinite(
+      entries.map(([layer], i) => [`the shift of layer ${layer}`, values[i]] as const),
+      `The ${name} edit produced non-finite shifts (did the editor or the LM diverge?)`,
+    );
+  } catch (e) {
+    for (const t of shifts.values()) t.dispose();
+    throw e;
+  }
 }
 
 function emptyScores(): RequestScores {

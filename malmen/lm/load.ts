@@ -1,6 +1,7 @@
 /**
  * Loading a trained language model from its run directory (config, tokenizer, latest
- * checkpoint).
+ * checkpoint), with its identity (a hash of config, tokenizer and weights) computed from what was
+ * loaded.
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
@@ -9,6 +10,7 @@ import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
 import { loadModule } from "../../engine/nn/checkpoint.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { tokenizerFromJSON } from "../../engine/models/tokenizer/json.ts";
+import { type Hash, lmIdentity, setIdentity } from "./identity.ts";
 import { latestCheckpoint, runPath } from "./run_dir.ts";
 
 /** A loaded LM run. */
@@ -19,6 +21,17 @@ export interface LoadedLm {
   tokenizer: Tokenizer;
   /** Step of the checkpoint. */
   step: number;
+  /** The model's identity (also remembered for `identityOf(model)`). */
+  identity: Hash;
+}
+
+/** Options of {@linkcode loadLmRun}. */
+export interface LmLoadOptions {
+  /**
+   * Load a checkpoint holding NaN or ±Inf values, for inspection (default false: refused with
+   * an error naming the tensor).
+   */
+  allowNonFinite?: boolean;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -29,7 +42,7 @@ async function readJson(path: string): Promise<unknown> {
     if (e instanceof Deno.errors.NotFound) {
       throw new Error(`"${path}" not found: train a model first (deno task train)`);
     }
-    throw e;
+    throw new Error(`Cannot read "${path}": ${(e as Error).message}`, { cause: e });
   }
   try {
     return JSON.parse(text);
@@ -42,9 +55,14 @@ async function readJson(path: string): Promise<unknown> {
  * Loads the latest checkpoint of an LM run.
  * @param dir The run directory written by `trainLm`.
  * @param backend Where to put the model.
- * @returns Model, tokenizer and step.
+ * @param options `allowNonFinite` to load a diverged checkpoint.
+ * @returns Model, tokenizer, step and identity.
  */
-export async function loadLmRun(dir: string, backend: Backend): Promise<LoadedLm> {
+export async function loadLmRun(
+  dir: string,
+  backend: Backend,
+  options: LmLoadOptions = {},
+): Promise<LoadedLm> {
   const latest = await latestCheckpoint(dir);
   if (latest === null) {
     throw new Error(`"${dir}" has no checkpoint (latest.json missing): train a model first`);
@@ -54,7 +72,19 @@ export async function loadLmRun(dir: string, backend: Backend): Promise<LoadedLm
     await readJson(runPath(latest.folder, "tokenizer.json")),
   );
   const model = new GPT(config, { backend, initialize: false });
-  await loadModule(model, runPath(latest.folder, "model.safetensors"));
-  model.setTrainable(false);
-  return { model, tokenizer, step: latest.step };
+  try {
+    const { tensors } = await loadModule(
+      model,
+      runPath(latest.folder, "model.safetensors"),
+      options,
+    );
+    model.setTrainable(false);
+    const names = [...model.stateDict().keys()];
+    const identity = await lmIdentity(config, tokenizer, names.map((n) => [n, tensors.get(n)!]));
+    setIdentity(model, identity);
+    return { model, tokenizer, step: latest.step, identity };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }

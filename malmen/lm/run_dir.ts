@@ -37,8 +37,7 @@ export async function writeCheckpoint(
 ): Promise<string> {
   const rel = `checkpoints/step-${String(step).padStart(7, "0")}`;
   const folder = runPath(dir, rel);
-  await Deno.mkdir(folder, { recursive: true });
-  await write(folder);
+  await fillFolder(folder, write);
   await writeJsonAtomic(
     runPath(dir, "latest.json"),
     { checkpoint: rel, step } satisfies LatestPointer,
@@ -92,8 +91,7 @@ export async function writeBestCheckpoint(
   const previous = await bestCheckpoint(dir);
   const rel = `checkpoints/best-${String(step).padStart(7, "0")}`;
   const folder = runPath(dir, rel);
-  await Deno.mkdir(folder, { recursive: true });
-  await write(folder);
+  await fillFolder(folder, write);
   await writeJsonAtomic(
     runPath(dir, "best.json"),
     { checkpoint: rel, step } satisfies LatestPointer,
@@ -102,6 +100,19 @@ export async function writeBestCheckpoint(
     await Deno.remove(previous.folder, { recursive: true }).catch(() => {});
   }
   return folder;
+}
+
+// A checkpoint folder is complete or absent: a failed write (a full disk, non-finite weights)
+// removes what it began, unless the folder is the one a pointer names already.
+async function fillFolder(folder: string, write: (folder: string) => Promise<void>): Promise<void> {
+  const existed = await Deno.stat(folder).then(() => true, () => false);
+  await Deno.mkdir(folder, { recursive: true });
+  try {
+    await write(folder);
+  } catch (e) {
+    if (!existed) await Deno.remove(folder, { recursive: true }).catch(() => {});
+    throw e;
+  }
 }
 
 async function readPointer(
@@ -130,9 +141,101 @@ async function readPointer(
 }
 
 /**
+ * Removes a run's checkpoints and pointers (`latest.json`, `best.json`), before a run starts
+ * afresh in the folder: a new run's first checkpoints would otherwise sort below the old ones,
+ * and an old `best.json` would outlive its run.
+ */
+export async function clearCheckpoints(dir: string): Promise<void> {
+  for (const name of ["latest.json", "best.json", "checkpoints"]) {
+    await Deno.remove(runPath(dir, name), { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
+
+/**
+ * Reads a JSON file of a run; a missing, unreadable or damaged file is reported by path.
+ * @param path The file.
+ */
+export async function readRunJson<T>(path: string): Promise<T> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`Cannot read "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new TypeError(`"${path}" is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
  * Writes a text file into the run directory atomically.
  * @param text Contents.
  */
 export async function writeRunFile(dir: string, name: string, text: string): Promise<void> {
   await writeFileAtomic(runPath(dir, name), text);
+}
+
+/** A run folder's record of the data it was trained on (`{ "data": "sha256:…" }`). */
+export const DATA_FILE = "data.json";
+
+/** A run is about to be continued or reused with data other than its own. */
+export class OtherDataError extends Error {
+  /**
+   * Creates the error.
+   * @param message Names the folder, both hashes and the way out.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "OtherDataError";
+  }
+}
+
+/**
+ * The data hash a run folder records, or null when it records none (a new folder, or a run from
+ * before runs recorded their data).
+ */
+export async function runDataHash(dir: string): Promise<string | null> {
+  const path = runPath(dir, DATA_FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
+  }
+  try {
+    const data = JSON.parse(text).data;
+    if (typeof data === "string") return data;
+  } catch { /* reported below */ }
+  throw new TypeError(`${path}: expected { "data": "sha256:…" }`);
+}
+
+/**
+ * Checks that a run folder was trained on the data of `hash` (a folder that records none passes),
+ * then records it. With `fresh` (training from scratch into the folder) the old record is
+ * replaced instead of compared.
+ * @param hash The data's hash (`dataHash` of its corpus or records).
+ * @param options `fresh`: the run starts afresh; `write`: record the hash (default true).
+ * @throws {OtherDataError} When the folder records other data and the run is not fresh.
+ */
+export async function checkRunData(
+  dir: string,
+  hash: string,
+  options: { fresh?: boolean; write?: boolean } = {},
+): Promise<void> {
+  const have = await runDataHash(dir);
+  if (have !== null && have !== hash && !options.fresh) {
+    throw new OtherDataError(
+      `"${dir}" holds a run trained on other data (${runPath(dir, DATA_FILE)}: ${
+        have.slice(0, 19)
+      }…, this data: ${hash.slice(0, 19)}…): retrain, or name another run folder`,
+    );
+  }
+  if ((options.write ?? true) && have !== hash) {
+    await writeJsonAtomic(runPath(dir, DATA_FILE), { data: hash });
+  }
 }

@@ -11,7 +11,8 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import { Gpt2Tokenizer } from "../../engine/models/tokenizer/gpt2.ts";
 import { loadHfTokenizer, writeHfVocabulary } from "../../engine/models/tokenizer/hf_tokenizer.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
-import { type LoadedLm, loadLmRun } from "./load.ts";
+import { identify } from "./identity.ts";
+import { type LmLoadOptions, type LoadedLm, loadLmRun } from "./load.ts";
 
 /** The prefix that marks an HF GPT-2 directory on the command line. */
 export const HF_PREFIX = "hf:";
@@ -46,19 +47,28 @@ export function lmSourceLabel(source: LmSource): string {
 }
 
 /**
- * Loads a language model, frozen, with its tokenizer.
+ * Loads a language model, frozen, with its tokenizer and its identity (a hash of configuration,
+ * tokenizer and weights, also remembered for `identityOf(model)`): the same LM gives the same
+ * identity whether it is read from a run or from an HF directory it was written to.
  * @param source A run directory (its latest checkpoint) or an HF GPT-2 directory.
  * @param backend Where the parameters go.
- * @returns Model, tokenizer and checkpoint step (0 for an HF directory).
+ * @param options `allowNonFinite` to load a diverged run checkpoint.
+ * @returns Model, tokenizer, checkpoint step (0 for an HF directory) and identity.
  */
-export async function loadLm(source: LmSource, backend: Backend): Promise<LoadedLm> {
-  if (source.kind === "run") return await loadLmRun(source.dir, backend);
+export async function loadLm(
+  source: LmSource,
+  backend: Backend,
+  options: LmLoadOptions = {},
+): Promise<LoadedLm> {
+  if (source.kind === "run") return await loadLmRun(source.dir, backend, options);
   const dir = source.dir.replace(/\/+$/, "");
   const { model, extra } = await loadCheckpoint(dir, { backend });
   try {
     const tokenizer = await loadHfTokenizer(dir, model.config.vocabSize, extra.tokenizer);
     model.setTrainable(false);
-    return { model, tokenizer, step: 0 };
+    // From the loaded weights (one readback), as a run's identity is from its file.
+    const identity = await identify(model, tokenizer);
+    return { model, tokenizer, step: 0, identity };
   } catch (e) {
     model.dispose();
     throw e;
@@ -74,7 +84,8 @@ export async function loadLm(source: LmSource, backend: Backend): Promise<Loaded
  * @param dir The directory (created if missing).
  * @param model The model (fold any shifts into it first: shifts are not saved).
  * @param tokenizer Its tokenizer.
- * @param extra More facts for `extra` (e.g. which editor changed the weights).
+ * @param extra More facts for `extra` (e.g. which editor changed the weights, `edited_from`: the
+ * identity of the LM it was edited from).
  */
 export async function saveHfLm(
   dir: string,

@@ -1,7 +1,10 @@
 /**
  * Training the language model that MALMEN edits: shuffled LM batches, AdamW with warm-up and
  * cosine decay, losses read back only every few steps, answer accuracy measured on the device,
- * resumable atomic checkpoints, and a clean stop on Ctrl-C.
+ * resumable atomic checkpoints, and a clean stop on Ctrl-C. One writer per run folder (a lock
+ * file); the folder records its training data's hash, so a resume on other data is refused; a
+ * NaN or ±Inf loss or gradient norm stops the run naming the step, and nothing non-finite is
+ * ever saved.
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
@@ -21,12 +24,22 @@ import {
   saveOptimizer,
 } from "../../engine/nn/checkpoint.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
-import { writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { removeStaleTemps, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { lockDir } from "../../engine/io/lock.ts";
 import { createRng, type Rng } from "../data/prng.ts";
 import { encodeFact, type LmCorpus } from "./corpus.ts";
 import { meanAccuracy } from "./evaluate.ts";
 import { lrAt } from "./schedule.ts";
-import { latestCheckpoint, runPath, writeCheckpoint } from "./run_dir.ts";
+import {
+  checkRunData,
+  clearCheckpoints,
+  latestCheckpoint,
+  readRunJson,
+  runPath,
+} from "./run_dir.ts";
+import { RANGES, requireInRange } from "../ranges.ts";
+import { guardStep, saveGuarded } from "./guard.ts";
+import { dataHash, type Hash, identify } from "./identity.ts";
 
 /** Options of {@linkcode trainLm}. */
 export interface LmTrainOptions {
@@ -128,6 +141,8 @@ export interface LmTrainResult {
   history: HistoryPoint[];
   /** Whether the run stopped early on Ctrl-C. */
   interrupted: boolean;
+  /** The trained model's identity (config, tokenizer, weights), as `loadLmRun` computes it. */
+  identity: Hash;
 }
 
 interface RunState {
@@ -138,13 +153,53 @@ interface RunState {
 
 /**
  * Trains (or resumes) a GPT on a corpus until the answer accuracy target, the epoch limit or the
- * time limit is reached. Writes `config.json`, `tokenizer.json` and checkpoints into `outDir`.
+ * time limit is reached. Writes `config.json`, `tokenizer.json`, `data.json` and checkpoints into
+ * `outDir`, holding its write lock meanwhile.
  * @param corpus Training texts and scored facts.
  * @param tokenizer The tokenizer (saved with the model).
  * @param options Hyper-parameters, limits and callbacks.
  * @returns The model and its final accuracies.
+ * @throws {RangeError} On an option out of its range, before anything is written.
+ * @throws {LockedError} When another process trains into `outDir`.
+ * @throws {OtherDataError} When resuming a run of other data.
+ * @throws {NonFiniteError} When training diverges (naming the step; the last checkpoint stays).
  */
 export async function trainLm(
+  corpus: LmCorpus,
+  tokenizer: Tokenizer,
+  options: LmTrainOptions,
+): Promise<LmTrainResult> {
+  checkLmOptions(options);
+  const lock = await lockDir(options.outDir, "training a language model");
+  try {
+    await removeStaleTemps(options.outDir);
+    return await train(corpus, tokenizer, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+function checkLmOptions(o: LmTrainOptions): void {
+  const { count, countOrZero, positive, weight } = RANGES;
+  requireInRange("trainLm()", {
+    seed: [o.seed, RANGES.seed],
+    batchSize: [o.batchSize, count],
+    lr: [o.lr, RANGES.lr],
+    warmup: [o.warmup, countOrZero],
+    weightDecay: [o.weightDecay, weight],
+    maxEpochs: [o.maxEpochs, count],
+    maxSeconds: [o.maxSeconds, positive],
+    targetAccuracy: [o.targetAccuracy, {}],
+    logEvery: [o.logEvery, count],
+    evalEvery: [o.evalEvery, count],
+    evalSample: [o.evalSample, count],
+    answerWeight: [o.answerWeight, weight],
+    lmWeight: [o.lmWeight, weight],
+    checkpointEvery: [o.checkpointEvery, { min: 0 }],
+  });
+}
+
+async function train(
   corpus: LmCorpus,
   tokenizer: Tokenizer,
   options: LmTrainOptions,
@@ -193,123 +248,137 @@ export async function trainLm(
 
   const model = new GPT(config, { seed: o.seed, backend: o.backend });
   const optimizer = new AdamW(model, { lr: o.lr, weightDecay: o.weightDecay, maxGradNorm: 1 });
-  const stepsPerEpoch = Math.ceil(sequences.length / o.batchSize);
-  const totalSteps = stepsPerEpoch * o.maxEpochs;
-  const schedule = { lr: o.lr, minLr: o.lr / 10, warmup: o.warmup, total: totalSteps };
-  let state: RunState = { step: 0, seconds: 0, history: [] };
+  try {
+    const stepsPerEpoch = Math.ceil(sequences.length / o.batchSize);
+    const totalSteps = stepsPerEpoch * o.maxEpochs;
+    const schedule = { lr: o.lr, minLr: o.lr / 10, warmup: o.warmup, total: totalSteps };
+    let state: RunState = { step: 0, seconds: 0, history: [] };
 
-  await Deno.mkdir(o.outDir, { recursive: true });
-  const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
-  if (latest !== null) {
-    await loadModule(model, runPath(latest.folder, "model.safetensors"));
-    await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
-    state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json")));
-  }
-  await writeJsonAtomic(runPath(o.outDir, "config.json"), config);
-  await writeJsonAtomic(runPath(o.outDir, "tokenizer.json"), tokenizer.toJSON());
+    const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
+    await checkRunData(o.outDir, await dataHash(corpus), { fresh: latest === null });
+    if (latest === null) await clearCheckpoints(o.outDir);
+    const guard = { what: "Training", dir: o.outDir, saved: latest?.step ?? null };
+    if (latest !== null) {
+      await loadModule(model, runPath(latest.folder, "model.safetensors"));
+      await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
+      state = await readRunJson<RunState>(runPath(latest.folder, "state.json"));
+    }
+    await writeJsonAtomic(runPath(o.outDir, "config.json"), config);
+    await writeJsonAtomic(runPath(o.outDir, "tokenizer.json"), tokenizer.toJSON());
 
-  const save = (): Promise<string> =>
-    writeCheckpoint(o.outDir, state.step, async (folder) => {
-      await saveModule(model, runPath(folder, "model.safetensors"));
-      await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
-      await writeJsonAtomic(runPath(folder, "config.json"), config);
-      await writeJsonAtomic(runPath(folder, "tokenizer.json"), tokenizer.toJSON());
-      await writeJsonAtomic(runPath(folder, "state.json"), state);
-    });
-
-  const start = performance.now();
-  const baseSeconds = state.seconds;
-  const elapsed = (): number => baseSeconds + (performance.now() - start) / 1000;
-  let lastSave = performance.now();
-  let loss = state.history.at(-1)?.loss ?? NaN;
-  let accuracy = NaN;
-  let interrupted = false;
-
-  for (let epoch = Math.floor(state.step / stepsPerEpoch); epoch < o.maxEpochs; epoch++) {
-    // The order depends only on (seed, epoch), so a resumed run sees the same batches.
-    const batches = epochBatches(
-      sequences.map((q) => q.length),
-      o.batchSize,
-      createRng((o.seed * 7919 + epoch) >>> 0),
-      o.bucketByLength,
-    );
-    for (let s = state.step - epoch * stepsPerEpoch; s < stepsPerEpoch; s++) {
-      const picked = batches[s];
-      const batch = o.lmWeight > 0
-        ? lmBatch(picked.map((i) => sequences[i]), { backend: o.backend })
-        : null;
-      const answers = o.answerWeight > 0 || batch === null
-        ? editBatch(picked.map((i) => encoded[i]), { backend: o.backend })
-        : null;
-      optimizer.lr = lrAt(schedule, state.step);
-      const logStep = (state.step + 1) % o.logEvery === 0;
-      const l = tidy(() => {
-        optimizer.zeroGrad();
-        let out: Tensor;
-        if (batch === null) {
-          // Answers only: logits at the answer positions alone.
-          const a = answers!;
-          out = lmLoss(model.forward(a.ids, { at: a.positions }), a.targets);
-        } else {
-          // Both batches share inputs (prompt ++ answer[:-1] is the LM input minus its last
-          // token), so one forward serves both losses.
-          const logits = model.forward(batch.ids);
-          out = mul(lmLoss(logits, batch.labels), o.lmWeight);
-          if (answers !== null) {
-            const t = answers.length;
-            const lg = t === batch.length
-              ? logits
-              : slice(logits, [0, 0, 0], [logits.shape[0], t, logits.shape[2]]);
-            out = add(out, mul(lmLoss(lg, answers.labels), o.answerWeight));
-          }
-        }
-        out.backward();
-        optimizer.step();
-        return logStep ? keep(out) : null;
+    const save = () =>
+      saveGuarded(guard, state.step, async (folder) => {
+        await saveModule(model, runPath(folder, "model.safetensors"));
+        await saveOptimizer(optimizer, runPath(folder, "optimizer.safetensors"));
+        await writeJsonAtomic(runPath(folder, "config.json"), config);
+        await writeJsonAtomic(runPath(folder, "tokenizer.json"), tokenizer.toJSON());
+        await writeJsonAtomic(runPath(folder, "state.json"), state);
       });
-      if (batch !== null) disposeBatch(batch);
-      if (answers !== null) disposeBatch(answers);
-      state.step++;
-      if (l !== null) {
-        loss = (await l.toArray())[0];
-        l.dispose();
-        state.history.push({ step: state.step, loss });
+
+    const start = performance.now();
+    const baseSeconds = state.seconds;
+    const elapsed = (): number => baseSeconds + (performance.now() - start) / 1000;
+    let lastSave = performance.now();
+    let loss = state.history.at(-1)?.loss ?? NaN;
+    let accuracy = NaN;
+    let interrupted = false;
+
+    for (let epoch = Math.floor(state.step / stepsPerEpoch); epoch < o.maxEpochs; epoch++) {
+      // The order depends only on (seed, epoch), so a resumed run sees the same batches.
+      const batches = epochBatches(
+        sequences.map((q) => q.length),
+        o.batchSize,
+        createRng((o.seed * 7919 + epoch) >>> 0),
+        o.bucketByLength,
+      );
+      for (let s = state.step - epoch * stepsPerEpoch; s < stepsPerEpoch; s++) {
+        const picked = batches[s];
+        const batch = o.lmWeight > 0
+          ? lmBatch(picked.map((i) => sequences[i]), { backend: o.backend })
+          : null;
+        const answers = o.answerWeight > 0 || batch === null
+          ? editBatch(picked.map((i) => encoded[i]), { backend: o.backend })
+          : null;
+        optimizer.lr = lrAt(schedule, state.step);
+        const logStep = (state.step + 1) % o.logEvery === 0;
+        const l = tidy(() => {
+          optimizer.zeroGrad();
+          let out: Tensor;
+          if (batch === null) {
+            // Answers only: logits at the answer positions alone.
+            const a = answers!;
+            out = lmLoss(model.forward(a.ids, { at: a.positions }), a.targets);
+          } else {
+            // Both batches share inputs (prompt ++ answer[:-1] is the LM input minus its last
+            // token), so one forward serves both losses.
+            const logits = model.forward(batch.ids);
+            out = mul(lmLoss(logits, batch.labels), o.lmWeight);
+            if (answers !== null) {
+              const t = answers.length;
+              const lg = t === batch.length
+                ? logits
+                : slice(logits, [0, 0, 0], [logits.shape[0], t, logits.shape[2]]);
+              out = add(out, mul(lmLoss(lg, answers.labels), o.answerWeight));
+            }
+          }
+          out.backward();
+          optimizer.step();
+          return logStep ? keep(out) : null;
+        });
+        if (batch !== null) disposeBatch(batch);
+        if (answers !== null) disposeBatch(answers);
+        state.step++;
+        if (l !== null) {
+          // The gradient norm comes back in the same readback as the loss.
+          const [lv, gn] = await Promise.all([l.toArray(), optimizer.lastGradNorm.toArray()]);
+          l.dispose();
+          loss = lv[0];
+          guardStep(state.step, { loss, "gradient norm": gn[0] }, guard);
+          state.history.push({ step: state.step, loss });
+        }
+        o.onStep?.({ step: state.step, total: totalSteps, epoch, loss, accuracy });
+        if (o.stop?.requested) {
+          interrupted = true;
+          break;
+        }
+        if (elapsed() > o.maxSeconds) break;
+        if ((performance.now() - lastSave) / 1000 > o.checkpointEvery) {
+          state.seconds = elapsed();
+          await save();
+          lastSave = performance.now();
+        }
       }
-      o.onStep?.({ step: state.step, total: totalSteps, epoch, loss, accuracy });
-      if (o.stop?.requested) {
-        interrupted = true;
-        break;
-      }
-      if (elapsed() > o.maxSeconds) break;
-      if ((performance.now() - lastSave) / 1000 > o.checkpointEvery) {
-        state.seconds = elapsed();
-        await save();
-        lastSave = performance.now();
+      if (interrupted || elapsed() > o.maxSeconds) break;
+      if ((epoch + 1) % o.evalEvery === 0) {
+        accuracy = await meanAccuracy(model, evalPairs);
+        state.history.push({ step: state.step, loss, accuracy });
+        o.onStep?.({ step: state.step, total: totalSteps, epoch, loss, accuracy });
+        if (accuracy >= o.targetAccuracy) break;
       }
     }
-    if (interrupted || elapsed() > o.maxSeconds) break;
-    if ((epoch + 1) % o.evalEvery === 0) {
-      accuracy = await meanAccuracy(model, evalPairs);
-      state.history.push({ step: state.step, loss, accuracy });
-      o.onStep?.({ step: state.step, total: totalSteps, epoch, loss, accuracy });
-      if (accuracy >= o.targetAccuracy) break;
-    }
+    const answerAcc = await meanAccuracy(model, factPairs);
+    const paraphraseAcc = await meanAccuracy(model, paraphrasePairs);
+    state.seconds = elapsed();
+    await save();
+    optimizer.dispose();
+    const identity = await identify(model, tokenizer);
+    return {
+      model,
+      facts: factPairs.length,
+      answerAcc,
+      paraphraseAcc,
+      seconds: state.seconds,
+      steps: state.step,
+      history: state.history,
+      interrupted,
+      identity,
+    };
+  } catch (e) {
+    // A diverged or failed run leaves no tensors behind.
+    optimizer.dispose();
+    model.dispose();
+    throw e;
   }
-  const answerAcc = await meanAccuracy(model, factPairs);
-  const paraphraseAcc = await meanAccuracy(model, paraphrasePairs);
-  state.seconds = elapsed();
-  await save();
-  optimizer.dispose();
-  return {
-    model,
-    facts: factPairs.length,
-    answerAcc,
-    paraphraseAcc,
-    seconds: state.seconds,
-    steps: state.step,
-    history: state.history,
-    interrupted,
-  };
 }
 
 /**

@@ -1,15 +1,18 @@
 /**
  * Load-or-train: a run folder whose training finished (`done.json`) is loaded; otherwise it is
  * trained, resuming what an interrupted run left. An editor run is always used at the
- * checkpoint chosen on the validation split (`best.json`), never at its last step.
+ * checkpoint chosen on the validation split (`best.json`), never at its last step. A run is
+ * reused only for the data it was trained on (its `data.json`), and an editor only with the LM it
+ * was made for.
  * @module
  */
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
-import { HyperEditor } from "../editors/hyper.ts";
+import { type EditorLoadOptions, HyperEditor } from "../editors/hyper.ts";
 import {
+  editorDataHash,
   type EditorHistoryPoint,
   type EditorTrainOptions,
   trainEditor,
@@ -17,8 +20,15 @@ import {
 import type { ScoreSummary } from "../eval/metrics.ts";
 import type { EditRequest } from "../eval/requests.ts";
 import type { LmCorpus } from "../lm/corpus.ts";
+import { dataHash } from "../lm/identity.ts";
 import { loadLmRun } from "../lm/load.ts";
-import { bestCheckpoint, latestCheckpoint, runPath } from "../lm/run_dir.ts";
+import {
+  bestCheckpoint,
+  checkRunData,
+  latestCheckpoint,
+  readRunJson,
+  runPath,
+} from "../lm/run_dir.ts";
 import { type HistoryPoint, type LmTrainOptions, trainLm } from "../lm/train.ts";
 
 /** Marker written when a run's training finished (not interrupted). */
@@ -93,6 +103,7 @@ export async function lmRun(
     }
     return { model: r.model, tokenizer, done, history: r.history, interrupted: r.interrupted };
   }
+  await checkRunData(dir, await dataHash(data.corpus), { write: false });
   options.log?.(`reusing the language model in ${dir}`);
   const loaded = await loadLmRun(dir, options.backend);
   const state = await readState<{ history: HistoryPoint[] }>(dir);
@@ -154,24 +165,27 @@ export async function editorRun(
     r.editor.dispose();
     await writeJsonAtomic(runPath(dir, DONE_FILE), { steps: r.steps, seconds: r.seconds });
   } else {
+    await checkRunData(dir, await editorDataHash(train, val), { write: false });
     options.log?.(`reusing the ${options.editor} editor in ${dir}`);
   }
-  return { ...(await loadEditorRun(dir, model)), interrupted: false };
+  return { ...(await loadEditorRun(dir, model, options)), interrupted: false };
 }
 
 /**
  * Loads an editor run at its best validation checkpoint (else its latest), without training.
  * @param dir The run folder (a checkpoint folder itself is also accepted).
- * @param model The LM it edits.
+ * @param model The LM it edits (the one it was made for, unless `options.force`).
+ * @param options `force`, `allowNonFinite` (see `HyperEditor.load`).
  * @returns The editor and its provenance.
  */
 export async function loadEditorRun(
   dir: string,
   model: GPT,
+  options: EditorLoadOptions = {},
 ): Promise<{ editor: HyperEditor; provenance: EditorProvenance }> {
   const latest = await latestCheckpoint(dir);
   const chosen = (await bestCheckpoint(dir)) ?? latest;
-  const editor = await HyperEditor.load(chosen?.folder ?? dir, model);
+  const editor = await HyperEditor.load(chosen?.folder ?? dir, model, options);
   const state = latest === null ? null : await readState<{
     step: number;
     seconds: number;
@@ -202,7 +216,7 @@ async function readDone<T>(dir: string): Promise<T | null> {
 async function readState<T>(dir: string): Promise<T> {
   const latest = await latestCheckpoint(dir);
   if (latest === null) throw new Error(`"${dir}" has no checkpoint (latest.json missing)`);
-  return JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))) as T;
+  return await readRunJson<T>(runPath(latest.folder, "state.json"));
 }
 
 // Reusing or resuming a run trained with another model would silently mix two experiments.

@@ -8,6 +8,7 @@ import { GPT } from "../../engine/models/gpt/model.ts";
 import { loadEditRecords } from "../../malmen/data/edit_records.ts";
 import { generateWorld } from "../../malmen/data/world.ts";
 import { foldShifts, readJournalEntry } from "../../malmen/editors/journal.ts";
+import { Journal } from "../../malmen/editors/journal_log.ts";
 import { loadLm, saveHfLm } from "../../malmen/lm/source.ts";
 import { DEFAULT_WORLD } from "../../malmen/workflows/settings.ts";
 import { tinyWorld } from "../malmen/_lm.ts";
@@ -183,16 +184,26 @@ Deno.test("an HF GPT-2 directory serves as --lm for train, edit and generate; ed
       "cpu",
     ]);
     equal(edit.code, 0, edit.err);
+    // Named after the journal event that made it: the first event, an edit of entry 1.
+    const written = `${out}/models/000001-edit-1`;
     ok(
-      edit.out.includes(`edited model: ${out}/model/ (use it with --lm hf:${out}/model)`),
+      edit.out.includes(`edited model: ${written}/ (use it with --lm hf:${written})`),
       edit.out,
     );
-    // The written model is the LM with the journal's shifts folded in (float32 in the file).
+    // The written model is the LM with the journal's shifts folded in (float32 in the file),
+    // and records, as the safetensors format does, the LM it was edited from.
     const base = await loadLm({ kind: "hf", dir: `${dir}/lm` }, CPU);
-    const edited = await loadLm({ kind: "hf", dir: `${out}/model` }, CPU);
+    const edited = await loadLm({ kind: "hf", dir: written }, CPU);
     deepStrictEqual(edited.tokenizer.toJSON(), tokenizer.toJSON());
     equal(edited.model.config.tieWordEmbeddings, false);
-    const { shifts } = await readJournalEntry(`${out}/journal.safetensors`, base.model);
+    const { extra } = JSON.parse(await Deno.readTextFile(`${written}/config.json`));
+    equal(extra.edited_from, base.identity);
+    equal(extra.journal_entries, "1");
+    equal(extra.edited_by, "malmen");
+    ok(edited.identity !== base.identity);
+    const journal = await Journal.open(out);
+    deepStrictEqual(journal.active, [1]);
+    const { shifts } = await readJournalEntry(journal.entryPath(1), base.model);
     ok(shifts.size > 0);
     const unshifted = new Map(
       await Promise.all(
@@ -213,19 +224,16 @@ Deno.test("an HF GPT-2 directory serves as --lm for train, edit and generate; ed
     }
     for (const m of [base.model, edited.model]) m.dispose();
     for (const t of shifts.values()) t.dispose();
-    const gen = await run([
-      "examples/generate.ts",
-      "--lm",
-      `hf:${out}/model`,
-      "--prompt",
-      world.edit[0].prompt,
-      "--tokens",
-      "2",
-      "--backend",
-      "cpu",
-    ]);
+    const generate = (...args: string[]) =>
+      run(["examples/generate.ts", ...args, "--tokens", "2", "--backend", "cpu"]);
+    const prompt = world.edit[0].prompt;
+    const gen = await generate("--lm", `hf:${written}`, "--prompt", prompt);
     equal(gen.code, 0, gen.err);
-    ok(gen.out.startsWith(world.edit[0].prompt), gen.out);
+    ok(gen.out.startsWith(prompt), gen.out);
+    // The HF LM with the journal's applied entries gives the written model's continuation.
+    const journaled = await generate("--lm", lm, "--journal", out, "--prompt", prompt);
+    equal(journaled.code, 0, journaled.err);
+    equal(journaled.out, gen.out);
   });
 });
 
@@ -244,6 +252,27 @@ Deno.test("`--lm hf:` without a directory and `--format` without `--write-model`
   ]);
   equal(b.code, 2);
   ok(b.err.includes("--format only applies with --write-model"), b.err);
+});
+
+Deno.test("`--lm hf:DIR` names the file an HF GPT-2 directory lacks before loading anything", async () => {
+  await withTempDir(async (dir) => {
+    const missing = (file: string) =>
+      `error: --lm: "hf:${dir}" is not a Hugging Face GPT-2 directory: "${dir}/${file}" is ` +
+      "missing (it needs config.json and model.safetensors)";
+    const gen = ["examples/generate.ts", "--lm", `hf:${dir}`, "--prompt", "x", "--backend", "cpu"];
+    const a = await run(gen);
+    equal(a.code, 2);
+    equal(a.err.trim(), missing("config.json"));
+    await Deno.writeTextFile(`${dir}/config.json`, "{}");
+    const b = await run(["examples/train.ts", "--editor", "malmen", ...gen.slice(1, 3)]);
+    equal(b.code, 2);
+    equal(b.err.trim(), missing("model.safetensors"));
+    await Deno.writeTextFile(`${dir}/model.safetensors`, "");
+    const c = await run(gen);
+    equal(c.code, 2);
+    ok(c.err.startsWith(`error: --lm: "${dir}/config.json" cannot be read: `), c.err);
+    ok(c.err.includes('field "vocab_size" must be a number'), c.err);
+  });
 });
 
 Deno.test("`deno task report --data` refuses a runs folder trained on other data", async () => {
@@ -272,5 +301,15 @@ Deno.test("`deno task report --data` refuses a runs folder trained on other data
     const world2 = await run(["bench/experiments/report.ts", "--data", "world"]);
     equal(world2.code, 2);
     ok(world2.err.includes("--data world is not accepted here"), world2.err);
+    // The runs folder's data.json names the --data, the results folder's holds a hash: never one.
+    const same = await run([
+      "bench/experiments/report.ts",
+      "--runs",
+      `${dir}/runs`,
+      "--results",
+      `${dir}/runs/`,
+    ]);
+    equal(same.code, 2);
+    equal(same.err.trim(), "error: --results must name another folder than --runs");
   });
 });

@@ -1,6 +1,6 @@
 // Tiny language models and data shared by the MALMEN tests.
 import { CPU } from "../../engine/backend.ts";
-import { gptConfig } from "../../engine/models/gpt/config.ts";
+import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
 import { buildCompactTokenizer } from "../../engine/models/tokenizer/compact.ts";
 import { loadGpt2Tokenizer } from "../../engine/models/tokenizer/gpt2.ts";
@@ -40,4 +40,19 @@ export async function tinyWorld(): Promise<
   const corpus = worldCorpus(world);
   const tokenizer = buildCompactTokenizer(await loadGpt2Tokenizer(), corpusTexts(corpus));
   return { world, corpus, tokenizer };
+}
+
+/**
+ * The one-block GPT (d 8, two heads, context 24) the training tests train on `tinyWorld()`.
+ * @param tokenizer The world's tokenizer (its vocabulary size).
+ */
+export function tinyLmConfig(tokenizer: Tokenizer): GPTConfig {
+  return gptConfig({
+    vocabSize: tokenizer.vocabSize,
+    nCtx: 24,
+    dModel: 8,
+    nLayer: 1,
+    nHead: 2,
+    layerNormEps: 1e-5,
+  });
 }

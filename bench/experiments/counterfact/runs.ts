@@ -2,11 +2,10 @@
 // the FT learning rate — reused from the plan's runs folder when present, trained (or resumed)
 // when not, through the load-or-train workflows. Every selection looks at the validation split.
 import type { Backend } from "../../../engine/backend.ts";
-import { writeJsonAtomic } from "../../../engine/io/atomic.ts";
 import type { GPT } from "../../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
 import { createRng } from "../../../malmen/data/prng.ts";
-import { dataSpecLabel, loadDataSplits } from "../../../malmen/data/data_source.ts";
+import { loadDataSplits } from "../../../malmen/data/data_source.ts";
 import type { EditRecord } from "../../../malmen/data/edit_record.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { FtEditor } from "../../../malmen/editors/ft.ts";
@@ -77,7 +76,6 @@ export async function counterFactRuns(
   control: RunControl,
 ): Promise<CounterFactRuns | null> {
   const splits = await loadSplits(plan);
-  await checkData(plan);
   const all = [...splits.train, ...splits.val, ...splits.edit];
   const setup = await counterFactSetup(all);
   const size = plan.lm;
@@ -121,33 +119,6 @@ export async function counterFactRuns(
     val: toRequests(tokenizer, splits.val, n),
     edits,
   };
-}
-
-// The runs folder records which data its runs were trained on: runs of other records would be
-// measured on facts they never learned. Folders from before the record hold CounterFact runs.
-async function checkData(plan: ExperimentPlan): Promise<void> {
-  const path = runPath(plan.runsDir, "data.json");
-  const want = dataSpecLabel(plan.data);
-  let have: string | undefined;
-  let whence = path;
-  try {
-    have = (JSON.parse(await Deno.readTextFile(path)) as { data?: string }).data;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${path}: ${(e as Error).message}`);
-    const trained = await Deno.stat(runPath(plan.runsDir, "lm")).then(() => true, () => false);
-    have = trained ? "counterfact" : want;
-    whence = "no data.json: runs from before it was recorded are CounterFact's";
-    if (have === want) {
-      await Deno.mkdir(plan.runsDir, { recursive: true });
-      await writeJsonAtomic(path, { data: want });
-    }
-  }
-  if (have !== want) {
-    throw new Error(
-      `"${plan.runsDir}" holds runs trained on --data ${have} (${whence}), not ${want}: name ` +
-        `another --runs folder`,
-    );
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 // `--lm DIR|hf:DIR`: the flag's parsing, and a model written as an HF GPT-2 directory by
-// `saveHfLm()` read back by `loadLm()` with the same tokenizer and the same logits, bit for bit.
+// `saveHfLm()` read back by `loadLm()` with the same tokenizer, the same logits, bit for bit, and
+// the identity of the weights it holds.
 import assert from "node:assert/strict";
 import { CPU } from "../../../engine/backend.ts";
 import { noGrad } from "../../../engine/autograd.ts";
@@ -8,6 +9,7 @@ import { gptConfig } from "../../../engine/models/gpt/config.ts";
 import { GPT } from "../../../engine/models/gpt/model.ts";
 import { loadGpt2Tokenizer } from "../../../engine/models/tokenizer/gpt2.ts";
 import type { Tokenizer } from "../../../engine/models/tokenizer/tokenizer.ts";
+import { identify, identityOf } from "../../../malmen/lm/identity.ts";
 import { lmSourceLabel, loadLm, parseLmSource, saveHfLm } from "../../../malmen/lm/source.ts";
 import { tinyWorld } from "../_lm.ts";
 
@@ -60,6 +62,11 @@ async function roundTrip(tokenizer: Tokenizer, tie: boolean, files: string[]): P
     const want = await noGrad(() => rounded.logits(ids)).toArray();
     const got = await noGrad(() => loaded.model.logits(ids)).toArray();
     assert.deepEqual(Array.from(got), Array.from(want));
+    // Its identity is the one of the weights it holds (float32), as a run's would be.
+    assert.match(loaded.identity, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(identityOf(loaded.model), loaded.identity);
+    assert.equal(loaded.identity, await identify(rounded, tokenizer));
+    assert.equal(loaded.identity, await identify(model, tokenizer));
     assert.equal([...loaded.model.parameters().values()].every((p) => !p.requiresGrad), true);
     for (const m of [model, rounded, loaded.model]) m.dispose();
   } finally {

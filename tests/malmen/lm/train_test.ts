@@ -9,17 +9,10 @@ import { disposeBatch, editBatch } from "../../../engine/models/gpt/batch.ts";
 import { noGrad } from "../../../engine/autograd.ts";
 import { loadLmRun } from "../../../malmen/lm/load.ts";
 import { latestCheckpoint } from "../../../malmen/lm/run_dir.ts";
-import { tinyWorld } from "../_lm.ts";
+import { tinyLmConfig, tinyWorld } from "../_lm.ts";
 
 const { corpus, tokenizer } = await tinyWorld();
-const config = gptConfig({
-  vocabSize: tokenizer.vocabSize,
-  nCtx: 24,
-  dModel: 8,
-  nLayer: 1,
-  nHead: 2,
-  layerNormEps: 1e-5,
-});
+const config = tinyLmConfig(tokenizer);
 const base = {
   config,
   backend: CPU,
