@@ -27,6 +27,7 @@ import { aggregateRows } from "../algorithm/stream.ts";
 import { SUM } from "../algorithm/sum_aggregation.ts";
 import type { EditRequest } from "../eval/requests.ts";
 import type { Editor, EditorConfig, EditorName } from "./editor.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /** How each hyper-network editor folds its rows into one shift per layer. */
 const AGGREGATIONS: Record<"malmen" | "mend", Aggregation> = { malmen: RIDGE, mend: SUM };
@@ -197,7 +198,7 @@ export class HyperEditor implements Editor {
    * @param dir Destination folder.
    */
   async save(dir: string): Promise<void> {
-    await Deno.mkdir(dir, { recursive: true });
+    await platform().mkdir(dir);
     await saveModule(this.net, `${dir}/editor.safetensors`, { editor: this.name });
     const stats = await this.net.normalizer.saveState();
     await writeJsonAtomic(`${dir}/normalizer.json`, {
@@ -270,7 +271,7 @@ export const KEY_MOMENTS_FILE = "key_moments.safetensors";
 async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
     throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
   }

@@ -21,6 +21,7 @@ import type { EditRequest } from "../eval/requests.ts";
 import { applyShifts, revertShifts } from "./journal.ts";
 import { scoreRequests, type ScoreSummary, selectionScore, summarize } from "../eval/metrics.ts";
 import { latestCheckpoint, runPath, writeBestCheckpoint, writeCheckpoint } from "../lm/run_dir.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /** Options of {@linkcode trainEditor}. */
 export interface EditorTrainOptions {
@@ -162,19 +163,19 @@ export async function trainEditor(
     history: [] as EditorHistoryPoint[],
     bestScore: -1,
   };
-  await Deno.mkdir(o.outDir, { recursive: true });
+  await platform().mkdir(o.outDir);
   const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
   if (latest !== null) {
     await loadModule(editor.net, runPath(latest.folder, "editor.safetensors"));
     editor.net.normalizer.loadState(
       JSON.parse(
-        await Deno.readTextFile(runPath(latest.folder, "normalizer.json")),
+        await platform().readTextFile(runPath(latest.folder, "normalizer.json")),
       ) as NormalizerState,
     );
     await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
     state = {
       bestScore: -1,
-      ...JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))),
+      ...JSON.parse(await platform().readTextFile(runPath(latest.folder, "state.json"))),
     };
     if (editor.usesKeyPrior) await editor.loadKeyMoments(latest.folder);
   } else if (o.initFrom !== undefined) {

@@ -10,6 +10,7 @@ import { loadModule } from "../../engine/nn/checkpoint.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { tokenizerFromJSON } from "../../engine/models/tokenizer/json.ts";
 import { latestCheckpoint, runPath } from "./run_dir.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** A loaded LM run. */
 export interface LoadedLm {
@@ -24,9 +25,9 @@ export interface LoadedLm {
 async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (isNotFound(e)) {
       throw new Error(`"${path}" not found: train a model first (deno task train)`);
     }
     throw e;

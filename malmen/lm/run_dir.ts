@@ -5,6 +5,7 @@
  * @module
  */
 import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** Where the newest complete checkpoint is. */
 export interface LatestPointer {
@@ -37,20 +38,20 @@ export async function writeCheckpoint(
 ): Promise<string> {
   const rel = `checkpoints/step-${String(step).padStart(7, "0")}`;
   const folder = runPath(dir, rel);
-  await Deno.mkdir(folder, { recursive: true });
+  await platform().mkdir(folder);
   await write(folder);
   await writeJsonAtomic(
     runPath(dir, "latest.json"),
     { checkpoint: rel, step } satisfies LatestPointer,
   );
   const all: string[] = [];
-  for await (const e of Deno.readDir(runPath(dir, "checkpoints"))) {
+  for (const e of await platform().listDir(runPath(dir, "checkpoints"))) {
     if (e.isDirectory && e.name.startsWith("step-")) all.push(e.name);
   }
   all.sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     if (`checkpoints/${old}` !== rel) {
-      await Deno.remove(runPath(dir, `checkpoints/${old}`), { recursive: true }).catch(() => {});
+      await platform().remove(runPath(dir, `checkpoints/${old}`)).catch(() => {});
     }
   }
   return folder;
@@ -92,14 +93,14 @@ export async function writeBestCheckpoint(
   const previous = await bestCheckpoint(dir);
   const rel = `checkpoints/best-${String(step).padStart(7, "0")}`;
   const folder = runPath(dir, rel);
-  await Deno.mkdir(folder, { recursive: true });
+  await platform().mkdir(folder);
   await write(folder);
   await writeJsonAtomic(
     runPath(dir, "best.json"),
     { checkpoint: rel, step } satisfies LatestPointer,
   );
   if (previous !== null && previous.folder !== folder) {
-    await Deno.remove(previous.folder, { recursive: true }).catch(() => {});
+    await platform().remove(previous.folder).catch(() => {});
   }
   return folder;
 }
@@ -110,9 +111,9 @@ async function readPointer(
 ): Promise<{ folder: string; step: number } | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(runPath(dir, name));
+    text = await platform().readTextFile(runPath(dir, name));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw e;
   }
   let p: LatestPointer;

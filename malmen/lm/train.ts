@@ -27,6 +27,7 @@ import { encodeFact, type LmCorpus } from "./corpus.ts";
 import { meanAccuracy } from "./evaluate.ts";
 import { lrAt } from "./schedule.ts";
 import { latestCheckpoint, runPath, writeCheckpoint } from "./run_dir.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /** Options of {@linkcode trainLm}. */
 export interface LmTrainOptions {
@@ -198,12 +199,12 @@ export async function trainLm(
   const schedule = { lr: o.lr, minLr: o.lr / 10, warmup: o.warmup, total: totalSteps };
   let state: RunState = { step: 0, seconds: 0, history: [] };
 
-  await Deno.mkdir(o.outDir, { recursive: true });
+  await platform().mkdir(o.outDir);
   const latest = o.resume ? await latestCheckpoint(o.outDir) : null;
   if (latest !== null) {
     await loadModule(model, runPath(latest.folder, "model.safetensors"));
     await loadOptimizer(optimizer, runPath(latest.folder, "optimizer.safetensors"));
-    state = JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json")));
+    state = JSON.parse(await platform().readTextFile(runPath(latest.folder, "state.json")));
   }
   await writeJsonAtomic(runPath(o.outDir, "config.json"), config);
   await writeJsonAtomic(runPath(o.outDir, "tokenizer.json"), tokenizer.toJSON());

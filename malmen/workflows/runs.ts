@@ -20,6 +20,7 @@ import type { LmCorpus } from "../lm/corpus.ts";
 import { loadLmRun } from "../lm/load.ts";
 import { bestCheckpoint, latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import { type HistoryPoint, type LmTrainOptions, trainLm } from "../lm/train.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** Marker written when a run's training finished (not interrupted). */
 export const DONE_FILE = "done.json";
@@ -81,7 +82,7 @@ export async function lmRun(
   await checkSameModel(dir, options);
   let done = options.retrain ? null : await readDone<LmDone>(dir);
   if (done === null) {
-    await Deno.remove(runPath(dir, DONE_FILE)).catch(() => {});
+    await platform().remove(runPath(dir, DONE_FILE)).catch(() => {});
     const { corpus, tokenizer } = data;
     options.log?.(`training the language model on ${corpus.training.length} texts into ${dir}`);
     const r = await trainLm(corpus, tokenizer, { ...options, resume: !options.retrain });
@@ -140,7 +141,7 @@ export async function editorRun(
 ): Promise<EditorRun> {
   const dir = options.outDir;
   if (options.retrain || (await readDone(dir)) === null) {
-    await Deno.remove(runPath(dir, DONE_FILE)).catch(() => {});
+    await platform().remove(runPath(dir, DONE_FILE)).catch(() => {});
     options.log?.(`meta-training ${options.editor} on ${train.length} facts into ${dir}`);
     const r = await trainEditor(model, train, val, { ...options, resume: !options.retrain });
     if (r.interrupted) {
@@ -192,9 +193,9 @@ export async function loadEditorRun(
 
 async function readDone<T>(dir: string): Promise<T | null> {
   try {
-    return JSON.parse(await Deno.readTextFile(runPath(dir, DONE_FILE))) as T;
+    return JSON.parse(await platform().readTextFile(runPath(dir, DONE_FILE))) as T;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw new Error(`${runPath(dir, DONE_FILE)}: ${(e as Error).message}`);
   }
 }
@@ -202,7 +203,7 @@ async function readDone<T>(dir: string): Promise<T | null> {
 async function readState<T>(dir: string): Promise<T> {
   const latest = await latestCheckpoint(dir);
   if (latest === null) throw new Error(`"${dir}" has no checkpoint (latest.json missing)`);
-  return JSON.parse(await Deno.readTextFile(runPath(latest.folder, "state.json"))) as T;
+  return JSON.parse(await platform().readTextFile(runPath(latest.folder, "state.json"))) as T;
 }
 
 // Reusing or resuming a run trained with another model would silently mix two experiments.
@@ -210,7 +211,7 @@ async function checkSameModel(dir: string, options: LmTrainOptions & RunOptions)
   if (options.retrain) return;
   let text: string;
   try {
-    text = await Deno.readTextFile(runPath(dir, "config.json"));
+    text = await platform().readTextFile(runPath(dir, "config.json"));
   } catch {
     return;
   }
