@@ -181,3 +181,41 @@ export async function pictureStats(
     return { width: bitmap.width, height: bitmap.height, colours, ink };
   })()`);
 }
+
+/** What {@linkcode askEditRevert} saw. */
+export interface FlowResult {
+  /** The answer before the edit. */
+  before: string;
+  /** After it. */
+  after: string;
+  /** After reverting the entry. */
+  reverted: string;
+  /** After re-applying it. */
+  reapplied: string;
+  /** The entry's id. */
+  entry: string;
+  /** The page's summary of the edit. */
+  summary: string;
+}
+
+/**
+ * The app's round trip: ask, upload the records and edit them all at once, ask again, revert
+ * the entry and ask, re-apply it and ask, then revert it again (the model is left as found).
+ * @throws {Error} With the page's message when a step fails.
+ */
+export async function askEditRevert(
+  page: CdpPage,
+  o: { prompt: string; records: readonly unknown[]; editor: string },
+): Promise<FlowResult> {
+  const before = await ask(page, o.prompt);
+  const error = await upload(page, "facts.json", JSON.stringify(o.records));
+  if (error) throw new Error(`The upload was refused: ${error}`);
+  const { entry, summary } = await edit(page, o.editor);
+  const after = await ask(page, o.prompt);
+  await toggleEntry(page, entry, "revert");
+  const reverted = await ask(page, o.prompt);
+  await toggleEntry(page, entry, "apply");
+  const reapplied = await ask(page, o.prompt);
+  await toggleEntry(page, entry, "revert");
+  return { before, after, reverted, reapplied, entry, summary };
+}

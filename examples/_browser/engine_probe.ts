@@ -67,7 +67,7 @@ export async function engineProbe(backend: Backend): Promise<ProbeValues> {
   const ops = tidy(() => {
     const y = matmul(a, b);
     const normed = layerNorm(y, gamma, beta);
-    const probs = softmax(gelu(normed), -1);
+    const probs = softmax(gelu(normed));
     const loss = crossEntropy(mul(y, tensor(0.1, [], { backend })), labels);
     sum(mul(probs, normed)).backward();
     loss.backward();
@@ -123,4 +123,28 @@ export async function browserProbe(): Promise<{ adapter: string; values: ProbeVa
   const info = (await navigator.gpu.requestAdapter())?.info;
   const adapter = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ");
   return { adapter: adapter || gpu.adapter, values: await engineProbe(gpu) };
+}
+
+/**
+ * How far `actual` is from `expected`, per value: the largest absolute difference relative to
+ * the largest magnitude expected (Infinity for a missing value or a length mismatch).
+ * @returns Name → relative error.
+ */
+export function probeErrors(actual: ProbeValues, expected: ProbeValues): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, want] of Object.entries(expected)) {
+    const got = actual[name];
+    if (got === undefined || got.length !== want.length) {
+      out[name] = Infinity;
+      continue;
+    }
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < want.length; i++) {
+      diff = Math.max(diff, Math.abs(got[i] - want[i]));
+      scale = Math.max(scale, Math.abs(want[i]));
+    }
+    out[name] = Number.isNaN(diff) ? Infinity : diff / Math.max(scale, 1e-30);
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
 import { counterFactRecord } from "../../malmen/data/counterfact.ts";
 import type { EditRecord } from "../../malmen/data/edit_record.ts";
 import { loadLmRun } from "../../malmen/lm/load.ts";
@@ -69,6 +70,11 @@ export class Session {
       model.dispose();
       throw e;
     }
+  }
+
+  /** The model (its shifts are the applied entries' sum). */
+  get model(): GPT {
+    return this.#bench.model;
   }
 
   /** The model, the editors and the journal, for `GET /api/info`. */

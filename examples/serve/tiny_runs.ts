@@ -24,17 +24,27 @@ export const TINY_WORLD: WorldOptions = {
   split: { train: 0.5, val: 0.1, edit: 0.3, locality: 0.1 },
 };
 
+/** Budgets of the tiny runs (fixed step counts). */
+export interface TinyBudget {
+  /** Passes over the LM corpus (default 15). */
+  lmEpochs?: number;
+  /** MALMEN meta-training steps (default 10). */
+  metaSteps?: number;
+  /** Progress messages. */
+  log?: (message: string) => void;
+}
+
 /**
  * Trains the tiny runs into `dir` (`lm/`, `malmen/`, `edits.json`); runs already finished there
  * are reused.
- * @param log Progress messages.
  * @returns The held-out facts (also in `edits.json`).
  */
 export async function writeTinyRuns(
   dir: string,
   backend: Backend,
-  log: (message: string) => void = () => {},
+  budget: TinyBudget = {},
 ): Promise<EditRecord[]> {
+  const log = budget.log ?? (() => {});
   const setup = await worldSetup(TINY_WORLD);
   const config = modelConfigFor(setup.tokenizer, { nCtx: 24, dModel: 16, nLayer: 2, nHead: 2 });
   const lm = await lmRun(setup, {
@@ -44,7 +54,7 @@ export async function writeTinyRuns(
     batchSize: 32,
     lr: 1e-2,
     warmup: 5,
-    maxEpochs: 15,
+    maxEpochs: budget.lmEpochs ?? 15,
     targetAccuracy: 1,
     log,
   });
@@ -57,7 +67,7 @@ export async function writeTinyRuns(
       editor: "malmen",
       config: { ...defaultEditorConfig(2), lmBatch: 16, rank: 16 },
       nEdits: 8,
-      steps: 10,
+      steps: budget.metaSteps ?? 10,
       valEvery: 5,
       valEdits: 8,
       metaLr: 1e-3,
