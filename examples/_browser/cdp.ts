@@ -223,9 +223,22 @@ export class CdpPage {
     });
   }
 
-  /** A PNG screenshot of the viewport. */
-  async screenshot(): Promise<Uint8Array> {
-    const { data } = await this.send("Page.captureScreenshot", { format: "png" });
+  /**
+   * A PNG screenshot.
+   * @param fullPage The whole page, not only the viewport.
+   */
+  async screenshot(fullPage = false): Promise<Uint8Array> {
+    const { data } = await this.send("Page.captureScreenshot", {
+      format: "png",
+      captureBeyondViewport: fullPage,
+      ...(fullPage ? { clip: await this.#pageClip() } : {}),
+    });
     return Uint8Array.from(atob(String(data)), (c) => c.charCodeAt(0));
+  }
+
+  async #pageClip(): Promise<Json> {
+    const { cssContentSize } = await this.send("Page.getLayoutMetrics");
+    const { width, height } = cssContentSize as { width: number; height: number };
+    return { x: 0, y: 0, width, height, scale: 1 };
   }
 }

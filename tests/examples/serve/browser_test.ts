@@ -16,8 +16,8 @@ import {
 } from "../../../examples/_browser/chromium.ts";
 import type { CdpPage } from "../../../examples/_browser/cdp.ts";
 import * as drive from "../../../examples/_browser/drive.ts";
-import { engineProbe, probeErrors } from "../../../examples/_browser/engine_probe.ts";
-import { buildBundle, PROBE_SCRIPT } from "../../../examples/serve/bundle.ts";
+import { FLOAT32_TOLERANCE, probeInPage, promptToWatch } from "../../../examples/_browser/check.ts";
+import { buildBundle } from "../../../examples/serve/bundle.ts";
 import { type RunningApp, startApp } from "../../../examples/serve/start.ts";
 import { writeTinyRuns } from "../../../examples/serve/tiny_runs.ts";
 
@@ -30,9 +30,6 @@ if (chromium === null) {
     );
   });
 }
-
-// Float32 in the page against float64 in Deno, after a MALMEN edit's solve included.
-const FLOAT32 = 1e-4;
 
 interface Context {
   app: RunningApp;
@@ -58,15 +55,8 @@ async function setUp(dirs: string[]): Promise<Context> {
     port: 0,
     bundleDir,
   });
-  // A prompt the model does not already continue with its new target, so an edit shows.
   const facts = edits.slice(0, 8);
-  let prompt = facts[0].prompt;
-  for (const f of facts) {
-    if (!(await app.session.ask(f.prompt, 3)).trim().startsWith(f.target_new)) {
-      prompt = f.prompt;
-      break;
-    }
-  }
+  const prompt = await promptToWatch(facts, (p) => app.session.ask(p));
   const browser = await launchChromium(chromium!, FAST_SHADER_FLAGS);
   const page = await browser.newPage();
   await page.setViewport(1000, 900);
@@ -90,11 +80,8 @@ Deno.test({
       await t.step(
         "ops, a GPT forward and a MALMEN edit in the page equal Deno's at float32 tolerance",
         async () => {
-          const inPage = await page.evaluate<{ adapter: string; values: Record<string, number[]> }>(
-            `import("/bundle/${PROBE_SCRIPT}").then((m) => m.browserProbe())`,
-          );
-          ok(inPage.adapter.length > 0, "the page names its WebGPU adapter");
-          const errors = probeErrors(inPage.values, await engineProbe(CPU));
+          const { adapter, errors } = await probeInPage(page);
+          ok(adapter.length > 0, "the page names its WebGPU adapter");
           deepStrictEqual(
             Object.keys(errors).sort(),
             [
@@ -109,7 +96,7 @@ Deno.test({
             ],
           );
           for (const [name, e] of Object.entries(errors)) {
-            ok(e <= FLOAT32, `${name}: relative error ${e}`);
+            ok(e <= FLOAT32_TOLERANCE, `${name}: relative error ${e}`);
           }
         },
       );
