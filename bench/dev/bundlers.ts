@@ -47,7 +47,7 @@ function loaded(all: Map<string, string>, start: string, lazy: boolean): number 
   return [...seen].reduce((n, f) => n + new TextEncoder().encode(all.get(f)!).length, 0);
 }
 
-const variants: [string, (out: string) => Promise<void>][] = [
+const variants: [string, (out: string) => Promise<unknown>][] = [
   ["deno bundle", (o) => denoBundle(o, false)],
   ["deno bundle --minify", (o) => denoBundle(o, true)],
   ["esbuild 0.28.2", (o) => buildBundle(o, false)],

@@ -93,7 +93,10 @@ Deno.test("the browser platform reads over fetch relative to its base, says NotF
       ok(isNotFound(await p.readFile("nothing.json").catch((e) => e)));
       const locked = await p.readFile("locked").catch((e) => e);
       ok(!isNotFound(locked) && /Cannot read "locked": HTTP 403/.test(locked.message), locked);
-      await rejects(() => p.writeFileAtomic("c.json", "{}"), /cannot be written from a browser tab/);
+      await rejects(
+        () => p.writeFileAtomic("c.json", "{}"),
+        /cannot be written from a browser tab/,
+      );
       throws(() => p.writeFileAtomicSync("c.json", "{}"), /cannot be written from a browser tab/);
       await rejects(() => p.mkdir("d"), /Cannot create "d" from a browser tab/);
       strictEqual(p.env("HOME"), undefined);

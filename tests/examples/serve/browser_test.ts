@@ -2,7 +2,8 @@
 // there is no GPU) driven over the DevTools protocol. Ops, a GPT forward and a MALMEN edit in the
 // page equal Deno's float64 reference at float32 tolerance; against the running app, ask → edit 8
 // facts → the answer changes → revert → the old answer is back (and re-apply brings the new one),
-// computing on the server and in the tab; a bad upload shows the CLI's message; the page is
+// computing on the server and in the tab; MALMEN, its run fetched by the tab, computes the same
+// shifts in the tab as on the server; a bad upload shows the CLI's message; the page is
 // readable at phone width and its screenshot is not blank. Without Chromium these are skipped,
 // and the skip is counted.
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
@@ -22,7 +23,7 @@ import { type RunningApp, startApp } from "../../../examples/serve/start.ts";
 import { writeTinyRuns } from "../../../examples/serve/tiny_runs.ts";
 
 const chromium = findChromium();
-const STEPS = 5;
+const STEPS = 6;
 if (chromium === null) {
   globalThis.addEventListener("unload", () => {
     console.log(
@@ -127,6 +128,32 @@ Deno.test({
           },
         );
       }
+
+      await t.step(
+        "MALMEN, its run fetched by the tab, edits there as it does on the server",
+        async () => {
+          const entries: string[] = [];
+          for (const mode of ["tab", "server"] as const) {
+            await drive.chooseCompute(page, mode);
+            strictEqual(await drive.upload(page, "facts.json", JSON.stringify(edits)), "");
+            const { entry } = await drive.edit(page, "malmen");
+            await drive.toggleEntry(page, entry, "revert");
+            entries.push(entry);
+          }
+          const model = app.session.model;
+          const [tab, server] = await Promise.all(
+            entries.map((id) => app.session.store.read(id, model)),
+          );
+          deepStrictEqual([...tab.keys()], [...server.keys()]);
+          for (const [layer, shift] of server) {
+            const [want, got] = [await shift.toArray(), await tab.get(layer)!.toArray()];
+            const scale = Math.max(...Array.from(want, Math.abs));
+            const diff = Math.max(...Array.from(want, (w, i) => Math.abs(w - got[i])));
+            ok(diff <= FLOAT32_TOLERANCE * scale, `layer ${layer}: ${diff} of ${scale}`);
+          }
+          for (const t of [...tab.values(), ...server.values()]) t.dispose();
+        },
+      );
 
       await t.step("a bad upload shows the CLI's message for the record and field", async () => {
         const bad = JSON.stringify([edits[0], { ...edits[1], target_new: "" }]);
