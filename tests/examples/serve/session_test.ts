@@ -26,6 +26,20 @@ async function open(journal: string): Promise<Session> {
   });
 }
 
+// A session over a fresh journal folder, closed and removed afterwards.
+async function withSession(
+  fn: (session: Session, journal: string) => Promise<void>,
+): Promise<void> {
+  const journal = await Deno.makeTempDir();
+  const session = await open(journal);
+  try {
+    await fn(session, journal);
+  } finally {
+    await session.close();
+    await Deno.remove(journal, { recursive: true });
+  }
+}
+
 async function logits(model: GPT): Promise<number[]> {
   const ids = tensor([[1, 2, 3, 4, 5]], undefined, { backend: CPU, dtype: "int32" });
   const out = noGrad(() => model.forward(ids));
@@ -44,9 +58,7 @@ async function probe(session: Session, facts: readonly EditRecord[]): Promise<Ed
 }
 
 Deno.test("a session asks, edits with progress, and reverts and re-applies exactly", async () => {
-  const journal = await Deno.makeTempDir();
-  const session = await open(journal);
-  try {
+  await withSession(async (session, journal) => {
     strictEqual(session.info().editors.join(), "malmen,ft");
     const facts = edits.slice(0, 8);
     const fact = await probe(session, facts);
@@ -73,10 +85,7 @@ Deno.test("a session asks, edits with progress, and reverts and re-applies exact
       JSON.parse(Deno.readTextFileSync(`${journal}/index.json`)).entries[0].applied,
       true,
     );
-  } finally {
-    await session.close();
-    await Deno.remove(journal, { recursive: true });
-  }
+  });
 });
 
 Deno.test("concurrent requests are served one at a time in arrival order, and a reopened session applies the journal", async () => {
@@ -118,9 +127,7 @@ Deno.test("concurrent requests are served one at a time in arrival order, and a 
 });
 
 Deno.test("bad input gets the CLI's messages before any work, and the journal stays empty", async () => {
-  const journal = await Deno.makeTempDir();
-  const session = await open(journal);
-  try {
+  await withSession(async (session, journal) => {
     const send = () => {};
     throws(
       () => session.edit({ editor: "rome", records: edits.slice(0, 1), facts: [] }, send),
@@ -140,16 +147,11 @@ Deno.test("bad input gets the CLI's messages before any work, and the journal st
     await rejects(() => session.setApplied("7", true), /No journal entry "7"/);
     await rejects(() => session.ask("   "), /The prompt is empty/);
     deepStrictEqual([...Deno.readDirSync(journal)], [], "nothing was written");
-  } finally {
-    await session.close();
-    await Deno.remove(journal, { recursive: true });
-  }
+  });
 });
 
 Deno.test("facts typed in the page are edited with the model's own answers as their truth", async () => {
-  const journal = await Deno.makeTempDir();
-  const session = await open(journal);
-  try {
+  await withSession(async (session) => {
     const r = edits[0];
     const fact = { subject: r.subject, prompt: r.prompt, target: r.target_new, unrelated: "" };
     let result: EditResult | null = null;
@@ -161,16 +163,11 @@ Deno.test("facts typed in the page are edited with the model's own answers as th
     strictEqual(facts[0].ls, null, "without an unrelated prompt there is no LS");
     strictEqual(result!.summary.lsFacts, 0);
     strictEqual(typeof facts[0].before, "string");
-  } finally {
-    await session.close();
-    await Deno.remove(journal, { recursive: true });
-  }
+  });
 });
 
 Deno.test("an edit made in a tab joins the journal; one that does not fit the model is refused", async () => {
-  const journal = await Deno.makeTempDir();
-  const session = await open(journal);
-  try {
+  await withSession(async (session) => {
     const { dInner, dModel } = session.model.config;
     const shift = tensor(new Float32Array(dInner * dModel).fill(0.01), [dInner, dModel], {
       backend: CPU,
@@ -197,8 +194,5 @@ Deno.test("an edit made in a tab joins the journal; one that does not fit the mo
     await rejects(() => session.addTabEdit(deep), /"layer.9" is not a layer of this 2-layer model/);
     strictEqual(session.info().journal.length, 1);
     for (const t of [shift, wide]) t.dispose();
-  } finally {
-    await session.close();
-    await Deno.remove(journal, { recursive: true });
-  }
+  });
 });
