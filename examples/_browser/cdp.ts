@@ -208,7 +208,12 @@ export class CdpPage {
     while (true) {
       const value = await this.evaluate<T>(condition);
       if (value) return value;
-      if (performance.now() > end) throw new Error(`Timed out waiting for ${condition}`);
+      if (performance.now() > end) {
+        const seen = this.errors.length
+          ? ` (page errors: ${this.errors.slice(-3).join(" | ")})`
+          : "";
+        throw new Error(`Timed out waiting for ${condition}${seen}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -76,6 +76,9 @@ export async function launchChromium(
     "--no-default-browser-check",
     "--disable-extensions",
     "--hide-scrollbars",
+    // A software adapter on a busy machine can take longer per submission than the GPU
+    // watchdog allows; its restart would lose the WebGPU device mid-operation.
+    "--disable-gpu-watchdog",
     ...extraArgs,
     "about:blank",
   ];

@@ -9,10 +9,20 @@ import type { CdpPage } from "./cdp.ts";
 
 const js = JSON.stringify;
 
+// `page.waitUntil`, with what the page's status line says when it times out.
+async function waitFor<T>(page: CdpPage, condition: string, timeoutMs: number): Promise<T> {
+  try {
+    return await page.waitUntil<T>(condition, timeoutMs);
+  } catch (e) {
+    const status = await text(page, "#status").catch(() => "");
+    throw new Error(`${(e as Error).message}${status ? `; the page says: ${status}` : ""}`);
+  }
+}
+
 /** Opens the app and waits until it has loaded the server's info. */
 export async function openApp(page: CdpPage, url: string): Promise<void> {
   await page.navigate(url);
-  await page.waitUntil(`document.body.dataset.ready === "true"`, 30_000);
+  await waitFor(page, `document.body.dataset.ready === "true"`, 30_000);
 }
 
 /**
@@ -26,7 +36,8 @@ export async function chooseCompute(
   timeoutMs = 120_000,
 ): Promise<void> {
   await page.evaluate(`document.querySelector("input[name=compute][value=${mode}]").click()`);
-  const state = await page.waitUntil<string>(
+  const state = await waitFor<string>(
+    page,
     `document.body.dataset.compute !== "loading" && document.body.dataset.compute`,
     timeoutMs,
   );
@@ -61,7 +72,8 @@ export async function ask(page: CdpPage, prompt: string, timeoutMs = 120_000): P
       text: type === "keyDown" ? "\r" : undefined,
     });
   }
-  const state = await page.waitUntil<string>(
+  const state = await waitFor<string>(
+    page,
     `["done", "error"].includes(document.getElementById("answer").dataset.state) &&
      document.getElementById("answer").dataset.state`,
     timeoutMs,
@@ -84,7 +96,7 @@ export async function upload(page: CdpPage, name: string, contents: string): Pro
     input.dispatchEvent(new Event("change"));
   })()`);
   // Parsing is quick but asynchronous (File.text()); the input is cleared when it is done.
-  await page.waitUntil(`document.getElementById("upload").value === ""`, 10_000);
+  await waitFor(page, `document.getElementById("upload").value === ""`, 10_000);
   return await text(page, "#facts-error");
 }
 
@@ -118,7 +130,8 @@ export async function edit(
     document.getElementById("result-section").dataset.state = "sent";
     document.getElementById("edit-button").click();
   })()`);
-  const state = await page.waitUntil<string>(
+  const state = await waitFor<string>(
+    page,
     `["done", "error"].includes(document.getElementById("result-section").dataset.state) &&
      document.getElementById("result-section").dataset.state`,
     timeoutMs,
@@ -149,7 +162,8 @@ export async function toggleEntry(
   })()`);
   if (!clicked) throw new Error(`No ${action} button for journal entry ${id}`);
   const want = action === "revert" ? "apply" : "revert";
-  await page.waitUntil(
+  await waitFor(
+    page,
     `document.body.dataset.busy === "false" && (document.getElementById("journal-error").textContent
       || document.querySelector(${
       js(`#journal-table button[data-id="${id}"][data-action=${want}]`)

@@ -195,6 +195,10 @@ async function chooseCompute(mode: string): Promise<void> {
     // The engine is loaded only when the tab computes.
     state.tab ??= import("./tab.ts").then((m) => m.TabCompute.load(state.info!));
     const tab = await state.tab;
+    tab.lost.then((why) => {
+      setStatus(`This tab lost its WebGPU device (${why}): reload the page to compute here again.`);
+      page.dataset.gpuLost = "true";
+    });
     state.compute = tab;
     $("tab-adapter").textContent = `(${tab.adapter})`;
     page.dataset.compute = "tab";

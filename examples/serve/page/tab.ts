@@ -22,14 +22,17 @@ export class TabCompute implements Compute {
   readonly mode = "tab" as const;
   /** The browser's WebGPU adapter. */
   readonly adapter: string;
+  /** Settles with the reason if the browser takes the WebGPU device away. */
+  readonly lost: Promise<string>;
   readonly #info: ServeInfo;
   readonly #bench: Workbench;
   readonly #editors: Editors;
 
-  private constructor(info: ServeInfo, bench: Workbench, adapter: string) {
+  private constructor(info: ServeInfo, bench: Workbench, adapter: string, lost: Promise<string>) {
     this.#info = info;
     this.#bench = bench;
     this.adapter = adapter;
+    this.lost = lost;
     this.#editors = new Editors(info.editorPaths, bench.model);
   }
 
@@ -44,7 +47,8 @@ export class TabCompute implements Compute {
     const adapterInfo = (await navigator.gpu.requestAdapter())?.info;
     const adapter = [adapterInfo?.vendor, adapterInfo?.architecture].filter(Boolean).join(" ");
     const { model, tokenizer } = await loadLmRun(info.lm.path, gpu);
-    const tab = new TabCompute(info, new Workbench(model, tokenizer), adapter || gpu.adapter);
+    const lost = gpu.dispatcher.device.lost.then((i) => i.message || i.reason || "unknown");
+    const tab = new TabCompute(info, new Workbench(model, tokenizer), adapter || gpu.adapter, lost);
     await tab.#sync();
     return tab;
   }
