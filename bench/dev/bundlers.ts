@@ -1,13 +1,12 @@
 // Which bundler builds the browser bundle (examples/serve/bundle.ts): `deno bundle`, or esbuild
-// from npm with the app's plugin for the vocabulary's `npm:` imports; each plain and minified, on the app's entries. Per variant: build wall time (median
+// from npm (examples/serve/bundler/, with its plugin for the vocabulary's `npm:` imports); each plain and minified, on the app's entries. Per variant: build wall time (median
 // of 3), bytes written, bytes a page loads computing on the server (the page's chunks) and in the
 // tab (plus the engine and the GPT-2 vocabulary), and whether every chunk is a valid ES module
-// (parsed by esbuild; a module runs in strict mode, where `var eval` is a SyntaxError).
+// (parsed by esbuild; a module runs in strict mode, where `var eval` is a SyntaxError). The
+// esbuild rows include the start of the bundler's Deno process.
 //
 //   deno run -A bench/dev/bundlers.ts
-// deno-lint-ignore no-import-prefix -- a dev probe; the app imports esbuild the same way.
-import * as esbuild from "npm:esbuild@0.28.2";
-import { buildBundle, BUNDLE_ENTRIES } from "../../examples/serve/bundle.ts";
+import { buildBundle, BUNDLE_ENTRIES, runBundler } from "../../examples/serve/bundle.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -68,11 +67,9 @@ for (const [name, build] of variants) {
     times.push((performance.now() - t0) / 1000);
   }
   const all = await files(out);
-  const invalid: string[] = [];
-  for (const [file, code] of all) {
-    await esbuild.transform(code, { format: "esm", loader: "js", logLevel: "silent" })
-      .catch((e: Error) => invalid.push(`${file}: ${e.message.split("\n")[1] ?? e.message}`));
-  }
+  // esbuild's parser, in the bundler's own process (only its config names esbuild).
+  const failures = JSON.parse(await runBundler(["--check", out])) as Record<string, string>;
+  const invalid = Object.entries(failures).map(([file, error]) => `${file}: ${error}`);
   const total = [...all.values()].reduce((n, c) => n + new TextEncoder().encode(c).length, 0);
   const median = times.sort((a, b) => a - b)[1];
   console.log(
@@ -85,4 +82,3 @@ for (const [name, build] of variants) {
   );
   await Deno.remove(out, { recursive: true });
 }
-esbuild.stop();
