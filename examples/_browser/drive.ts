@@ -46,6 +46,12 @@ export async function chooseCompute(
   }
 }
 
+// Waits until element `id` says its operation is "done" or ended in an "error".
+function settled(page: CdpPage, id: string, timeoutMs: number): Promise<"done" | "error"> {
+  const state = `document.getElementById(${js(id)}).dataset.state`;
+  return waitFor(page, `["done", "error"].includes(${state}) && ${state}`, timeoutMs);
+}
+
 /** The text of the first element matching `selector`. */
 export function text(page: CdpPage, selector: string): Promise<string> {
   return page.evaluate(`document.querySelector(${js(selector)})?.textContent ?? ""`);
@@ -72,13 +78,9 @@ export async function ask(page: CdpPage, prompt: string, timeoutMs = 120_000): P
       text: type === "keyDown" ? "\r" : undefined,
     });
   }
-  const state = await waitFor<string>(
-    page,
-    `["done", "error"].includes(document.getElementById("answer").dataset.state) &&
-     document.getElementById("answer").dataset.state`,
-    timeoutMs,
-  );
-  if (state === "error") throw new Error(`Ask failed: ${await text(page, "#answer")}`);
+  if ((await settled(page, "answer", timeoutMs)) === "error") {
+    throw new Error(`Ask failed: ${await text(page, "#answer")}`);
+  }
   return await page.evaluate(`document.getElementById("answer").dataset.answer`);
 }
 
@@ -130,13 +132,9 @@ export async function edit(
     document.getElementById("result-section").dataset.state = "sent";
     document.getElementById("edit-button").click();
   })()`);
-  const state = await waitFor<string>(
-    page,
-    `["done", "error"].includes(document.getElementById("result-section").dataset.state) &&
-     document.getElementById("result-section").dataset.state`,
-    timeoutMs,
-  );
-  if (state === "error") throw new Error(`Edit failed: ${await text(page, "#edit-error")}`);
+  if ((await settled(page, "result-section", timeoutMs)) === "error") {
+    throw new Error(`Edit failed: ${await text(page, "#edit-error")}`);
+  }
   return {
     entry: await page.evaluate(`document.getElementById("result-section").dataset.entry`),
     summary: await text(page, "#result-summary"),
