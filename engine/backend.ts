@@ -4,6 +4,7 @@
  */
 import { NO_ADAPTER_MESSAGE, requestGpuDevice } from "./device.ts";
 import { Dispatcher } from "./dispatch.ts";
+import { platform } from "./platform/mod.ts";
 
 /** The float64 CPU reference backend: exact, slow, always available. */
 export interface CpuBackend {
@@ -52,10 +53,7 @@ export function tryWebGpu(options: { debug?: boolean } = {}): Promise<GpuBackend
   gpuPromise ??= (async () => {
     const info = await requestGpuDevice();
     if (info === null) return null;
-    let envDebug = false;
-    try {
-      envDebug = Deno.env.get("ENGINE_DEBUG") === "1";
-    } catch { /* no env permission */ }
+    const envDebug = platform().env("ENGINE_DEBUG") === "1";
     gpu = {
       kind: "webgpu",
       dispatcher: new Dispatcher(info.device, options.debug ?? envDebug),

@@ -2,6 +2,7 @@
  * WebGPU adapter and device acquisition with the limits this engine needs.
  * @module
  */
+import { platform } from "./platform/mod.ts";
 
 /** What {@linkcode requestGpuDevice} found: the device and a description of its adapter. */
 export interface GpuDeviceInfo {
@@ -44,7 +45,7 @@ const WANTED_LIMITS: readonly (keyof GPUSupportedLimits)[] = [
  */
 export async function requestGpuDevice(): Promise<GpuDeviceInfo | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
-  ensureRuntimeDir();
+  platform().prepareWebGpu();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (adapter === null) return null;
   const requiredLimits: Record<string, number> = {};
@@ -60,16 +61,4 @@ export async function requestGpuDevice(): Promise<GpuDeviceInfo | null> {
     description: adapter.info.description || adapter.info.vendor || "unknown adapter",
     isFallbackAdapter: adapter.info.isFallbackAdapter ?? false,
   };
-}
-
-// Mesa prints "XDG_RUNTIME_DIR is invalid" on headless machines; a private temp dir silences it.
-function ensureRuntimeDir(): void {
-  try {
-    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
-    const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-  } catch {
-    // Without env or write permission the warning is harmless.
-  }
 }

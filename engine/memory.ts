@@ -3,6 +3,7 @@
  * @module
  */
 import type { Backend } from "./backend.ts";
+import { platform } from "./platform/mod.ts";
 import { liveTensorCount } from "./tensor.ts";
 
 /** Live memory of a backend. */
@@ -37,12 +38,7 @@ export function memoryStats(backend: Backend): MemoryStats {
 /** Restarts peak tracking: live GPU bytes, and (on Linux) the process's peak resident set size. */
 export function resetPeakMemory(backend: Backend): void {
   if (backend.kind === "webgpu") backend.dispatcher.pool.resetPeak();
-  try {
-    // Writing 5 to clear_refs resets VmHWM, the kernel's exact peak-RSS counter.
-    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
-  } catch {
-    // Not Linux, or not permitted: peakRssBytes() then reports the lifetime peak.
-  }
+  platform().resetPeakRss();
 }
 
 /**
@@ -50,11 +46,5 @@ export function resetPeakMemory(backend: Backend): void {
  * current RSS.
  */
 export function peakRssBytes(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // Fall through.
-  }
-  return Deno.memoryUsage().rss;
+  return platform().peakRssBytes();
 }

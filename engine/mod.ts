@@ -67,6 +67,23 @@ export {
 } from "./ops/view.ts";
 export { clone } from "./ops/copy.ts";
 
+// The host: Deno, or a browser tab that reads files (checkpoints) over fetch.
+export {
+  browserPlatform,
+  denoPlatform,
+  isNotFound,
+  platform,
+  setPlatform,
+} from "./platform/mod.ts";
+export type {
+  AtomicDataSync,
+  DirEntry,
+  FileInfo,
+  Platform,
+  RandomAccessFile,
+  WritableFile,
+} from "./platform/mod.ts";
+
 // Modules, optimiser, checkpoints; files; models.
 export * from "./nn/mod.ts";
 export * from "./io/mod.ts";

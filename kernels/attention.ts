@@ -45,10 +45,10 @@ export function attentionKey(kernel: AttentionKernel, c: AttentionConfig): strin
 }
 
 /**
- * WGSL of the forward kernel. Bindings: 1 q, 2 k, 3 v (strided), then outputs 4 and 5, both the
- * one output storage: 4 as rows for the contiguous `[B·H·T, hd]` result, 5 as f32 for the
- * `[B·H·T]` logsumexp of each row's scaled scores at element `pu(6)`. Invocations own query rows
- * and stream keys through an online softmax.
+ * WGSL of the forward kernel. Bindings: 1 q, 2 k, 3 v (strided), then outputs 4 and 5, two
+ * disjoint ranges of the one output storage: 4 as rows for the contiguous `[B·H·T, hd]` result,
+ * 5 as f32 for the `[B·H·T]` logsumexp of each row's scaled scores, from element `pu(6)` of its
+ * range. Invocations own query rows and stream keys through an online softmax.
  */
 export function attentionForwardWgsl(c: AttentionConfig): string {
   validate(c);

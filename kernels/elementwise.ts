@@ -39,7 +39,9 @@ fn pow_s(x: f32, p: f32) -> f32 {
     if (fract(p * 0.5) != 0.0) { return -r; }
     return r;
   }
-  if (x < 0.0) { return bitcast<f32>(0x7fc00000u); }
+  // Through a let: Chromium's WGSL compiler rejects a NaN as a constant expression.
+  let nan_bits = 0x7fc00000u;
+  if (x < 0.0) { return bitcast<f32>(nan_bits); }
   return r;
 }
 `;

@@ -6,9 +6,10 @@
 // - kernels/ (WGSL generators): kernels/ only, never kernels/malmen/ (MALMEN's own shaders,
 //   which may import kernels/). Kernels know nothing of tensors.
 // - engine core, every file directly in engine/ except mod.ts (tensor, autograd, scope, alloc,
-//   backend, dispatch, pool, device, shape, memory): the core and kernels/. Work the core needs
-//   from above (the tape's arithmetic, the copy before a strided read) is installed into it by
-//   the layer that defines it, never imported.
+//   backend, dispatch, pool, device, shape, memory), and engine/platform/ (the host: files,
+//   environment, memory figures; Deno's or a browser tab's), which the core itself calls: the
+//   core and kernels/. Work the core needs from above (the tape's arithmetic, the copy before a
+//   strided read) is installed into it by the layer that defines it, never imported.
 // - engine/ops/ and engine/io/: the core, their own folder, kernels/ (ops and io are siblings).
 // - engine/nn/: the core, ops/, io/, nn/, kernels/.
 // - engine/models/: all of the above plus models/.

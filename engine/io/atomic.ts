@@ -1,65 +1,18 @@
 /**
  * Atomic file writes: readers see either the old file or the complete new one, never a torn
- * write, even if the process is killed (Ctrl-C) midway.
- *
- * The data goes to a temporary file in the target's directory (a rename is only atomic within one
- * file system), is flushed with fsync, and is then renamed over the target. On failure the
- * temporary file is removed and the target is left untouched. A process killed before the rename
- * can leave a `.<name>.<pid>-<random>.tmp` file behind, but never a damaged target; the next
- * writer of the folder removes such leftovers with {@linkcode removeStaleTemps}. A failed write
- * names its target (an OS error such as "No space left on device" does not).
+ * write, even if the process is killed (Ctrl-C) midway. The platform does the work (on Deno a
+ * temporary file in the target's folder, fsync, rename: `engine/platform/deno_atomic.ts`); a
+ * browser tab cannot write. A killed writer can leave a `.<name>.<pid>-<random>.tmp` file behind,
+ * never a damaged target; the next writer of the folder removes such leftovers with
+ * {@linkcode removeStaleTemps}. A failed write names its target (an OS error such as "No space
+ * left on device" does not).
  * @module
  */
+import { isNotADirectory, isNotFound, platform } from "../platform/mod.ts";
+import type { AtomicData, AtomicDataSync, AtomicWriteOptions } from "../platform/mod.ts";
+import { TEMP_NAME, tempPathFor as tempPathWith } from "../platform/temp_path.ts";
 
-import { basename, dirname, join } from "node:path";
-
-/** Chunks accepted by the async writers: strings are written as UTF-8. */
-export type AtomicData =
-  | Uint8Array
-  | string
-  | Iterable<Uint8Array | string>
-  | AsyncIterable<Uint8Array | string>;
-
-/** Chunks accepted by the sync writers. */
-export type AtomicDataSync = Uint8Array | string | Iterable<Uint8Array | string>;
-
-/** Options for the atomic writers. */
-export interface AtomicWriteOptions {
-  /**
-   * Permission bits for the file. By default an existing target's mode is kept and a new file gets
-   * `0o666` minus the umask. Ignored on Windows.
-   */
-  mode?: number;
-  /** Flush file contents and the directory entry to disk; default `true`. Disable only for scratch data. */
-  fsync?: boolean;
-  /**
-   * Never replace an existing target: the complete file is hard-linked into place instead of
-   * renamed, and an existing target fails with `Deno.errors.AlreadyExists` (default false).
-   * For append-only logs. Symlinks are not followed then.
-   */
-  createNew?: boolean;
-}
-
-function alreadyExists(path: string): Error {
-  return new Deno.errors.AlreadyExists(`"${path}" already exists and is never overwritten`);
-}
-
-/** Options for {@linkcode writeJsonAtomic}. */
-export interface JsonWriteOptions extends AtomicWriteOptions {
-  /** Spaces per indentation level; `0` writes compact JSON. Default `2`. */
-  indent?: number;
-}
-
-const encoder = new TextEncoder();
-const isWindows = Deno.build.os === "windows";
-
-function toBytes(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (typeof chunk === "string") return encoder.encode(chunk);
-  throw new TypeError(
-    `Cannot write chunk of type "${typeof chunk}": expected a Uint8Array or a string`,
-  );
-}
+export type { AtomicData, AtomicDataSync, AtomicWriteOptions } from "../platform/mod.ts";
 
 /**
  * A fresh temporary path beside `target`: `.<name>.<pid>-<random>.tmp`, the writer's process id
@@ -68,13 +21,8 @@ function toBytes(chunk: unknown): Uint8Array {
  * @returns The temporary path (in the same folder, so a rename is atomic).
  */
 export function tempPathFor(target: string): string {
-  const random = crypto.getRandomValues(new Uint32Array(2));
-  const tag = `${Deno.pid.toString(36)}-${random[0].toString(36)}${random[1].toString(36)}`;
-  return join(dirname(target), `.${basename(target)}.${tag}.tmp`);
+  return tempPathWith(target, platform().pid);
 }
-
-// `.<name>.<pid>-<random>.tmp`; the older `.<name>.<random>.tmp` form has no dash.
-const TEMP_NAME = /^\..+\.([0-9a-z]+)(-[0-9a-z]+)?\.tmp$/;
 
 /**
  * Whether a process of this machine is alive. Known only where `/proc` exists (Linux); elsewhere
@@ -82,38 +30,27 @@ const TEMP_NAME = /^\..+\.([0-9a-z]+)(-[0-9a-z]+)?\.tmp$/;
  * @param pid Process id.
  */
 export function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync("/proc/self");
-  } catch {
-    return true;
-  }
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+  return platform().processAlive(pid);
 }
 
 /**
  * Removes the temporary files that killed writers left in a folder (and its sub-folders): those
  * of processes no longer alive, and those of the older naming without a process id. Call it when
- * starting to write a folder that no one else writes (e.g. under a {@linkcode lockDir} lock).
+ * starting to write a folder that no one else writes (e.g. under a `lockDir` lock).
  * @param dir The folder (a missing one is fine).
  * @returns The paths removed.
  */
 export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
-  let entries: Deno.DirEntry[];
+  let entries;
   try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
+    entries = await platform().listDir(dir);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return removed;
+    if (isNotFound(e) || isNotADirectory(e)) return removed;
     throw namingFile(e, dir, "read");
   }
   for (const e of entries) {
-    const path = join(dir, e.name);
+    const path = `${dir}/${e.name}`;
     if (e.isDirectory) {
       removed.push(...await removeStaleTemps(path));
       continue;
@@ -121,16 +58,9 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
     const m = TEMP_NAME.exec(e.name);
     if (m === null || !e.isFile) continue;
     if (m[2] !== undefined && processAlive(parseInt(m[1], 36))) continue;
-    await Deno.remove(path).then(() => removed.push(path), () => {});
+    await platform().remove(path).then(() => removed.push(path), () => {});
   }
   return removed;
-}
-
-// An error of the operating system: one of Deno's error classes, or an error with an errno code.
-function isOsError(error: unknown): error is Error {
-  if (!(error instanceof Error)) return false;
-  if (typeof (error as { code?: unknown }).code === "string") return true;
-  return Object.values(Deno.errors).some((C) => error instanceof C);
 }
 
 /**
@@ -143,88 +73,13 @@ function isOsError(error: unknown): error is Error {
  * @param verb What was being done (default "write").
  */
 export function namingFile(error: unknown, path: string, verb = "write"): unknown {
-  if (!isOsError(error) || error.message.includes(path)) return error;
-  const Ctor = error.constructor as new (message: string, options?: ErrorOptions) => Error;
-  const named = new Ctor(`Cannot ${verb} "${path}": ${error.message}`, { cause: error });
-  const code = (error as { code?: unknown }).code;
-  if (code !== undefined) Object.assign(named, { code });
-  return named;
+  return platform().namingFile(error, path, verb);
 }
 
-/** Resolves symlinks so the link's target file is replaced, not the link itself. */
-async function resolveTarget(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return path;
-    throw error;
-  }
-}
-
-function resolveTargetSync(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return path;
-    throw error;
-  }
-}
-
-async function existingMode(path: string): Promise<number | undefined> {
-  try {
-    const mode = (await Deno.stat(path)).mode;
-    return mode === null ? undefined : mode & 0o7777;
-  } catch {
-    return undefined;
-  }
-}
-
-function existingModeSync(path: string): number | undefined {
-  try {
-    const mode = Deno.statSync(path).mode;
-    return mode === null ? undefined : mode & 0o7777;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Best-effort directory fsync so the rename itself survives a power loss; unsupported on Windows. */
-async function syncDirectory(dir: string): Promise<void> {
-  if (isWindows) return;
-  try {
-    using handle = await Deno.open(dir, { read: true });
-    await handle.sync();
-  } catch {
-    // Some file systems refuse to fsync directories; the data itself is already flushed.
-  }
-}
-
-function syncDirectorySync(dir: string): void {
-  if (isWindows) return;
-  try {
-    using handle = Deno.openSync(dir, { read: true });
-    handle.syncSync();
-  } catch {
-    // See syncDirectory.
-  }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-}
-
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.iterator in value;
+/** Options for {@linkcode writeJsonAtomic}. */
+export interface JsonWriteOptions extends AtomicWriteOptions {
+  /** Spaces per indentation level; `0` writes compact JSON. Default `2`. */
+  indent?: number;
 }
 
 /**
@@ -251,51 +106,7 @@ export async function writeFileAtomic(
   data: AtomicData,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const target = options.createNew ? path : await resolveTarget(path);
-  const dir = dirname(target);
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw namingFile(error, dir, "create the folder");
-  }
-  const mode = options.mode ?? await existingMode(target);
-  const temp = tempPathFor(target);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
-  } catch (error) {
-    throw namingFile(error, path);
-  }
-  let closed = false;
-  try {
-    if (data instanceof Uint8Array || typeof data === "string") {
-      await writeAll(file, toBytes(data));
-    } else if (isAsyncIterable(data)) {
-      for await (const chunk of data) await writeAll(file, toBytes(chunk));
-    } else if (isIterable(data)) {
-      for (const chunk of data) await writeAll(file, toBytes(chunk));
-    } else {
-      toBytes(data); // Throws the TypeError for an unsupported value.
-    }
-    // open() applies the umask, so an explicit or preserved mode needs chmod to be exact.
-    if (mode !== undefined && !isWindows) await Deno.chmod(temp, mode);
-    if (options.fsync !== false) await file.sync();
-    file.close();
-    closed = true;
-    if (options.createNew) {
-      await Deno.link(temp, target).catch((e) => {
-        throw e instanceof Deno.errors.AlreadyExists ? alreadyExists(path) : e;
-      });
-      await Deno.remove(temp);
-    } else {
-      await Deno.rename(temp, target);
-    }
-  } catch (error) {
-    if (!closed) file.close();
-    await Deno.remove(temp).catch(() => {});
-    throw namingFile(error, path);
-  }
-  if (options.fsync !== false) await syncDirectory(dir);
+  await platform().writeFileAtomic(path, data, options);
 }
 
 /**
@@ -315,54 +126,7 @@ export function writeFileAtomicSync(
   data: AtomicDataSync,
   options: AtomicWriteOptions = {},
 ): void {
-  const target = options.createNew ? path : resolveTargetSync(path);
-  const dir = dirname(target);
-  try {
-    Deno.mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    throw namingFile(error, dir, "create the folder");
-  }
-  const mode = options.mode ?? existingModeSync(target);
-  const temp = tempPathFor(target);
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(temp, { write: true, createNew: true, mode: mode ?? 0o666 });
-  } catch (error) {
-    throw namingFile(error, path);
-  }
-  let closed = false;
-  try {
-    if (data instanceof Uint8Array || typeof data === "string") {
-      writeAllSync(file, toBytes(data));
-    } else if (isIterable(data)) {
-      for (const chunk of data) writeAllSync(file, toBytes(chunk));
-    } else {
-      toBytes(data);
-    }
-    if (mode !== undefined && !isWindows) Deno.chmodSync(temp, mode);
-    if (options.fsync !== false) file.syncSync();
-    file.close();
-    closed = true;
-    if (options.createNew) {
-      try {
-        Deno.linkSync(temp, target);
-      } catch (e) {
-        throw e instanceof Deno.errors.AlreadyExists ? alreadyExists(path) : e;
-      }
-      Deno.removeSync(temp);
-    } else {
-      Deno.renameSync(temp, target);
-    }
-  } catch (error) {
-    if (!closed) file.close();
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // Already gone or never fully created; nothing else to clean up.
-    }
-    throw namingFile(error, path);
-  }
-  if (options.fsync !== false) syncDirectorySync(dir);
+  platform().writeFileAtomicSync(path, data, options);
 }
 
 function toJson(value: unknown, indent: number | undefined): string {

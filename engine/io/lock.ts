@@ -5,9 +5,8 @@
  * hand, as the error says.
  * @module
  */
-import { hostname } from "node:os";
-import { join } from "node:path";
-import { namingFile, processAlive, tempPathFor } from "./atomic.ts";
+import { isAlreadyExists, platform } from "../platform/mod.ts";
+import { namingFile, processAlive, writeFileAtomic } from "./atomic.ts";
 
 /** The lock file's name inside the locked folder. */
 export const LOCK_FILE = "writer.lock";
@@ -57,14 +56,14 @@ export interface DirLock {
  */
 export async function lockDir(dir: string, purpose: string): Promise<DirLock> {
   try {
-    await Deno.mkdir(dir, { recursive: true });
+    await platform().mkdir(dir);
   } catch (e) {
     throw namingFile(e, dir, "create the folder");
   }
-  const path = join(dir, LOCK_FILE);
+  const path = `${dir}/${LOCK_FILE}`;
   const me: LockHolder = {
-    pid: Deno.pid,
-    host: hostname(),
+    pid: platform().pid,
+    host: platform().hostname(),
     since: new Date().toISOString(),
     purpose,
   };
@@ -76,38 +75,34 @@ export async function lockDir(dir: string, purpose: string): Promise<DirLock> {
         release: async () => {
           if (released) return;
           released = true;
-          await Deno.remove(path).catch(() => {});
+          await platform().remove(path).catch(() => {});
         },
       };
     }
     const holder = await readHolder(path);
     const stale = holder !== null && holder.host === me.host && !processAlive(holder.pid);
     if (!stale || attempt > 0) throw lockedError(dir, path, holder);
-    await Deno.remove(path).catch(() => {});
+    await platform().remove(path).catch(() => {});
   }
   throw lockedError(dir, path, await readHolder(path));
 }
 
-// Creates `path` with its full content, or returns false when it exists: the content goes to a
-// temporary file first and is hard-linked into place (a link never replaces a file), so a reader
-// never sees a half-written lock.
+// Creates `path` with its full content, or returns false when it exists: an atomic write that
+// never replaces (the complete temporary file is hard-linked into place), so a reader never sees
+// a half-written lock.
 async function createWith(path: string, text: string): Promise<boolean> {
-  const temp = tempPathFor(path);
   try {
-    await Deno.writeTextFile(temp, text, { createNew: true });
-    await Deno.link(temp, path);
+    await writeFileAtomic(path, text, { createNew: true, fsync: false });
     return true;
   } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw namingFile(e, path);
-  } finally {
-    await Deno.remove(temp).catch(() => {});
+    if (isAlreadyExists(e)) return false;
+    throw e;
   }
 }
 
 async function readHolder(path: string): Promise<LockHolder | null> {
   try {
-    const h = JSON.parse(await Deno.readTextFile(path));
+    const h = JSON.parse(await platform().readTextFile(path));
     return typeof h?.pid === "number" && typeof h?.host === "string" ? h as LockHolder : null;
   } catch {
     return null;

@@ -5,7 +5,8 @@
  * @module
  */
 import { statfs } from "node:fs/promises";
-import { tempPathFor } from "./atomic.ts";
+import { platform } from "../platform/mod.ts";
+import { tempPathFor, writeFileAtomic } from "./atomic.ts";
 
 /**
  * Free bytes for an unprivileged writer on the file system of `dir`, or null when the platform
@@ -46,7 +47,7 @@ export async function checkOutputDir(
   what = "the output",
 ): Promise<void> {
   try {
-    await Deno.mkdir(dir, { recursive: true });
+    await platform().mkdir(dir);
   } catch (e) {
     throw new Error(`Cannot create the output folder "${dir}": ${(e as Error).message}`, {
       cause: e,
@@ -54,13 +55,13 @@ export async function checkOutputDir(
   }
   const probe = tempPathFor(`${dir}/.write-probe`);
   try {
-    await Deno.writeTextFile(probe, "", { createNew: true });
+    await writeFileAtomic(probe, "", { createNew: true, fsync: false });
   } catch (e) {
     throw new Error(`Cannot write into the output folder "${dir}": ${(e as Error).message}`, {
       cause: e,
     });
   } finally {
-    await Deno.remove(probe).catch(() => {});
+    await platform().remove(probe).catch(() => {});
   }
   const free = await freeBytes(dir);
   if (free !== null && free < bytes) {

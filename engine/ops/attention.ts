@@ -113,8 +113,10 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
     cpuForward(q, k, v, out, scale);
   } else {
     // The logsumexp lives in the output's own storage, after the values: it is freed with the
-    // output and needs no separate lifetime.
-    const storage = empty([rows * hd + rows], "float32", backend);
+    // output and needs no separate lifetime. It starts at a bindable offset, so the forward
+    // writes values and logsumexp through two disjoint ranges (browsers reject overlapping
+    // writable bindings).
+    const storage = empty([lseStart(rows * hd, backend) + rows], "float32", backend);
     out = view(storage, q.shape, contiguousStrides(q.shape), 0);
     storage.dispose();
     if (out.size > 0) gpuForward(backend, q, k, v, out);
@@ -167,16 +169,25 @@ function vec4Rows(x: Tensor): Tensor {
   return padded;
 }
 
+// First element of the logsumexp in the output's storage: after the `values` output values, at
+// the device's storage binding alignment.
+function lseStart(values: number, backend: GpuBackend): number {
+  const align = backend.storageAlign / 4;
+  return Math.ceil(values / align) * align;
+}
+
+// `lse`: where the kernel finds the logsumexp, in elements from the start of its binding.
 function attentionUniforms(
   shape: Shape,
   c: AttentionConfig,
   operands: readonly Tensor[],
+  lse: number,
 ): { words: Uint32Array; workgroups: [number, number, number] } {
   const [b, h, t, hd] = shape;
   const blocks = Math.ceil(t / attentionBlockRows(c));
   const groups = b * h * blocks;
   const u = new Uniforms().u32(t, h, hd, blocks).f32(1 / Math.sqrt(hd));
-  u.u32(groups, b * h * t * hd, 0);
+  u.u32(groups, lse, 0);
   for (const o of operands) {
     const s = o.shape.map((n, d) => (n === 1 ? 0 : o.strides[d]));
     u.u32(o.offset, s[0], s[1], s[2]);
@@ -198,14 +209,21 @@ function withVec4Rows<T>(xs: readonly Tensor[], fn: (rows: Tensor[]) => T): T {
 
 function gpuForward(backend: GpuBackend, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
   const c = fusedConfig(q.shape[3], q.shape[2], q.shape[0] * q.shape[1]);
+  const rows = q.size / q.shape[3];
+  const start = lseStart(q.size, backend) * 4;
+  const buffer = out.binding().buffer;
+  const bytes = (n: number): number => Math.ceil((n * 4) / 16) * 16;
   withVec4Rows([q, k, v], (ops) => {
-    const u = attentionUniforms(q.shape, c, ops);
+    const u = attentionUniforms(q.shape, c, ops, 0);
     backend.dispatcher.run({
       key: attentionKey("fwd", c),
       wgsl: () => attentionForwardWgsl(c),
       uniforms: u.words,
       inputs: ops.map((x) => x.binding()),
-      outputs: [out.binding(), out.binding()],
+      outputs: [
+        { buffer, offset: 0, size: bytes(q.size) },
+        { buffer, offset: start, size: Math.min(bytes(rows), buffer.size - start) },
+      ],
       workgroups: u.workgroups,
     });
   });
@@ -229,7 +247,7 @@ function gpuBackward(
   const rowStats = empty([b * h * t * 2], "float32", backend);
   const c = fusedConfig(q.shape[3], t, b * h);
   withVec4Rows([q, k, v, g], (ops) => {
-    const u = attentionUniforms(q.shape, c, ops);
+    const u = attentionUniforms(q.shape, c, ops, lseStart(q.size, backend));
     const strided = ops.map((x) => x.binding());
     backend.dispatcher.run({
       key: attentionKey("bwdq", c),

@@ -8,6 +8,7 @@ import type { EditRecord } from "./edit_record.ts";
 import { optionalText, requireId, requireObject, requireText } from "./fields.ts";
 import { parseJsonRecords } from "./json_records.ts";
 import { sourceName } from "./source.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /**
  * The fields a flattened CounterFact record must have, in file order.
@@ -93,5 +94,5 @@ export function parseCounterFact(text: string, source: string): EditRecord[] {
  * ```
  */
 export async function loadCounterFact(path: string | URL): Promise<EditRecord[]> {
-  return parseCounterFact(await Deno.readTextFile(path), sourceName(path));
+  return parseCounterFact(await platform().readTextFile(path), sourceName(path));
 }

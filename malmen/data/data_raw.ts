@@ -6,6 +6,7 @@
 
 import { loadCounterFact } from "./counterfact.ts";
 import type { EditRecord } from "./edit_record.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /**
  * The shared `data-raw` folder: `../shared/data-raw/` next to the repository root.
@@ -83,7 +84,7 @@ export interface CounterFactSplitOptions {
  * `MALMEN_DATA` and the fetch cache.
  * @param options Folder and which edit file to use.
  * @returns train / val / edit records.
- * @throws {Deno.errors.NotFound} If a file is absent; {TypeError} if one is malformed.
+ * @throws {Error} Named `NotFound` if a file is absent; {TypeError} if one is malformed.
  * @example
  * ```ts ignore
  * import { loadCounterFactSplits } from "./data_raw.ts";
@@ -110,5 +111,5 @@ function dirUrl(dir: string | URL): URL {
   if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(`${dir.href}/`);
   const withSlash = dir.endsWith("/") ? dir : `${dir}/`;
   // Relative folders are taken from the working directory, as Deno's file APIs do.
-  return new URL(withSlash, `file://${Deno.cwd()}/`);
+  return new URL(withSlash, `file://${platform().cwd()}/`);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { type FileInfo, isNotFound, notFoundError, platform } from "../../engine/platform/mod.ts";
 import type { EditRecord } from "./edit_record.ts";
 import { loadEditRecords } from "./edit_records.ts";
 import { locateDataset, type LookupOptions } from "./places.ts";
@@ -140,7 +141,7 @@ export function splitRecords(
  * @param options Overrides of the data set lookup.
  * @returns The splits and where they came from.
  * @throws {MissingDataError} When a named data set is nowhere; {TypeError} on a malformed
- *   record, naming file, record and field; {Deno.errors.NotFound} for a missing path.
+ *   record, naming file, record and field; an error named `NotFound` for a missing path.
  * @example
  * ```ts ignore
  * import { loadDataSplits } from "./data_source.ts";
@@ -161,12 +162,12 @@ export async function loadDataSplits(
     }
     return await loadFile(files[0]);
   }
-  let info: Deno.FileInfo;
+  let info: FileInfo;
   try {
-    info = await Deno.stat(spec.path);
+    info = await platform().stat(spec.path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`--data "${spec.path}": no such file or folder`);
+    if (isNotFound(e)) {
+      throw notFoundError(spec.path, `--data "${spec.path}": no such file or folder`);
     }
     throw e;
   }
@@ -201,7 +202,7 @@ const SPLIT_FILE = /^(?:.*[-_])?(train|val|edit)\.jsonl?$/;
 
 async function loadFolder(dir: string): Promise<DataSplits> {
   const found = new Map<string, string>();
-  for await (const entry of Deno.readDir(dir)) {
+  for (const entry of await platform().listDir(dir)) {
     const split = entry.isFile ? SPLIT_FILE.exec(entry.name)?.[1] : undefined;
     if (split === undefined) continue;
     const other = found.get(split);

@@ -11,6 +11,7 @@ import { requireObject } from "./fields.ts";
 import { parseJsonRecords } from "./json_records.ts";
 import { sourceName as nameOfPath } from "./source.ts";
 import { ZSRE_FIELDS, type ZsreOptions, zsreRecord } from "./zsre.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /**
  * A supported record layout.
@@ -105,5 +106,5 @@ export async function loadEditRecords(
   path: string | URL,
   options: ZsreOptions = {},
 ): Promise<EditRecord[]> {
-  return parseEditRecords(await Deno.readTextFile(path), nameOfPath(path), options);
+  return parseEditRecords(await platform().readTextFile(path), nameOfPath(path), options);
 }

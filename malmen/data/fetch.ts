@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 import {
   type DatasetName,
   DATASETS,
@@ -155,11 +156,11 @@ async function fetchFile(
     options.log?.(`${target}: present, verified`);
     return { path: target, status: "present" };
   }
-  await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+  await platform().mkdir(target.slice(0, target.lastIndexOf("/")));
   const part = `${target}.part`;
   let have = (await sizeOf(part)) ?? 0;
   if (have > file.bytes) {
-    await Deno.remove(part);
+    await platform().remove(part);
     have = 0;
   }
   for (let attempt = 1; have < file.bytes; attempt++) {
@@ -184,10 +185,10 @@ async function fetchFile(
   }
   const problem = await mismatch(part, file);
   if (problem !== null) {
-    await Deno.remove(part);
+    await platform().remove(part);
     throw new Error(`${url}: the download ${problem}; it was removed, nothing was written`);
   }
-  await Deno.rename(part, target);
+  await platform().rename(part, target);
   options.log?.(`${target}: downloaded, verified`);
   return { path: target, status: "downloaded" };
 }
@@ -233,25 +234,18 @@ async function download(
     options.log?.(
       resumed ? `${url}: resuming at ${have} of ${file.bytes} bytes` : `${url}: downloading`,
     );
-    const sink = await Deno.open(part, {
-      write: true,
-      create: true,
-      append: resumed,
-      truncate: !resumed,
-    });
+    using sink = await platform().openWrite(part, resumed);
     try {
       for await (const chunk of response.body ?? new ReadableStream<Uint8Array>()) {
         clearTimeout(timer);
         timer = setTimeout(() => controller.abort(), timeout);
-        for (let off = 0; off < chunk.length;) off += await sink.write(chunk.subarray(off));
+        await sink.write(chunk);
         have += chunk.length;
       }
     } catch (e) {
       if (controller.signal.aborted) idle();
       // A dropped connection: what arrived is kept and the caller resumes.
       options.log?.(`${url}: interrupted after ${have} bytes (${(e as Error).message})`);
-    } finally {
-      sink.close();
     }
     return have;
   } finally {
@@ -272,16 +266,16 @@ function rangeStart(response: Response): number | null {
 
 async function sizeOf(path: string): Promise<number | null> {
   try {
-    return (await Deno.stat(path)).size;
+    return (await platform().stat(path)).size;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw e;
   }
 }
 
 // Why a file does not match its pin, or null when it does.
 async function mismatch(path: string, file: PinnedFile): Promise<string | null> {
-  const bytes = await Deno.readFile(path);
+  const bytes = await platform().readFile(path);
   if (bytes.length !== file.bytes) return `has ${bytes.length} bytes, not the pinned ${file.bytes}`;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");

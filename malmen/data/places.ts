@@ -7,6 +7,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { isNotADirectory, isNotFound, platform } from "../../engine/platform/mod.ts";
 import { defaultDataRawDir } from "./data_raw.ts";
 import { type DatasetName, DATASETS } from "./pins.ts";
 
@@ -59,7 +60,7 @@ export interface LookupOptions {
  * ```
  */
 export function defaultFetchDir(): string {
-  const env = (name: string): string | undefined => Deno.env.get(name) || undefined;
+  const env = (name: string): string | undefined => platform().env(name) || undefined;
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/malmen/data`;
   const home = env("HOME");
@@ -81,7 +82,7 @@ export function defaultFetchDir(): string {
  * ```
  */
 export function dataPlaces(options: LookupOptions = {}): DataPlace[] {
-  const env = options.env === undefined ? Deno.env.get(DATA_ENV) || null : options.env;
+  const env = options.env === undefined ? platform().env(DATA_ENV) || null : options.env;
   return [
     { label: DATA_ENV, dir: env },
     {
@@ -160,9 +161,9 @@ export async function locateDataset(
 
 async function isFile(path: string): Promise<boolean> {
   try {
-    return (await Deno.stat(path)).isFile;
+    return (await platform().stat(path)).isFile;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    if (isNotFound(e) || isNotADirectory(e)) return false;
     throw e;
   }
 }

@@ -9,6 +9,7 @@ import { recordError } from "./errors.ts";
 import { requireObject, requireString, requireText, requireTextList } from "./fields.ts";
 import { parseJsonRecords } from "./json_records.ts";
 import { sourceName } from "./source.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /**
  * The fields a ROME-format zsRE record must have (`pred` and `cond` are not read).
@@ -154,5 +155,5 @@ export async function loadZsre(
   path: string | URL,
   options: ZsreOptions = {},
 ): Promise<EditRecord[]> {
-  return parseZsre(await Deno.readTextFile(path), sourceName(path), options);
+  return parseZsre(await platform().readTextFile(path), sourceName(path), options);
 }

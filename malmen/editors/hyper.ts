@@ -29,6 +29,7 @@ import { SUM } from "../algorithm/sum_aggregation.ts";
 import type { EditRequest } from "../eval/requests.ts";
 import { checkMadeFor, type Hash, identityOf, type ProvenanceOptions } from "../lm/identity.ts";
 import type { Editor, EditorConfig, EditorName } from "./editor.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /** Options of {@linkcode HyperEditor.load}. */
 export type EditorLoadOptions = ProvenanceOptions & Pick<CheckpointLoadOptions, "allowNonFinite">;
@@ -210,7 +211,7 @@ export class HyperEditor implements Editor {
    * @param dir Destination folder.
    */
   async save(dir: string): Promise<void> {
-    await Deno.mkdir(dir, { recursive: true });
+    await platform().mkdir(dir);
     const stats = await this.net.normalizer.saveState();
     assertFinite(
       [["normaliser mean", stats.mean], ["normaliser m2", stats.m2], ["normaliser std", stats.std]],
@@ -320,7 +321,7 @@ export const KEY_MOMENTS_FILE = "key_moments.safetensors";
 async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
     throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
   }

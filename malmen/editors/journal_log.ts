@@ -9,9 +9,9 @@
  * time: `open({ write: true })` takes the folder's lock.
  * @module
  */
-import { join } from "node:path";
 import { removeStaleTemps, writeJsonAtomic } from "../../engine/io/atomic.ts";
 import { type DirLock, lockDir } from "../../engine/io/lock.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 import { addInto } from "../../engine/ops/elementwise.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Tensor } from "../../engine/tensor.ts";
@@ -114,7 +114,7 @@ export class Journal {
    * @param id Entry id.
    */
   entryPath(id: number): string {
-    return join(this.dir, "entries", `${pad(id)}.safetensors`);
+    return `${this.dir}/entries/${pad(id)}.safetensors`;
   }
 
   /**
@@ -153,12 +153,12 @@ export class Journal {
       { createNew: true },
     );
     try {
-      const entry = { ...info, id, time, sha256: await sha256(await Deno.readFile(path)) };
+      const entry = { ...info, id, time, sha256: await sha256(await platform().readFile(path)) };
       await this.#append({ op: "edit", entry: id, time, ...entryFields(entry) });
       return entry;
     } catch (e) {
       // Not committed (e.g. the disk filled up): the entry file goes too.
-      await Deno.remove(path).catch(() => {});
+      await platform().remove(path).catch(() => {});
       throw e;
     }
   }
@@ -205,7 +205,7 @@ export class Journal {
   ): Promise<Map<number, Tensor>> {
     const entry = this.entry(id);
     const path = this.entryPath(id);
-    const hash = await sha256(await Deno.readFile(path));
+    const hash = await sha256(await platform().readFile(path));
     if (hash !== entry.sha256) {
       throw new Error(
         `"${path}" was changed after it was journaled (its hash differs from the log's)`,
@@ -249,18 +249,18 @@ export class Journal {
   async #append(event: Omit<JournalEvent, "seq"> & Record<string, unknown>): Promise<void> {
     const seq = this.#events.length + 1;
     const record = { seq, ...event };
-    await writeJsonAtomic(join(this.dir, "log", `${pad(seq)}.json`), record, { createNew: true });
+    await writeJsonAtomic(`${this.dir}/log/${pad(seq)}.json`, record, { createNew: true });
     this.#apply(record as JournalEvent & Record<string, unknown>, "");
   }
 
   async #replay(): Promise<void> {
-    const names = (await listDir(join(this.dir, "log"))).filter((n) => /^\d{6}\.json$/.test(n));
+    const names = (await listDir(`${this.dir}/log`)).filter((n) => /^\d{6}\.json$/.test(n));
     names.sort();
     for (const [i, name] of names.entries()) {
-      const path = join(this.dir, "log", name);
+      const path = `${this.dir}/log/${name}`;
       let event: JournalEvent & Record<string, unknown>;
       try {
-        event = JSON.parse(await Deno.readTextFile(path));
+        event = JSON.parse(await platform().readTextFile(path));
       } catch (e) {
         throw new Error(`The journal log "${path}" cannot be read: ${(e as Error).message}`);
       }
@@ -301,10 +301,10 @@ export class Journal {
 
   // An entry file whose edit event was never written (the writer was killed in between).
   async #removeUncommitted(): Promise<void> {
-    for (const name of await listDir(join(this.dir, "entries"))) {
+    for (const name of await listDir(`${this.dir}/entries`)) {
       const m = /^(\d{6})\.safetensors$/.exec(name);
       if (m !== null && !this.#entries.has(Number(m[1]))) {
-        await Deno.remove(join(this.dir, "entries", name));
+        await platform().remove(`${this.dir}/entries/${name}`);
       }
     }
   }
@@ -323,9 +323,9 @@ function entryFields(e: JournalEntryInfo): Record<string, unknown> {
 
 async function listDir(dir: string): Promise<string[]> {
   try {
-    return (await Array.fromAsync(Deno.readDir(dir))).filter((e) => e.isFile).map((e) => e.name);
+    return (await platform().listDir(dir)).filter((e) => e.isFile).map((e) => e.name);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
+    if (isNotFound(e)) return [];
     throw new Error(`Cannot read "${dir}": ${(e as Error).message}`);
   }
 }

@@ -12,6 +12,7 @@ import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { tokenizerFromJSON } from "../../engine/models/tokenizer/json.ts";
 import { type Hash, lmIdentity, setIdentity } from "./identity.ts";
 import { latestCheckpoint, runPath } from "./run_dir.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** A loaded LM run. */
 export interface LoadedLm {
@@ -37,9 +38,9 @@ export interface LmLoadOptions {
 async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (isNotFound(e)) {
       throw new Error(`"${path}" not found: train a model first (deno task train)`);
     }
     throw new Error(`Cannot read "${path}": ${(e as Error).message}`, { cause: e });

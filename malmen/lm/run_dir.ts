@@ -5,6 +5,7 @@
  * @module
  */
 import { writeFileAtomic, writeJsonAtomic } from "../../engine/io/atomic.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** Where the newest complete checkpoint is. */
 export interface LatestPointer {
@@ -43,13 +44,13 @@ export async function writeCheckpoint(
     { checkpoint: rel, step } satisfies LatestPointer,
   );
   const all: string[] = [];
-  for await (const e of Deno.readDir(runPath(dir, "checkpoints"))) {
+  for (const e of await platform().listDir(runPath(dir, "checkpoints"))) {
     if (e.isDirectory && e.name.startsWith("step-")) all.push(e.name);
   }
   all.sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     if (`checkpoints/${old}` !== rel) {
-      await Deno.remove(runPath(dir, `checkpoints/${old}`), { recursive: true }).catch(() => {});
+      await platform().remove(runPath(dir, `checkpoints/${old}`)).catch(() => {});
     }
   }
   return folder;
@@ -97,7 +98,7 @@ export async function writeBestCheckpoint(
     { checkpoint: rel, step } satisfies LatestPointer,
   );
   if (previous !== null && previous.folder !== folder) {
-    await Deno.remove(previous.folder, { recursive: true }).catch(() => {});
+    await platform().remove(previous.folder).catch(() => {});
   }
   return folder;
 }
@@ -105,12 +106,12 @@ export async function writeBestCheckpoint(
 // A checkpoint folder is complete or absent: a failed write (a full disk, non-finite weights)
 // removes what it began, unless the folder is the one a pointer names already.
 async function fillFolder(folder: string, write: (folder: string) => Promise<void>): Promise<void> {
-  const existed = await Deno.stat(folder).then(() => true, () => false);
-  await Deno.mkdir(folder, { recursive: true });
+  const existed = await platform().stat(folder).then(() => true, () => false);
+  await platform().mkdir(folder);
   try {
     await write(folder);
   } catch (e) {
-    if (!existed) await Deno.remove(folder, { recursive: true }).catch(() => {});
+    if (!existed) await platform().remove(folder).catch(() => {});
     throw e;
   }
 }
@@ -121,9 +122,9 @@ async function readPointer(
 ): Promise<{ folder: string; step: number } | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(runPath(dir, name));
+    text = await platform().readTextFile(runPath(dir, name));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw e;
   }
   let p: LatestPointer;
@@ -147,8 +148,8 @@ async function readPointer(
  */
 export async function clearCheckpoints(dir: string): Promise<void> {
   for (const name of ["latest.json", "best.json", "checkpoints"]) {
-    await Deno.remove(runPath(dir, name), { recursive: true }).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    await platform().remove(runPath(dir, name)).catch((e) => {
+      if (!isNotFound(e)) throw e;
     });
   }
 }
@@ -160,7 +161,7 @@ export async function clearCheckpoints(dir: string): Promise<void> {
 export async function readRunJson<T>(path: string): Promise<T> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
     throw new Error(`Cannot read "${path}": ${(e as Error).message}`, { cause: e });
   }
@@ -202,9 +203,9 @@ export async function runDataHash(dir: string): Promise<string | null> {
   const path = runPath(dir, DATA_FILE);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await platform().readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
   }
   try {

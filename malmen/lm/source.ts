@@ -13,6 +13,7 @@ import { loadHfTokenizer, writeHfVocabulary } from "../../engine/models/tokenize
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { identify } from "./identity.ts";
 import { type LmLoadOptions, type LoadedLm, loadLmRun } from "./load.ts";
+import { platform } from "../../engine/platform/mod.ts";
 
 /** The prefix that marks an HF GPT-2 directory on the command line. */
 export const HF_PREFIX = "hf:";
@@ -93,7 +94,7 @@ export async function saveHfLm(
   tokenizer: Tokenizer,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
+  await platform().mkdir(dir);
   if (tokenizer instanceof Gpt2Tokenizer) await writeHfVocabulary(dir, tokenizer.vocabulary);
   await saveCheckpoint(dir, model, { ...extra, tokenizer: tokenizer.toJSON() });
 }

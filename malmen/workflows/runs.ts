@@ -30,6 +30,7 @@ import {
   runPath,
 } from "../lm/run_dir.ts";
 import { type HistoryPoint, type LmTrainOptions, trainLm } from "../lm/train.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** Marker written when a run's training finished (not interrupted). */
 export const DONE_FILE = "done.json";
@@ -91,7 +92,7 @@ export async function lmRun(
   await checkSameModel(dir, options);
   let done = options.retrain ? null : await readDone<LmDone>(dir);
   if (done === null) {
-    await Deno.remove(runPath(dir, DONE_FILE)).catch(() => {});
+    await platform().remove(runPath(dir, DONE_FILE)).catch(() => {});
     const { corpus, tokenizer } = data;
     options.log?.(`training the language model on ${corpus.training.length} texts into ${dir}`);
     const r = await trainLm(corpus, tokenizer, { ...options, resume: !options.retrain });
@@ -151,7 +152,7 @@ export async function editorRun(
 ): Promise<EditorRun> {
   const dir = options.outDir;
   if (options.retrain || (await readDone(dir)) === null) {
-    await Deno.remove(runPath(dir, DONE_FILE)).catch(() => {});
+    await platform().remove(runPath(dir, DONE_FILE)).catch(() => {});
     options.log?.(`meta-training ${options.editor} on ${train.length} facts into ${dir}`);
     const r = await trainEditor(model, train, val, { ...options, resume: !options.retrain });
     if (r.interrupted) {
@@ -206,9 +207,9 @@ export async function loadEditorRun(
 
 async function readDone<T>(dir: string): Promise<T | null> {
   try {
-    return JSON.parse(await Deno.readTextFile(runPath(dir, DONE_FILE))) as T;
+    return JSON.parse(await platform().readTextFile(runPath(dir, DONE_FILE))) as T;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw new Error(`${runPath(dir, DONE_FILE)}: ${(e as Error).message}`);
   }
 }
@@ -224,7 +225,7 @@ async function checkSameModel(dir: string, options: LmTrainOptions & RunOptions)
   if (options.retrain) return;
   let text: string;
   try {
-    text = await Deno.readTextFile(runPath(dir, "config.json"));
+    text = await platform().readTextFile(runPath(dir, "config.json"));
   } catch {
     return;
   }

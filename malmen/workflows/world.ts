@@ -19,6 +19,7 @@ import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { DEFAULT_WORLD, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
 import { modelConfigFor, type WorldSetup, worldSetup } from "./setup.ts";
+import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
 /** The world a run folder was trained on (its generator options). */
 const WORLD_FILE = "world.json";
@@ -158,9 +159,9 @@ async function checkWorld(
   const want = JSON.stringify(world);
   let have: string | null = null;
   try {
-    have = JSON.stringify(JSON.parse(await Deno.readTextFile(path)));
+    have = JSON.stringify(JSON.parse(await platform().readTextFile(path)));
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${path}: ${(e as Error).message}`);
+    if (!isNotFound(e)) throw new Error(`${path}: ${(e as Error).message}`);
   }
   if (have !== null && have !== want && !(write && fresh)) {
     throw new Error(
@@ -168,7 +169,7 @@ async function checkWorld(
     );
   }
   if (write && have !== want) {
-    await Deno.mkdir(dir, { recursive: true });
+    await platform().mkdir(dir);
     await writeJsonAtomic(path, world);
   }
 }

@@ -4,6 +4,7 @@
  */
 
 import { type AtomicWriteOptions, writeFileAtomic, writeFileAtomicSync } from "../atomic.ts";
+import { platform, type RandomAccessFile } from "../../platform/mod.ts";
 import {
   type DecodeOptions,
   decodeSafetensors,
@@ -15,49 +16,30 @@ import { planSafetensors, type SafeTensorEntries, safetensorsChunks } from "./en
 import { formatError, quote } from "./errors.ts";
 import { parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader } from "./header.ts";
 
-/** Fills `buffer` from the file's current position; a short read means the file shrank. */
+/** Fills `buffer` from byte `offset`; a short read means the file shrank. */
 async function readExactly(
-  file: Deno.FsFile,
+  file: RandomAccessFile,
+  offset: number,
   buffer: Uint8Array,
   path: string,
   what: string,
 ): Promise<void> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const read = await file.read(buffer.subarray(filled));
-    if (read === null) {
-      throw new RangeError(
-        formatError(path, what, `file ended after ${filled} of ${buffer.length} bytes`),
-      );
-    }
-    filled += read;
+  const read = await file.read(offset, buffer);
+  if (read < buffer.length) {
+    throw new RangeError(
+      formatError(path, what, `file ended after ${read} of ${buffer.length} bytes`),
+    );
   }
 }
 
-// Deno.readFile is several times slower on large files than reading into one pre-sized buffer.
-const READ_CHUNK = 16 * 1024 * 1024;
-
-/** Reads the whole file into one exactly sized buffer, in chunks. */
-async function readWhole(file: Deno.FsFile): Promise<Uint8Array> {
-  const size = (await file.stat()).size;
-  const bytes = new Uint8Array(size);
-  let filled = 0;
-  while (filled < size) {
-    const read = await file.read(bytes.subarray(filled, Math.min(size, filled + READ_CHUNK)));
-    if (read === null) break; // The file shrank; decoding reports what is missing.
-    filled += read;
-  }
-  return filled === size ? bytes : bytes.subarray(0, filled);
-}
-
-async function readHeaderFrom(file: Deno.FsFile, path: string): Promise<SafetensorsHeader> {
-  const size = (await file.stat()).size;
+async function readHeaderFrom(file: RandomAccessFile, path: string): Promise<SafetensorsHeader> {
+  const size = file.size;
   const prefix = new Uint8Array(Math.min(8, size));
-  await readExactly(file, prefix, path, "header");
+  await readExactly(file, 0, prefix, path, "header");
   const length = readHeaderLength(prefix, size, path);
   const head = new Uint8Array(8 + length);
   head.set(prefix);
-  await readExactly(file, head.subarray(8), path, "header");
+  await readExactly(file, 8, head.subarray(8), path, "header");
   return parseSafetensorsHeader(head, path, size);
 }
 
@@ -75,7 +57,7 @@ async function readHeaderFrom(file: Deno.FsFile, path: string): Promise<Safetens
  * ```
  */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  using file = await Deno.open(path, { read: true });
+  using file = await platform().openFile(path);
   return await readHeaderFrom(file, path);
 }
 
@@ -102,8 +84,10 @@ export async function readSafetensors(
   options: DecodeOptions = {},
 ): Promise<SafetensorsContents> {
   const { filter } = options;
-  using file = await Deno.open(path, { read: true });
-  if (filter === undefined) return decodeSafetensors(await readWhole(file), path, options);
+  if (filter === undefined) {
+    return decodeSafetensors(await platform().readFile(path), path, options);
+  }
+  using file = await platform().openFile(path);
   const header = await readHeaderFrom(file, path);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, info] of header.tensors) {
@@ -111,8 +95,7 @@ export async function readSafetensors(
     const [begin, end] = info.dataOffsets;
     // A fresh buffer per tensor is aligned, and it is never shared, so views are safe.
     const span = new Uint8Array(end - begin);
-    await file.seek(header.dataStart + begin, Deno.SeekMode.Start);
-    await readExactly(file, span, path, `tensor ${quote(name)}`);
+    await readExactly(file, header.dataStart + begin, span, path, `tensor ${quote(name)}`);
     const data = decodeTensorBytes(span, info.dtype, name, path, true);
     tensors.set(name, { dtype: info.dtype, shape: [...info.shape], data });
   }

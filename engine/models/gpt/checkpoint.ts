@@ -14,6 +14,7 @@ import { saveModule } from "../../nn/checkpoint.ts";
 import { configToHf } from "./config.ts";
 import { loadGpt2Dir } from "./hf_gpt2.ts";
 import type { GPT } from "./model.ts";
+import { platform } from "../../platform/mod.ts";
 
 /** JSON values accepted in a checkpoint's `extra` object. */
 export type CheckpointExtra = Record<string, unknown>;
@@ -43,7 +44,7 @@ export async function saveCheckpoint(
   // Serialise first: a value without a JSON form fails before any file is touched.
   const json = JSON.parse(JSON.stringify({ ...configToHf(model.config), extra }));
   const id = crypto.randomUUID();
-  await Deno.mkdir(dir, { recursive: true });
+  await platform().mkdir(dir);
   await saveModule(model, `${dir}/model.safetensors`, { format: "pt", [ID_KEY]: id });
   await writeJsonAtomic(`${dir}/config.json`, { ...json, [ID_KEY]: id });
 }

@@ -14,6 +14,7 @@ import { readSafetensors, readSafetensorsHeader } from "../../io/safetensors.ts"
 import type { HostTensor } from "../../nn/host_io.ts";
 import { configFromHf, type GPTConfig, parameterShapes } from "./config.ts";
 import { GPT } from "./model.ts";
+import { platform } from "../../platform/mod.ts";
 
 /** Options of {@linkcode loadHfGpt2}. */
 export interface HfLoadOptions {
@@ -63,7 +64,7 @@ export async function loadGpt2Dir(dir: string, options: HfLoadOptions = {}): Pro
   const weightsPath = `${dir}/model.safetensors`;
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(await Deno.readTextFile(configPath));
+    json = JSON.parse(await platform().readTextFile(configPath));
   } catch (e) {
     throw new Error(`Cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
   }

@@ -7,6 +7,7 @@
  */
 
 import { writeFileAtomic } from "../../io/atomic.ts";
+import { isNotFound, platform } from "../../platform/mod.ts";
 import { Gpt2Tokenizer, loadGpt2Tokenizer } from "./gpt2.ts";
 import { tokenizerFromJSON } from "./json.ts";
 import type { Tokenizer } from "./tokenizer.ts";
@@ -127,9 +128,9 @@ export async function loadHfTokenizer(
 
 async function readOptional(path: string): Promise<string | null> {
   try {
-    return await Deno.readTextFile(path);
+    return await platform().readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(e)) return null;
     throw e;
   }
 }
