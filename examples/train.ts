@@ -18,6 +18,7 @@ import {
   COMMON_OPTIONS,
   int,
   linePlot,
+  lmStepText,
   num,
   oneOf,
   pct,
@@ -149,12 +150,7 @@ async function trainLanguageModel(v: Flags, data: "world" | "counterfact", seed:
     bucketByLength: counterFact,
     resume: v.resume as boolean,
     stop,
-    onStep: (i) =>
-      bar.update(
-        `step ${i.step} epoch ${i.epoch + 1} loss ${i.loss.toFixed(3)}${
-          Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
-        }`,
-      ),
+    onStep: (i) => bar.update(lmStepText(i, true)),
   });
   bar.finish(`answer acc ${(100 * r.answerAcc).toFixed(2)}%`);
   const points = r.history.map((h) => [h.step, h.loss] as const);

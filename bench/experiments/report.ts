@@ -14,23 +14,34 @@ import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
+  int,
   intList,
+  num,
   pickBackend,
   Progress,
   runCli,
   stopOnSigint,
+  UsageError,
 } from "../../examples/_cli/mod.ts";
 import { type ExperimentPlan, FULL_PLAN, QUICK_PLAN } from "./counterfact/plan.ts";
-import { counterFactRuns, ftEditor, hyperEditor, type RunControl } from "./counterfact/runs.ts";
+import {
+  counterFactRuns,
+  ftEditor,
+  hyperEditor,
+  memitEditor,
+  type RunControl,
+} from "./counterfact/runs.ts";
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
 import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
-const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [--render-only] [--json]
+const HELP = `Usage: deno task report [--quick] [--m 16,64,...] [budgets] [--render-only] [--json]
 
 Runs the CounterFact knowledge-editing experiment and writes its report:
-  1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it),
+  1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it, or
+     uses the one named by --lm),
   2. meta-trains MALMEN and MEND-sum on the train split, keeping the checkpoint that is best on
-     the val split, and picks the fine-tuning learning rate on the val split,
+     the val split, picks the fine-tuning learning rate on the val split, and sets up MEMIT
+     (key covariances over the LM's training texts, settings chosen on the val split),
   3. edits the first m facts of the (shuffled) held-out edit split at once with each editor, for
      every m, and scores ES / GS / LS and CounterFact efficacy / paraphrase / neighbourhood,
   4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
@@ -42,6 +53,14 @@ Options:
   --quick         a tiny model on a few hundred records, minutes in all (CI smoke run);
                   results go to runs/cf-quick/results/ instead of bench/experiments/results/
   --m LIST        edit counts (default 16,64,256,1024,4096,8192; quick: 16,64)
+  --lm DIR        use this trained language model (deno task train --data counterfact --out
+                  DIR) instead of training <runs>/lm
+Budgets (defaults: the full plan's, see bench/experiments/counterfact/plan.ts):
+  --d-model N --layers N --heads N   size of the language model trained in <runs>/lm
+  --lm-epochs N   its epoch budget (default ${FULL_PLAN.lm.epochs})
+  --lm-minutes X  its time limit, a safety cap (default ${FULL_PLAN.lm.minutes})
+  --meta-steps N  meta-steps per hyper-network editor (default: until --meta-minutes)
+  --meta-minutes X  meta-training time limit per editor, a safety cap (default ${FULL_PLAN.meta.minutes.malmen})
   --runs DIR      where trained runs and measured rows live (default runs/cf, runs/cf-quick)
   --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
   --render-only   rewrite the Markdown and HTML from the saved rows and setup
@@ -59,14 +78,21 @@ await runCli(async () => {
       m: { type: "string" },
       runs: { type: "string" },
       results: { type: "string" },
+      lm: { type: "string" },
+      "d-model": { type: "string" },
+      layers: { type: "string" },
+      heads: { type: "string" },
+      "lm-epochs": { type: "string" },
+      "lm-minutes": { type: "string" },
+      "meta-steps": { type: "string" },
+      "meta-minutes": { type: "string" },
       "render-only": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
   });
   if (v.help) return console.log(HELP);
-  const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
-  if (v.m !== undefined) plan.ms = intList("m", v.m);
+  const plan = withBudgets(v.quick ? QUICK_PLAN : FULL_PLAN, v);
   if (v.runs !== undefined) plan.runsDir = v.runs;
   if (v.results !== undefined) plan.resultsDir = v.results;
   const rowsPath = runPath(plan.runsDir, "rows.json");
@@ -91,6 +117,34 @@ await runCli(async () => {
     throw e;
   }
 });
+
+// The plan with the budgets and folders of the flags (each flag checked before any work).
+function withBudgets(base: ExperimentPlan, v: Record<string, string | boolean | undefined>) {
+  const flag = (name: string) => v[name] as string | undefined;
+  const plan: ExperimentPlan = { ...base, lm: { ...base.lm }, meta: { ...base.meta } };
+  if (flag("m") !== undefined) plan.ms = intList("m", flag("m")!);
+  if (flag("lm") !== undefined) plan.lmDir = flag("lm");
+  plan.lm.dModel = int("d-model", flag("d-model"), plan.lm.dModel);
+  plan.lm.nLayer = int("layers", flag("layers"), plan.lm.nLayer);
+  plan.lm.nHead = int("heads", flag("heads"), plan.lm.nHead);
+  plan.lm.epochs = int("lm-epochs", flag("lm-epochs"), plan.lm.epochs);
+  plan.lm.minutes = positive("lm-minutes", flag("lm-minutes"), plan.lm.minutes);
+  plan.meta.steps = int("meta-steps", flag("meta-steps"), plan.meta.steps);
+  const metaMinutes = positive("meta-minutes", flag("meta-minutes"), plan.meta.minutes.malmen);
+  plan.meta.minutes = { malmen: metaMinutes, mend: metaMinutes };
+  if (plan.lm.dModel % plan.lm.nHead !== 0) {
+    throw new UsageError(
+      `--d-model ${plan.lm.dModel} must be a multiple of --heads ${plan.lm.nHead}`,
+    );
+  }
+  return plan;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  const x = num(name, value, fallback);
+  if (!(x > 0)) throw new UsageError(`--${name} must be a number > 0, got "${value}"`);
+  return x;
+}
 
 function log(message: string): void {
   console.error(`[report] ${message}`);
@@ -123,12 +177,22 @@ async function run(
   const editors: Editor[] = [];
   const provenance: EditorProvenance[] = [];
   let ft: ReportSetup["ft"] = { grid: [], lr: 0 };
+  let memit: ReportSetup["memit"] = null;
   const release = () => {
     for (const e of editors) (e as { dispose?: () => void }).dispose?.();
     model.dispose();
   };
   for (const name of plan.editors) {
-    if (name === "ft") {
+    if (name === "memit") {
+      log("setting up MEMIT: key covariances, settings chosen on the val split");
+      const r = await memitEditor(plan, runs, control);
+      editors.push(r.editor);
+      memit = {
+        settings: r.provenance.settings,
+        grid: r.provenance.grid,
+        texts: r.provenance.texts,
+      };
+    } else if (name === "ft") {
       log("choosing the fine-tuning learning rate on the val split");
       const r = await ftEditor(plan, runs, log);
       editors.push(r.editor);
@@ -183,6 +247,7 @@ async function run(
     },
     editors: provenance,
     ft,
+    memit,
     fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };

@@ -6,3 +6,4 @@
 export * from "./options.ts";
 export * from "./progress.ts";
 export * from "./svg.ts";
+export * from "./score_line.ts";

@@ -6,6 +6,7 @@
  */
 import type { GPTConfig } from "../../engine/models/gpt/config.ts";
 import type { WorldOptions } from "../data/world.ts";
+import type { MemitSettings } from "../editors/memit.ts";
 
 /** The tiny model used for the embedded world (small enough for 2 CPU cores). */
 export const WORLD_MODEL: Partial<GPTConfig> = {
@@ -52,3 +53,19 @@ export const WORLD_BUDGET: Readonly<WorldBudget> = {
   metaLr: 1e-3,
   valEvery: 5,
 };
+
+/**
+ * MEMIT's candidates on a world run, each over `defaultMemitSettings`: the world run edits its
+ * validation facts with each and keeps the best harmonic mean of ES, GS and LS (measured in
+ * BENCHMARKS.md, "MEMIT").
+ */
+export const MEMIT_GRID: readonly Partial<MemitSettings>[] = [
+  { position: "subject" },
+  { position: "prompt" },
+];
+
+/**
+ * The seed of the one shuffle of CounterFact's edit split whose first m records every edit count
+ * of the report edits (nested subsets); `deno task edit --shuffle` takes the same seed.
+ */
+export const COUNTERFACT_SHUFFLE_SEED = 20240126;

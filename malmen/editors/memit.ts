@@ -1,0 +1,246 @@
+/**
+ * The MEMIT baseline (Meng, Sen Sharma, Andonian, Belinkov, Bau, ICLR 2023, "Mass-Editing
+ * Memory in a Transformer"): no meta-training; per fact a target value for the residual stream
+ * after the last edited block is optimised at the subject's last token
+ * (`algorithm/memit_targets.ts`), then the residuals are spread over the edited layers by a
+ * least-squares solve that protects the keys of the LM's own training texts
+ * (`algorithm/memit_spread.ts`). All facts are edited at once.
+ * @module
+ */
+import { writeJsonAtomic } from "../../engine/io/atomic.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
+import { fmtShape } from "../../engine/shape.ts";
+import type { Tensor } from "../../engine/tensor.ts";
+import { readLayerMatrices, writeLayerMatrices } from "../algorithm/key_prior.ts";
+import { type MemitFact, optimizeTargets } from "../algorithm/memit_targets.ts";
+import { spreadTargets } from "../algorithm/memit_spread.ts";
+import { clearShifts } from "../algorithm/shifts.ts";
+import type { EditRequest } from "../eval/requests.ts";
+import { defaultEditorConfig, type Editor, type EditorConfig } from "./editor.ts";
+
+/**
+ * Where a fact is read and written: `subject`, the subject's last token (the paper's choice);
+ * `prompt`, the prompt's last token (the position that predicts the answer's first token, where
+ * MALMEN's first key sits). A small LM need not store a fact at its subject: the setting is
+ * chosen on the validation split.
+ */
+export type MemitPosition = "subject" | "prompt";
+
+/** MEMIT's settings. */
+export interface MemitSettings {
+  /** Edited blocks, ascending; the targets live after the last one. */
+  layers: number[];
+  /** The edited token. */
+  position: MemitPosition;
+  /** λ: weight of the key covariance E[kkᵀ] in the solve. */
+  lambda: number;
+  /** Adam steps of each fact's δ. */
+  steps: number;
+  /** Adam learning rate of δ. */
+  lr: number;
+  /** Weight of the KL term after the subject. */
+  klWeight: number;
+  /** Weight of ‖δ‖² / ‖h‖². */
+  decay: number;
+  /** Largest ‖δ‖ / ‖h‖. */
+  clamp: number;
+  /** Facts per forward pass. */
+  batch: number;
+}
+
+/**
+ * MEMIT's settings for a model of `nLayer` blocks. The layers, λ and steps were chosen on the
+ * default world's validation split (`bench/experiments/memit_select.ts`, BENCHMARKS.md); the
+ * KL weight and the norm clamp are the paper's GPT-J values.
+ * @param nLayer Blocks of the model.
+ */
+export function defaultMemitSettings(nLayer: number): MemitSettings {
+  const last = Math.max(0, Math.floor(((nLayer - 1) * 2) / 3));
+  const first = Math.max(0, last - 1);
+  return {
+    layers: Array.from({ length: last - first + 1 }, (_, i) => first + i),
+    position: "subject",
+    lambda: 1e4,
+    steps: 25,
+    lr: 0.5,
+    klWeight: 0.0625,
+    decay: 0.5,
+    clamp: 0.75,
+    batch: 64,
+  };
+}
+
+/**
+ * Throws a `RangeError` naming the first bad setting.
+ * @param s Settings.
+ * @param nLayer Blocks of the model they are for.
+ */
+export function checkMemitSettings(s: MemitSettings, nLayer: number): void {
+  const fail = (field: string, want: string, got: unknown): never => {
+    throw new RangeError(`MEMIT setting "${field}" must be ${want}, got ${JSON.stringify(got)}`);
+  };
+  if (!Array.isArray(s.layers) || s.layers.length === 0) {
+    fail("layers", "a non-empty list of blocks", s.layers);
+  }
+  s.layers.forEach((l, i) => {
+    if (!Number.isInteger(l) || l < 0 || l >= nLayer) {
+      fail("layers", `blocks of the model (0 to ${nLayer - 1})`, s.layers);
+    }
+    if (i > 0 && l <= s.layers[i - 1]) fail("layers", "strictly ascending", s.layers);
+  });
+  if (s.position !== "subject" && s.position !== "prompt") {
+    fail("position", `"subject" or "prompt"`, s.position);
+  }
+  const positive = (field: "lambda" | "lr" | "clamp") => {
+    if (!(Number.isFinite(s[field]) && s[field] > 0)) fail(field, "a finite number > 0", s[field]);
+  };
+  const nonNegative = (field: "klWeight" | "decay") => {
+    if (!(Number.isFinite(s[field]) && s[field] >= 0)) fail(field, "a finite number ≥ 0", s[field]);
+  };
+  const count = (field: "steps" | "batch") => {
+    if (!(Number.isInteger(s[field]) && s[field] >= 1)) fail(field, "an integer ≥ 1", s[field]);
+  };
+  positive("lambda");
+  positive("lr");
+  positive("clamp");
+  nonNegative("klWeight");
+  nonNegative("decay");
+  count("steps");
+  count("batch");
+}
+
+/** Settings file of a saved MEMIT editor. */
+export const MEMIT_FILE = "memit.json";
+/** Key covariances of a saved MEMIT editor. */
+export const COVARIANCE_FILE = "key_covariance.safetensors";
+
+/** Edits with MEMIT. */
+export class MemitEditor implements Editor {
+  /** Always `memit`. */
+  readonly name = "memit" as const;
+  /** Shared editor settings (its `layers` are MEMIT's). */
+  readonly config: EditorConfig;
+  /** MEMIT's own settings. */
+  readonly settings: MemitSettings;
+  /**
+   * Per edited layer, the relative residual ‖KΔW − R‖ / ‖R‖ of the last edit's solve (how much
+   * of each layer's share one ΔW delivered), else null.
+   */
+  lastFit: number[] | null = null;
+  readonly #covariances: Map<number, Tensor>;
+
+  /**
+   * Creates the editor; it takes over the covariances (and disposes them).
+   * @param model The LM it edits (for its shape).
+   * @param settings Checked against the model.
+   * @param covariances Layer → E[kkᵀ] `[d_in, d_in]`, at least for every edited layer.
+   */
+  constructor(model: GPT, settings: MemitSettings, covariances: Map<number, Tensor>) {
+    checkMemitSettings(settings, model.config.nLayer);
+    const d = model.config.dInner;
+    for (const l of settings.layers) {
+      const c = covariances.get(l);
+      if (c === undefined) throw new RangeError(`MEMIT: no key covariance for layer ${l}`);
+      if (c.rank !== 2 || c.shape[0] !== d || c.shape[1] !== d) {
+        throw new RangeError(
+          `MEMIT: the key covariance of layer ${l} must be "[${d},${d}]", got "${
+            fmtShape(c.shape)
+          }"`,
+        );
+      }
+    }
+    this.settings = settings;
+    this.config = {
+      ...defaultEditorConfig(model.config.nLayer),
+      layers: [...settings.layers],
+      lmBatch: settings.batch,
+    };
+    this.#covariances = covariances;
+  }
+
+  /**
+   * Shifts that edit all requests at once.
+   * @param model The frozen LM (left without shifts).
+   * @returns Layer → ΔW.
+   */
+  async computeShifts(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
+    if (requests.length === 0) throw new RangeError("MEMIT needs at least one request");
+    const s = this.settings;
+    const facts: MemitFact[] = requests.map((r, i) => {
+      if (s.position === "prompt") return { pair: r.edit, at: r.edit.prompt.length - 1 };
+      if (r.subjectLast === undefined) {
+        throw new RangeError(
+          `Request ${i} (case ${r.record.case_id}): its subject "${r.record.subject}" does not occur in its prompt, and MEMIT edits at the subject's last token (position "subject")`,
+        );
+      }
+      return { pair: r.edit, at: r.subjectLast };
+    });
+    clearShifts(model);
+    const targets = await optimizeTargets(model, facts, {
+      layer: s.layers[s.layers.length - 1],
+      steps: s.steps,
+      lr: s.lr,
+      klWeight: s.klWeight,
+      decay: s.decay,
+      clamp: s.clamp,
+      batch: s.batch,
+    });
+    try {
+      const spread = await spreadTargets(model, facts, targets, this.#covariances, s);
+      this.lastFit = spread.residual;
+      return spread.shifts;
+    } finally {
+      targets.dispose();
+      clearShifts(model);
+    }
+  }
+
+  /**
+   * Saves the settings and the covariances of the edited layers (atomic writes).
+   * @param dir Destination folder.
+   * @param extra More fields for `memit.json` (e.g. how the settings were chosen).
+   */
+  async save(dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
+    const edited = new Map(this.settings.layers.map((l) => [l, this.#covariances.get(l)!]));
+    await writeLayerMatrices(`${dir}/${COVARIANCE_FILE}`, edited);
+    await writeJsonAtomic(`${dir}/${MEMIT_FILE}`, {
+      ...extra,
+      editor: "memit",
+      settings: this.settings,
+    });
+  }
+
+  /**
+   * Loads an editor saved by {@linkcode MemitEditor.save}.
+   * @param dir Its folder.
+   * @param model The LM it edits.
+   */
+  static async load(dir: string, model: GPT): Promise<MemitEditor> {
+    const path = `${dir}/${MEMIT_FILE}`;
+    let meta: { editor?: string; settings?: MemitSettings };
+    try {
+      meta = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new Error(`Cannot read the MEMIT editor "${path}": ${(e as Error).message}`);
+    }
+    if (meta.editor !== "memit" || meta.settings === undefined) {
+      throw new TypeError(`${path}: not a MEMIT editor (fields "editor" and "settings")`);
+    }
+    const layers = meta.settings.layers;
+    checkMemitSettings(meta.settings, model.config.nLayer);
+    const covs = await readLayerMatrices(
+      `${dir}/${COVARIANCE_FILE}`,
+      layers,
+      model.backend,
+      `${dir}: MEMIT needs its key covariances`,
+    );
+    return new MemitEditor(model, meta.settings, new Map(layers.map((l, i) => [l, covs[i]])));
+  }
+
+  /** Releases the covariances. */
+  dispose(): void {
+    for (const c of this.#covariances.values()) c.dispose();
+    this.#covariances.clear();
+  }
+}
