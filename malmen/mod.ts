@@ -6,8 +6,8 @@
  * The user story: train a language model ({@linkcode trainLm}), meta-train an editor
  * ({@linkcode trainEditor}, or the load-or-train {@linkcode editorRun}), edit and score facts
  * ({@linkcode editAndScore}), keep or revert the edit as a journal entry, load edit data
- * (the synthetic world, CounterFact, zsRE). The MEND-sum and fine-tuning baselines share the
- * {@linkcode Editor} interface.
+ * (the synthetic world, CounterFact, zsRE). The MEND-sum, fine-tuning and MEMIT baselines share
+ * the {@linkcode Editor} interface; {@linkcode openEditor} opens any of them by name.
  *
  * @example Edit facts with the demo's trained editor
  * ```ts ignore
@@ -25,6 +25,10 @@ export { defaultEditorConfig } from "./editors/editor.ts";
 export type { Editor, EditorConfig, EditorName } from "./editors/editor.ts";
 export { HyperEditor } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
+export { defaultMemitSettings, MemitEditor } from "./editors/memit.ts";
+export type { MemitPosition, MemitSettings } from "./editors/memit.ts";
+export { EDITOR_NAMES, EDITORS, openEditor } from "./workflows/editors.ts";
+export type { EditorInfo, OpenedEditor, OpenEditorOptions } from "./workflows/editors.ts";
 // Training.
 export { trainLm } from "./lm/train.ts";
 export type { HistoryPoint, LmTrainOptions, LmTrainResult, StepInfo } from "./lm/train.ts";
@@ -84,5 +88,12 @@ export type {
   LmRun,
   RunOptions,
 } from "./workflows/runs.ts";
+export { memitRun } from "./workflows/memit_run.ts";
+export type {
+  MemitCandidate,
+  MemitProvenance,
+  MemitRun,
+  MemitRunOptions,
+} from "./workflows/memit_run.ts";
 export { worldRuns } from "./workflows/world.ts";
 export type { WorldRuns, WorldRunsOptions } from "./workflows/world.ts";
