@@ -66,7 +66,7 @@ export function defaultMemitSettings(nLayer: number): MemitSettings {
     klWeight: 0.0625,
     decay: 0.5,
     clamp: 0.75,
-    batch: 64,
+    batch: 128,
   };
 }
 
