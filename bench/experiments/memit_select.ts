@@ -2,7 +2,7 @@
 // `defaultMemitSettings`) edits the validation facts at once from the unedited LM, and one JSON
 // line per candidate gives ES / GS / LS, the CounterFact scores, the selection score (harmonic
 // mean of ES, GS and LS) and the least-squares residual per layer. Only the validation split is
-// read: this is how `MEMIT_GRID` and `defaultMemitSettings` were chosen (BENCHMARKS.md, "MEMIT").
+// read: this is how `defaultMemitSettings` was chosen (BENCHMARKS.md, "MEMIT").
 import { parseArgs } from "node:util";
 import { keyCovariances } from "../../malmen/algorithm/key_prior.ts";
 import { generateWorld } from "../../malmen/data/world.ts";

@@ -1,7 +1,7 @@
 /**
  * MEMIT's second step: spread each fact's residual z − h_L over the edited layers, from first to
- * last. At layer l (the k-th of K) the keys K (inputs of `mlp.c_proj` at the subject's last
- * token, `[n, d_in]`) and the stream h_L are recomputed on the model carrying the shifts of the
+ * last. At layer l (the k-th of K) the keys K (inputs of `mlp.c_proj` at each fact's edited
+ * token, the subject's last in the paper; `[n, d_in]`) and the stream h_L are recomputed on the model carrying the shifts of the
  * layers before, the residual R = (z − h_L)/(K − k) asks this layer for its share, and
  *
  *   ΔW = (λ·C + KᵀK + εI)⁻¹ KᵀR        (`[d_in, d_out]`, this codebase's layout)
@@ -128,7 +128,7 @@ interface LayerStats {
   rr: Tensor;
 }
 
-// Streams the facts once: keys at layer `l` and the stream after block `top` at the subject,
+// Streams the facts once: keys at layer `l` and the stream after block `top` at the edited token,
 // R = share·(z − h), folded into the normal equations.
 function layerStats(
   model: GPT,

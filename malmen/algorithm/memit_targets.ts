@@ -1,18 +1,18 @@
 /**
  * MEMIT's first step (Meng et al. 2023, "Mass-Editing Memory in a Transformer"): for each fact
- * a target for the residual stream after the last edited block L at the subject's last token,
- * z = h + δ. δ is added to the stream there and optimised with Adam for a fixed number of steps
- * on
+ * a target for the residual stream after the last edited block L at the fact's edited token
+ * (the subject's last token in the paper), z = h + δ. δ is added to the stream there and
+ * optimised with Adam for a fixed number of steps on
  *
- *   −(1/|answer|)·Σ log P(target_new | prompt)  +  w_KL·KL(P_δ ‖ P_0 at the subject)
+ *   −(1/|answer|)·Σ log P(target_new | prompt)  +  w_KL·KL(P_δ ‖ P_0 after the edited token)
  *     +  w_decay·‖δ‖² / ‖h‖²,
  *
  * then clamped to ‖δ‖ ≤ c·‖h‖ after every step. The KL term keeps the next-token distribution
- * right after the subject (the prompt cut after the subject: the fact's "essence" prompt, read
- * from the same forward pass) close to the unedited one, so δ changes what the relation reads
- * from the subject rather than the subject itself. The loss is a sum over facts of per-fact
- * terms and each fact owns its δ row, so facts are optimised independently and chunking them
- * changes nothing.
+ * right after the edited token (the prompt cut there: for the subject, the fact's "essence"
+ * prompt, read from the same forward pass) close to the unedited one, so δ changes what the
+ * relation reads from the subject rather than the subject itself. The loss is a sum over facts
+ * of per-fact terms and each fact owns its δ row, so facts are optimised independently and
+ * chunking them changes nothing.
  * @module
  */
 import { upload } from "../../engine/alloc.ts";
@@ -51,7 +51,7 @@ export interface TargetOptions {
   steps: number;
   /** Adam learning rate. */
   lr: number;
-  /** Weight of the KL term at the subject. */
+  /** Weight of the KL term after the edited token. */
   klWeight: number;
   /** Weight of ‖δ‖² / ‖h‖². */
   decay: number;
@@ -126,8 +126,8 @@ async function chunkTargets(
   const place = int(placeHost);
   const rows = int(Int32Array.from([...batch.hostPositions, ...subjHost]));
   const weight = upload(weights, [n], "float32", backend);
-  // What stays fixed: the stream after block L, its subject rows and their squared norms, and
-  // the unedited distribution after the subject.
+  // What stays fixed: the stream after block L, its rows at the edited tokens and their squared
+  // norms, and the unedited distribution after the edited token.
   const consts = noGrad(() =>
     tidy(() => {
       const h = runBlocks(model, embed(model, batch.ids), 0, o.layer + 1);

@@ -6,7 +6,7 @@
  */
 import type { GPTConfig } from "../../engine/models/gpt/config.ts";
 import type { WorldOptions } from "../data/world.ts";
-import type { MemitSettings } from "../editors/memit.ts";
+import { type MemitSettings, paperMemitSettings } from "../editors/memit.ts";
 
 /** The tiny model used for the embedded world (small enough for 2 CPU cores). */
 export const WORLD_MODEL: Partial<GPTConfig> = {
@@ -55,14 +55,14 @@ export const WORLD_BUDGET: Readonly<WorldBudget> = {
 };
 
 /**
- * MEMIT's candidates on a world run, each over `defaultMemitSettings`: the world run edits its
- * validation facts with each and keeps the best harmonic mean of ES, GS and LS (measured in
- * BENCHMARKS.md, "MEMIT").
+ * MEMIT's candidates on a world run of an LM with `nLayer` blocks: its defaults and the paper's
+ * form at the subject (`paperMemitSettings`). Each world run edits its own validation facts
+ * with both and keeps the better harmonic mean of ES, GS and LS.
+ * @param nLayer Blocks of the LM.
  */
-export const MEMIT_GRID: readonly Partial<MemitSettings>[] = [
-  { position: "subject" },
-  { position: "prompt" },
-];
+export function memitGrid(nLayer: number): Partial<MemitSettings>[] {
+  return [{}, paperMemitSettings(nLayer)];
+}
 
 /**
  * The seed of the one shuffle of CounterFact's edit split whose first m records every edit count

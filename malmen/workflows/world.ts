@@ -21,7 +21,7 @@ import { latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { type MemitRun, memitRun } from "./memit_run.ts";
-import { DEFAULT_WORLD, MEMIT_GRID, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
+import { DEFAULT_WORLD, memitGrid, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
 import { modelConfigFor, type WorldSetup, worldSetup } from "./setup.ts";
 
 /** The world a run folder was trained on (its generator options). */
@@ -41,7 +41,7 @@ export interface WorldRunsOptions {
   editor?: Partial<EditorConfig>;
   /** MEMIT's settings over `defaultMemitSettings`. */
   memit?: Partial<MemitSettings>;
-  /** MEMIT candidates chosen among on the validation split (default {@linkcode MEMIT_GRID}). */
+  /** MEMIT candidates chosen among on the validation split (default {@linkcode memitGrid}). */
   memitGrid?: readonly Partial<MemitSettings>[];
   /** Budgets (default {@linkcode WORLD_BUDGET}). */
   budget?: Partial<WorldBudget>;
@@ -152,7 +152,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
       }),
       val,
       settings: options.memit,
-      grid: options.memitGrid ?? MEMIT_GRID,
+      grid: options.memitGrid ?? memitGrid(model.config.nLayer),
       train: canTrain,
       retrain: options.retrain,
       log: options.log,

@@ -2,7 +2,7 @@
 // is sized for a 2-core machine (a couple of hours end to end); the quick plan is a smoke run
 // for CI on a few hundred records with a tiny model.
 import type { EditorName } from "../../../malmen/editors/editor.ts";
-import type { MemitSettings } from "../../../malmen/editors/memit.ts";
+import { type MemitSettings, paperMemitSettings } from "../../../malmen/editors/memit.ts";
 
 /** Sizes, budgets and folders of one run of the experiment. */
 export interface ExperimentPlan {
@@ -73,12 +73,8 @@ export const FULL_PLAN: ExperimentPlan = {
   ftLrGrid: [1e-2, 3e-2, 1e-1],
   ftSelectM: 256,
   memit: {
-    grid: [
-      { position: "subject", lambda: 1e3 },
-      { position: "subject", lambda: 1e4 },
-      { position: "prompt", lambda: 1e3 },
-      { position: "prompt", lambda: 1e4 },
-    ],
+    // The world's choice, two more weights of the key covariance, and the paper's form.
+    grid: [{}, { lambda: 10 }, { lambda: 100 }, paperMemitSettings(4)],
     texts: 4096,
   },
   ms: [16, 64, 256, 1024, 4096, 8192],
@@ -103,7 +99,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   },
   ftLrGrid: [3e-2, 1e-1],
   ftSelectM: 16,
-  memit: { grid: [{ position: "subject" }, { position: "prompt" }], texts: 256 },
+  memit: { grid: [{}, paperMemitSettings(2)], texts: 256 },
   ms: [16, 64],
   editors: ["malmen", "mend", "ft", "memit"],
 };

@@ -16,6 +16,7 @@ import {
   defaultMemitSettings,
   MemitEditor,
   type MemitSettings,
+  paperMemitSettings,
 } from "../../../malmen/editors/memit.ts";
 import { scoreEdit } from "../../../malmen/eval/edit_and_score.ts";
 import { toRequests } from "../../../malmen/eval/requests.ts";
@@ -62,12 +63,15 @@ Deno.test("one MEMIT edit on a tiny trained LM makes the new target likelier tha
   });
   const requests = toRequests(tokenizer, world.edit, 24);
   // Facts the unedited LM still answers with their true answer (efficacy 0 before the edit).
+  // The paper's form at the subject, and the defaults at the prompt's last token, each on
+  // block 0 with the old 25 steps.
   const cases = [
-    { position: "subject" as const, request: requests[15] },
-    { position: "prompt" as const, request: requests[0] },
+    { settings: { ...paperMemitSettings(2), klWeight: 0.0625 }, request: requests[15] },
+    { settings: { position: "prompt" as const, layers: [0], klWeight: 0 }, request: requests[0] },
   ];
-  for (const { position, request } of cases) {
-    const settings = { ...defaultMemitSettings(2), layers: [0], lambda: 1, position };
+  for (const { settings: overrides, request } of cases) {
+    const settings = { ...defaultMemitSettings(2), lambda: 1, steps: 25, ...overrides };
+    const position = settings.position;
     const editor = new MemitEditor(lm, settings, keyCovariances(lm, texts, [0]));
     const o = await scoreEdit(lm, editor, [request]);
     deepStrictEqual(o.before.efficacy, 0, `${position}: the old answer wins before the edit`);
