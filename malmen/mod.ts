@@ -27,6 +27,7 @@ export { HyperEditor } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
 export { defaultMemitSettings, MemitEditor } from "./editors/memit.ts";
 export type { MemitPosition, MemitSettings } from "./editors/memit.ts";
+export type { MemitTargetOptions } from "./algorithm/memit_targets.ts";
 export { EDITOR_NAMES, EDITORS, openEditor } from "./workflows/editors.ts";
 export type { EditorInfo, OpenedEditor, OpenEditorOptions } from "./workflows/editors.ts";
 // Training.

@@ -44,7 +44,7 @@ export interface MemitFact {
 }
 
 /** How the target values are optimised. */
-export interface TargetOptions {
+export interface MemitTargetOptions {
   /** The block whose output stream receives δ (MEMIT's last edited layer L). */
   layer: number;
   /** Adam steps. */
@@ -88,7 +88,7 @@ export function editRows(facts: readonly MemitFact[], length: number): Int32Arra
 export async function optimizeTargets(
   model: GPT,
   facts: readonly MemitFact[],
-  options: TargetOptions,
+  options: MemitTargetOptions,
 ): Promise<Tensor> {
   const chunks: Tensor[] = [];
   try {
@@ -104,7 +104,7 @@ export async function optimizeTargets(
 async function chunkTargets(
   model: GPT,
   facts: readonly MemitFact[],
-  o: TargetOptions,
+  o: MemitTargetOptions,
 ): Promise<Tensor> {
   const backend = model.backend;
   const d = model.config.dModel;

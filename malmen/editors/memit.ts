@@ -12,7 +12,11 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import { fmtShape } from "../../engine/shape.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import { readLayerMatrices, writeLayerMatrices } from "../algorithm/key_prior.ts";
-import { type MemitFact, optimizeTargets } from "../algorithm/memit_targets.ts";
+import {
+  type MemitFact,
+  type MemitTargetOptions,
+  optimizeTargets,
+} from "../algorithm/memit_targets.ts";
 import { spreadTargets } from "../algorithm/memit_spread.ts";
 import { clearShifts } from "../algorithm/shifts.ts";
 import type { EditRequest } from "../eval/requests.ts";
@@ -26,26 +30,17 @@ import { defaultEditorConfig, type Editor, type EditorConfig } from "./editor.ts
  */
 export type MemitPosition = "subject" | "prompt";
 
-/** MEMIT's settings. */
-export interface MemitSettings {
+/**
+ * MEMIT's settings: how the target values are optimised (steps, lr, klWeight, decay, clamp,
+ * batch; see `MemitTargetOptions`), where, and the weight of the key covariance in the spread.
+ */
+export interface MemitSettings extends Omit<MemitTargetOptions, "layer"> {
   /** Edited blocks, ascending; the targets live after the last one. */
   layers: number[];
   /** The edited token. */
   position: MemitPosition;
   /** λ: weight of the key covariance E[kkᵀ] in the solve. */
   lambda: number;
-  /** Adam steps of each fact's δ. */
-  steps: number;
-  /** Adam learning rate of δ. */
-  lr: number;
-  /** Weight of the KL term after the subject. */
-  klWeight: number;
-  /** Weight of ‖δ‖² / ‖h‖². */
-  decay: number;
-  /** Largest ‖δ‖ / ‖h‖. */
-  clamp: number;
-  /** Facts per forward pass. */
-  batch: number;
 }
 
 /**
@@ -190,15 +185,7 @@ export class MemitEditor implements Editor {
       return { pair: r.edit, at: r.subjectLast };
     });
     clearShifts(model);
-    const targets = await optimizeTargets(model, facts, {
-      layer: s.layers[s.layers.length - 1],
-      steps: s.steps,
-      lr: s.lr,
-      klWeight: s.klWeight,
-      decay: s.decay,
-      clamp: s.clamp,
-      batch: s.batch,
-    });
+    const targets = await optimizeTargets(model, facts, { ...s, layer: s.layers.at(-1)! });
     try {
       const spread = await spreadTargets(model, facts, targets, this.#covariances, s);
       this.lastFit = spread.residual;

@@ -120,10 +120,9 @@ export async function memitRun(model: GPT, options: MemitRunOptions): Promise<Me
         );
         const selection = selectionScore(o.after);
         tried.push({ settings: grid[i], val: o.after, selection });
+        const name = Object.keys(grid[i]).length === 0 ? "defaults" : JSON.stringify(grid[i]);
         options.log?.(
-          `MEMIT ${JSON.stringify(grid[i])}: val ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${
-            pct(o.after.ls)
-          }`,
+          `MEMIT ${name}: val ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${pct(o.after.ls)}`,
         );
         if (selection > bestScore) {
           bestScore = selection;
