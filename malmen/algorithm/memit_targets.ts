@@ -16,7 +16,7 @@
  * @module
  */
 import { upload } from "../../engine/alloc.ts";
-import { sync } from "../../engine/backend.ts";
+import { type Backend, sync } from "../../engine/backend.ts";
 import { noGrad } from "../../engine/autograd.ts";
 import { disposeBatch, editBatch, type PromptAnswer } from "../../engine/models/gpt/batch.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
@@ -26,14 +26,14 @@ import { concat } from "../../engine/ops/concat.ts";
 import { copyInto } from "../../engine/ops/copy.ts";
 import { zeros } from "../../engine/ops/creation.ts";
 import { add, div, exp, maximum, mul, sqrt, sub } from "../../engine/ops/elementwise.ts";
-import { gather } from "../../engine/ops/gather.ts";
+import { matmul } from "../../engine/ops/matmul.ts";
 import { crossEntropy } from "../../engine/ops/loss.ts";
 import { sum } from "../../engine/ops/reduce.ts";
 import { logSoftmax } from "../../engine/ops/softmax.ts";
 import { reshape, slice } from "../../engine/ops/view.ts";
 import { keep, tidy } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
-import { embed, readout, runBlocks, streamRows } from "./residual.ts";
+import { embed, head, readout, runBlocks, streamRows } from "./residual.ts";
 
 /** One fact as MEMIT sees it: the edit tuple and the token where it is read and written. */
 export interface MemitFact {
@@ -110,55 +110,71 @@ async function chunkTargets(
   const d = model.config.dModel;
   const last = model.config.nLayer;
   const batch = editBatch(facts.map((f) => f.pair), { backend, maxLength: model.config.nCtx });
-  const b = batch.batchSize;
+  const [b, t] = [batch.batchSize, batch.length];
   const n = batch.hostPositions.length;
-  const subjHost = editRows(facts, batch.length);
-  // Row r of the stream gets δ[place[r] − 1]; place 0 picks the zero row (no change).
-  const placeHost = new Int32Array(b * batch.length);
-  subjHost.forEach((r, i) => (placeHost[r] = i + 1));
+  const editHost = editRows(facts, t);
+  // Logits are read at the answer positions, then at the edited tokens (for the KL term).
+  const rowsHost = Int32Array.from([...batch.hostPositions, ...editHost]);
   const weights = new Float32Array(n);
   let at = 0;
   batch.counts.forEach((c) => {
     for (let k = 0; k < c; k++) weights[at++] = 1 / c;
   });
-  const int = (a: Int32Array) => upload(a, [a.length], "int32", backend);
-  const subj = int(subjHost);
-  const place = int(placeHost);
-  const rows = int(Int32Array.from([...batch.hostPositions, ...subjHost]));
+  const edited = upload(editHost, [b], "int32", backend);
+  const rows = upload(rowsHost, [rowsHost.length], "int32", backend);
   const weight = upload(weights, [n], "float32", backend);
-  // What stays fixed: the stream after block L, its rows at the edited tokens and their squared
-  // norms, and the unedited distribution after the edited token.
+  // δ moves the stream through 0/1 matrices (products whose backward is a product; a gather's
+  // backward would sort all B·T rows every step). With no block after L only the read rows
+  // matter: they are h's rows plus δ where a read row is an edited one.
+  const tail = o.layer + 1 < last;
+  const factOf = new Map(Array.from(editHost, (r, i) => [r, i]));
+  const place = tail
+    ? selector(b, Array.from({ length: b * t }, (_, r) => factOf.get(r) ?? -1), backend)
+    : selector(b, Array.from(rowsHost, (r) => factOf.get(r) ?? -1), backend);
+  const select = tail ? selector(b * t, rowsHost, backend) : null;
+  // What stays fixed: the stream after block L (or its read rows), its rows at the edited
+  // tokens and their squared norms, and the unedited distribution after the edited token.
   const consts = noGrad(() =>
     tidy(() => {
       const h = runBlocks(model, embed(model, batch.ids), 0, o.layer + 1);
-      const hs = streamRows(h, subj);
-      const ref = logSoftmax(readout(model, runBlocks(model, h, o.layer + 1, last), subj));
-      return { h, hs, hNorm2: sum(mul(hs, hs), 1, { keepDims: true }), ref };
+      const hs = streamRows(h, edited);
+      const ref = logSoftmax(readout(model, runBlocks(model, h, o.layer + 1, last), edited));
+      const base = tail ? h : streamRows(h, rows);
+      return { base, hs, hNorm2: sum(mul(hs, hs), 1, { keepDims: true }), ref };
     })
   );
-  for (const t of Object.values(consts)) keep(t);
+  for (const c of Object.values(consts)) keep(c);
   const init = new Map([["delta", zeros([b, d], { backend })]]);
   init.get("delta")!.requiresGrad = true;
   const arena = ParamArena.fromTensors(init, { decay: () => false });
   init.get("delta")!.dispose();
   const optimizer = new AdamW(arena, { lr: o.lr, weightDecay: 0 });
   const delta = arena.param("delta");
+  // The final stream's rows at `rows` with δ added after block L.
+  const readRows = (): Tensor => {
+    if (select === null) return add(consts.base, matmul(place, delta));
+    const x = add(consts.base, reshape(matmul(place, delta), [b, t, d]));
+    return matmul(select, reshape(runBlocks(model, x, o.layer + 1, last), [b * t, d]));
+  };
   try {
     for (let step = 0; step < o.steps; step++) {
       tidy(() => {
         optimizer.zeroGrad();
-        const padded = concat([zeros([1, d], { backend }), delta], 0);
-        const x = add(consts.h, reshape(gather(padded, place, 0), [b, batch.length, d]));
-        const logits = readout(model, runBlocks(model, x, o.layer + 1, last), rows);
+        const logits = head(model, readRows());
         const v = logits.shape[1];
-        const nll = sum(mul(
+        let loss = sum(mul(
           crossEntropy(slice(logits, [0, 0], [n, v]), batch.targets, { reduction: "none" }),
           weight,
         ));
-        const lp = logSoftmax(slice(logits, [n, 0], [n + b, v]));
-        const kl = sum(mul(exp(lp), sub(lp, consts.ref)));
-        const penalty = sum(div(sum(mul(delta, delta), 1, { keepDims: true }), consts.hNorm2));
-        add(add(nll, mul(kl, o.klWeight)), mul(penalty, o.decay)).backward();
+        if (o.klWeight > 0) {
+          const lp = logSoftmax(slice(logits, [n, 0], [n + b, v]));
+          loss = add(loss, mul(sum(mul(exp(lp), sub(lp, consts.ref))), o.klWeight));
+        }
+        if (o.decay > 0) {
+          const penalty = sum(div(sum(mul(delta, delta), 1, { keepDims: true }), consts.hNorm2));
+          loss = add(loss, mul(penalty, o.decay));
+        }
+        loss.backward();
         optimizer.step();
         // The norm constraint: ‖δ‖ ≤ c·‖h‖, row by row.
         noGrad(() => {
@@ -174,9 +190,14 @@ async function chunkTargets(
   } finally {
     optimizer.dispose();
     arena.dispose();
-    for (const t of [consts.h, consts.hs, consts.hNorm2, consts.ref, subj, place, rows, weight]) {
-      t.dispose();
-    }
+    for (const c of [...Object.values(consts), edited, rows, weight, place, select]) c?.dispose();
     disposeBatch(batch);
   }
+}
+
+// A 0/1 matrix [cols.length, width] with a 1 at (j, cols[j]) wherever cols[j] ≥ 0.
+function selector(width: number, cols: ArrayLike<number>, backend: Backend): Tensor {
+  const m = new Float32Array(cols.length * width);
+  for (let j = 0; j < cols.length; j++) if (cols[j] >= 0) m[j * width + cols[j]] = 1;
+  return upload(m, [cols.length, width], "float32", backend);
 }

@@ -56,7 +56,16 @@ export function runBlocks(model: GPT, x: Tensor, from: number, to: number): Tens
  * @returns `[n, V]`.
  */
 export function readout(model: GPT, x: Tensor, at: Tensor): Tensor {
-  return matmul(model.ln_f.forward(streamRows(x, at)), model.wte.weight, { transB: true });
+  return head(model, streamRows(x, at));
+}
+
+/**
+ * Logits of rows of the final residual stream: final LayerNorm and the tied output layer.
+ * @param rows `[n, d]`.
+ * @returns `[n, V]`.
+ */
+export function head(model: GPT, rows: Tensor): Tensor {
+  return matmul(model.ln_f.forward(rows), model.wte.weight, { transB: true });
 }
 
 /**

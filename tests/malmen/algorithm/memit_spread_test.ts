@@ -1,6 +1,7 @@
 // MEMIT's pieces on the float64 CPU reference: the residual-stream composition equals the GPT's
-// forward, and the layer-by-layer spread solve equals a direct least-squares solution (QR of the
-// stacked problem) with keys and residuals recomputed after each layer's update.
+// forward, the layer-by-layer spread solve equals a direct least-squares solution (QR of the
+// stacked problem) with keys and residuals recomputed after each layer's update, and the target
+// optimisation takes the same steps on its two paths and keeps its norm constraint.
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { upload } from "../../../engine/alloc.ts";
@@ -8,9 +9,14 @@ import { CPU } from "../../../engine/backend.ts";
 import { noGrad } from "../../../engine/autograd.ts";
 import { editBatch } from "../../../engine/models/gpt/batch.ts";
 import type { GPT } from "../../../engine/models/gpt/model.ts";
-import { rng, tensor } from "../../../engine/ops/creation.ts";
+import { rng, tensor, zeros } from "../../../engine/ops/creation.ts";
+import { copyInto } from "../../../engine/ops/copy.ts";
 import type { Tensor } from "../../../engine/tensor.ts";
-import { editRows, type MemitFact } from "../../../malmen/algorithm/memit_targets.ts";
+import {
+  editRows,
+  type MemitFact,
+  optimizeTargets,
+} from "../../../malmen/algorithm/memit_targets.ts";
 import { SPREAD_JITTER, spreadTargets } from "../../../malmen/algorithm/memit_spread.ts";
 import { embed, readout, runBlocks, streamRows } from "../../../malmen/algorithm/residual.ts";
 import { clearShifts, editedLayer, setShift } from "../../../malmen/algorithm/shifts.ts";
@@ -167,5 +173,46 @@ Deno.test("MEMIT's spread solve equals the direct least-squares solution, layer 
   ok(dist(after.h) < dist(base.h), "the edit must move the stream towards its targets");
   clearShifts(lm);
   for (const t of [...got.shifts.values(), ...applied, ...covs.values(), targets]) t.dispose();
+  lm.dispose();
+});
+
+Deno.test("MEMIT's targets are the same whether δ runs through a block that adds nothing or is read directly", async () => {
+  // Block 1 of this model adds nothing to the stream (its output projections are zero), so the
+  // stream after block 0 is the final one: targets at block 0 go through block 1 (the general
+  // path), targets at block 1 are read straight from the stream (the path without a tail).
+  const lm = frozenLm(V);
+  for (const name of ["attn.c_proj", "mlp.c_proj"]) {
+    for (const p of ["weight", "bias"]) {
+      const t = lm.getParameter(`h.1.${name}.${p}`);
+      copyInto(t, zeros(t.shape, { backend: CPU }));
+    }
+  }
+  const facts: MemitFact[] = randomRequests(5, V, 21).map((r, i) => ({
+    pair: r.edit,
+    at: i % 2 === 0 ? r.edit.prompt.length - 1 : 0,
+  }));
+  const o = { steps: 6, lr: 0.05, klWeight: 0.3, decay: 0.01, clamp: 0.2, batch: 3 };
+  const through = await optimizeTargets(lm, facts, { ...o, layer: 0 });
+  const direct = await optimizeTargets(lm, facts, { ...o, layer: 1 });
+  const z = await direct.toArray();
+  assertClose(await through.toArray(), z, { atol: 1e-12, rtol: 1e-10 });
+  // The norm constraint holds: ‖z − h‖ ≤ c·‖h‖ for every fact, and it binds for some.
+  const { h } = await keysAndStream(lm, facts, 0, 1);
+  const d = lm.config.dModel;
+  let binds = 0;
+  for (let i = 0; i < facts.length; i++) {
+    let dz = 0;
+    let hh = 0;
+    for (let j = 0; j < d; j++) {
+      dz += (z[i * d + j] - h[i * d + j]) ** 2;
+      hh += h[i * d + j] ** 2;
+    }
+    ok(Math.sqrt(dz) <= o.clamp * Math.sqrt(hh) * (1 + 1e-9), `fact ${i}`);
+    if (Math.sqrt(dz) > 0.999 * o.clamp * Math.sqrt(hh)) binds++;
+    // The answer's first position is edited directly, so those facts must move.
+    if (i % 2 === 0) ok(dz > 0, `fact ${i} moved`);
+  }
+  ok(binds > 0, "the clamp must bind for some fact at this learning rate");
+  for (const t of [through, direct]) t.dispose();
   lm.dispose();
 });
