@@ -367,9 +367,9 @@ function setupLines(s: ReportSetup): string[] {
   if (s.memit) {
     const m = s.memit;
     const grid = m.grid.map((g) =>
-      `${JSON.stringify(g.settings)} (ES ${pct(g.val.es)}, GS ${pct(g.val.gs)}, LS ${
-        pct(g.val.ls)
-      })`
+      `${Object.keys(g.settings).length === 0 ? "the defaults" : JSON.stringify(g.settings)} (ES ${
+        pct(g.val.es)
+      }, GS ${pct(g.val.gs)}, LS ${pct(g.val.ls)})`
     );
     lines.push(
       `memit: blocks ${

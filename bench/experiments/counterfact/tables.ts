@@ -44,7 +44,7 @@ export function regimeLines(rows: readonly ResultRow[], dIn: number): string[] {
     const fitted = mine.filter((r) => r.residual);
     const loose = fitted.find((r) => Math.max(...r.residual!) > 0.1);
     out.push(
-      `${e}: ${mine[0].rows / mine[0].m} row(s) per fact per edited layer, so ${
+      `${e}: ${+(mine[0].rows / mine[0].m).toFixed(2)} row(s) per fact in each edited layer, so ${
         over
           ? `the rows exceed d_in = ${dIn} from m = ${over.m} on (${
             over.rows_per_d_in.toFixed(2)
