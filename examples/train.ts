@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { trainEditor } from "../malmen/editors/train_editor.ts";
+import { memitRun } from "../malmen/workflows/memit_run.ts";
+import { memitGrid } from "../malmen/workflows/settings.ts";
 import { loadLmRun } from "../malmen/lm/load.ts";
 import { trainLm } from "../malmen/lm/train.ts";
 import {
@@ -30,10 +32,10 @@ import {
   UsageError,
 } from "./_cli/mod.ts";
 
-const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
+const HELP = `Usage: deno task train [--editor lm|malmen|mend|memit] [options]
 
 Trains the GPT language model on the embedded synthetic world (default) or on CounterFact's
-true facts, or meta-trains a MALMEN / MEND editor for a trained model.
+true facts, meta-trains a MALMEN / MEND editor for a trained model, or sets up MEMIT for it.
 
 Language model (--editor lm, the default):
   --data world|counterfact   training facts (default world)
@@ -65,6 +67,12 @@ Editor (--editor malmen or mend):
                              least-squares solve (MALMEN; default 0 = the paper's ridge)
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
+MEMIT (--editor memit; no meta-training):
+  --lm DIR --data world|counterfact   as above; the key covariances average over the LM's
+                             training texts (CounterFact: 4,096 of them), and MEMIT's defaults
+                             and the paper's form at the subject are chosen between on the val
+                             split
+  --out DIR                  its folder (default runs/memit), for deno task edit --editor memit
 Common:
   --seed N  --resume  --json
 ${COMMON_HELP}
@@ -104,13 +112,14 @@ await runCli(async () => {
     },
   });
   if (v.help) return console.log(HELP);
-  const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend"] as const);
+  const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend", "memit"] as const);
   const data = oneOf("data", v.data!, ["world", "counterfact"] as const);
   const seed = num("seed", v.seed, 0);
   if (v.resample && (editor === "lm" || data !== "world")) {
     throw new UsageError("--resample needs --editor malmen|mend and --data world");
   }
   if (editor === "lm") await trainLanguageModel(v, data, seed);
+  else if (editor === "memit") await setUpMemit(v, data);
   else await trainHyperEditor(v, editor, data, seed);
 });
 
@@ -263,5 +272,43 @@ async function trainHyperEditor(
     );
   }
   r.editor.dispose();
+  model.dispose();
+}
+
+async function setUpMemit(v: Flags, data: "world" | "counterfact") {
+  const flag = (f: string) => v[f] as string | undefined;
+  const backend = await pickBackend(flag("backend"));
+  const { model, tokenizer } = await loadLmRun(flag("lm")!, backend);
+  const facts = await editorData(data, tokenizer, model.config.nCtx, { keyPrior: true });
+  const out = flag("out") ?? "runs/memit";
+  const { editor, provenance: p } = await memitRun(model, {
+    dir: out,
+    texts: facts.keyPriorFacts.map((f) => [...f.prompt, ...f.answer]),
+    val: facts.val,
+    grid: memitGrid(model.config.nLayer),
+    retrain: !v.resume,
+    log: (m) => console.error(m),
+  });
+  const best = p.grid.reduce((a, g) => (g.selection > a.selection ? g : a), p.grid[0]);
+  if (v.json) {
+    const { es, gs, ls } = best.val;
+    console.log(JSON.stringify({
+      train: "memit",
+      settings: p.settings,
+      es: r4(es),
+      gs: r4(gs),
+      ls: r4(ls),
+      seconds: r4(p.seconds),
+    }));
+  } else {
+    console.log(
+      `MEMIT set up in ${p.seconds.toFixed(0)} s: blocks ${
+        p.settings.layers.join(", ")
+      }, position ${p.settings.position}, λ ${p.settings.lambda}. Validation (${p.valFacts} facts): ES ${
+        pct(best.val.es)
+      }, GS ${pct(best.val.gs)}, LS ${pct(best.val.ls)}.\nEditor saved in ${out}/.`,
+    );
+  }
+  editor.dispose();
   model.dispose();
 }

@@ -61,7 +61,7 @@ Deno.test("`deno task edit` names the record and field of a malformed input", as
 Deno.test("`deno task train` rejects an unknown editor by name", async () => {
   const r = await run(["examples/train.ts", "--editor", "rome", "--backend", "cpu"]);
   ok(r.code !== 0);
-  ok(r.err.includes('--editor must be lm, malmen or mend, got "rome"'), r.err);
+  ok(r.err.includes('--editor must be lm, malmen, mend or memit, got "rome"'), r.err);
 });
 
 Deno.test("`deno task edit` rejects a bad --passes before loading anything", async () => {
