@@ -1,17 +1,18 @@
 // Edit quality on the embedded world: m = 512 held-out facts edited at once by MALMEN and the
-// MEND-sum baseline (each at its checkpoint chosen on the validation split) and fine-tuning,
-// ES / GS / LS after the edit.
+// MEND-sum baseline (each at its checkpoint chosen on the validation split), fine-tuning and
+// MEMIT (its settings chosen on the validation split), ES / GS / LS after the edit.
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { worldRuns } from "../malmen/workflows/world.ts";
-import { r4 } from "../examples/_cli/options.ts";
+import { scoreLine } from "../examples/_cli/score_line.ts";
 import type { Bench, BenchContext } from "./types.ts";
 
 /** The edit-quality benchmark. */
 export const editQualityBench: Bench = {
   name: "edit_quality",
-  description: "ES/GS/LS of m = 512 simultaneous edits on held-out world facts (MALMEN, MEND, FT)",
+  description:
+    "ES/GS/LS of m = 512 simultaneous edits on held-out world facts (MALMEN, MEND, FT, MEMIT)",
   async run(ctx: BenchContext): Promise<void> {
     const runs = await worldRuns({ dir: ctx.runs, backend: ctx.backend, train: false });
     const m = Math.min(ctx.quick ? 64 : 512, runs.edits.length);
@@ -20,23 +21,13 @@ export const editQualityBench: Bench = {
       (await runs.editor("malmen")).editor,
       (await runs.editor("mend")).editor,
       new FtEditor(defaultEditorConfig(runs.model.config.nLayer)),
+      (await runs.memit()).editor,
     ];
     for (const editor of editors) {
       if (ctx.stop.requested) break;
       ctx.log(`edit_quality: ${editor.name}, m=${m}`);
       const o = await scoreEdit(runs.model, editor, requests, false);
-      ctx.emit({
-        bench: "edit_quality",
-        editor: editor.name,
-        m,
-        es: r4(o.after.es),
-        gs: r4(o.after.gs),
-        ls: r4(o.after.ls),
-        efficacy: r4(o.after.efficacy),
-        paraphrase: r4(o.after.paraphrase),
-        neighborhood: r4(o.after.neighborhood),
-        seconds: r4(o.seconds),
-      });
+      ctx.emit({ bench: "edit_quality", ...scoreLine(o) });
     }
     for (const e of editors) (e as { dispose?: () => void }).dispose?.();
     runs.model.dispose();

@@ -4,7 +4,7 @@ import type { EditRecord } from "../malmen/data/edit_record.ts";
 import { FAST_SHADER_FLAGS, findChromium, launchChromium } from "./_browser/chromium.ts";
 import { probeInPage, promptToWatch } from "./_browser/check.ts";
 import * as drive from "./_browser/drive.ts";
-import { startApp } from "./serve/start.ts";
+import { editorDirs, startApp } from "./serve/start.ts";
 import { writeTinyRuns } from "./serve/tiny_runs.ts";
 import { COMMON_HELP, COMMON_OPTIONS, oneOf, pickBackend, runCli, UsageError } from "./_cli/mod.ts";
 
@@ -18,7 +18,7 @@ back (and re-apply). Prints what passed; exit 1 if anything failed.
 Options:
   --runs DIR       run folder with lm/, malmen/ and edits.json (default runs/demo when trained,
                    else tiny runs trained in a temporary folder in about a minute)
-  --editor NAME    ft (default: its edit always shows), malmen or mend
+  --editor NAME    ft (default: its edit always shows), malmen, mend or memit
   --json           print one line of JSON
   --screenshot F   save a PNG of the whole page at the end (900 px wide)
 ${COMMON_HELP}
@@ -41,7 +41,7 @@ await runCli(async () => {
     },
   });
   if (v.help) return console.log(HELP);
-  const editor = oneOf("editor", v.editor!, ["ft", "malmen", "mend"] as const);
+  const editor = oneOf("editor", v.editor!, ["ft", "malmen", "mend", "memit"] as const);
   const chromium = findChromium();
   if (chromium === null) {
     throw new UsageError("No Chromium: `apt-get install chromium`, or set CHROMIUM to its path");
@@ -67,7 +67,7 @@ await runCli(async () => {
   const facts = records.slice(0, 8);
   const app = await startApp({
     lmDir: `${runs}/lm`,
-    editorDirs: { malmen: `${runs}/malmen`, mend: `${runs}/mend` },
+    editorDirs: editorDirs(runs),
     journalDir: `${temp}/journal`,
     backend,
     port: 0,

@@ -1,14 +1,15 @@
 // `deno task demo`: the whole embedded-default pipeline on one machine — generate the synthetic
 // world, train the language model, meta-train MALMEN and the MEND-sum baseline (each used at
-// its checkpoint chosen on the validation split), edit held-out facts with MALMEN, MEND and
-// fine-tuning, and print the report.
+// its checkpoint chosen on the validation split), set up MEMIT (key statistics, settings chosen
+// on the validation split), edit held-out facts with MALMEN, MEND, fine-tuning and MEMIT, and
+// print the report.
 import { parseArgs } from "node:util";
 import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { FtEditor } from "../malmen/editors/ft.ts";
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
-import { editorRunBytes, lmRunBytes } from "../malmen/workflows/footprint.ts";
+import { editorRunBytes, lmRunBytes, memitBytes } from "../malmen/workflows/footprint.ts";
 import { DEFAULT_WORLD, WORLD_BUDGET, WORLD_MODEL } from "../malmen/workflows/settings.ts";
 import { gptConfig } from "../engine/models/gpt/config.ts";
 import { worldRuns } from "../malmen/workflows/world.ts";
@@ -18,32 +19,36 @@ import {
   COMMON_OPTIONS,
   int,
   linePlot,
+  lmStepText,
   num,
   pct,
   pickBackend,
   RANGES,
   requireOutput,
   runCli,
+  scoreLine,
   stopOnSigint,
 } from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task demo [options]
 
 Runs the whole pipeline on the embedded synthetic world: trains the GPT, meta-trains MALMEN and
-the MEND-sum baseline (each used at its checkpoint chosen on the validation split), edits
-held-out facts (subjects never seen in meta-training, paraphrases in held-out templates) with
-MALMEN, MEND and fine-tuning, and prints the report.
+the MEND-sum baseline (each used at its checkpoint chosen on the validation split), sets up
+MEMIT (key statistics over the LM's training texts, settings chosen on the validation split),
+edits held-out facts (subjects never seen in meta-training, paraphrases in held-out templates)
+with MALMEN, MEND, fine-tuning and MEMIT, and prints the report.
 
 Options:
   --m N            facts edited at once (default 512)
-  --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, report.{md,json},
+  --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, memit/, report.{md,json},
                    edits.json (the edited facts, an input for deno task edit)
   --lm-minutes X   language-model time budget (default 8; stops early at 99.5% accuracy)
   --meta-minutes X meta-training budget per editor (default 2)
   --quick          a small world and short budgets (smoke test, ~2 minutes)
   --resume         reuse the finished runs in --out and resume interrupted ones (default:
                    train everything afresh)
-  --json           print one JSON line per editor at the end
+  --json           print one JSON line per editor at the end (es, gs, ls, efficacy,
+                   paraphrase, neighborhood, score, seconds)
 ${COMMON_HELP}
 
 Ctrl-C stops after the current step; --resume continues from there.`;
@@ -105,12 +110,7 @@ await runCli(async () => {
     retrain: !v.resume,
     stop,
     log,
-    onLmStep: (i) =>
-      bar("lm", "1/3 language model", lmMinutes * 60).update(
-        `step ${i.step} loss ${i.loss.toFixed(3)}${
-          Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
-        }`,
-      ),
+    onLmStep: (i) => bar("lm", "1/3 language model", lmMinutes * 60).update(lmStepText(i)),
     onEditorStep: (name, i) =>
       bar(name, `2/3 meta-train ${name}`, metaMinutes * 60).update(
         `step ${i.step} meta-loss ${i.loss.toFixed(3)}${
@@ -152,9 +152,12 @@ await runCli(async () => {
     );
   }
 
+  log("setting up MEMIT (key statistics, settings chosen on the validation split)...");
+  const memit = await runs.memit();
+
   // Edit m held-out facts at once with each editor, from the unedited model.
   const reports: EditReport[] = [];
-  for (const editor of [...editors, new FtEditor(runs.editorConfig)]) {
+  for (const editor of [...editors, new FtEditor(runs.editorConfig), memit.editor]) {
     log(`3/3 editing ${m} facts with ${editor.name}...`);
     reports.push(editReport(await scoreEdit(model, editor, edits), edits));
   }
@@ -172,13 +175,8 @@ await runCli(async () => {
     edits: reports,
   });
   console.log(`\n${md}\nReports written to ${out}/report.md and ${out}/report.json.`);
-  if (v.json) {
-    for (const r of reports) {
-      const { editor, m, after: { es, gs, ls }, seconds } = r;
-      console.log(JSON.stringify({ editor, m, es, gs, ls, seconds }));
-    }
-  }
-  for (const e of editors) e.dispose();
+  if (v.json) { for (const r of reports) console.log(JSON.stringify(scoreLine(r))); }
+  for (const e of [...editors, memit.editor]) e.dispose();
   model.dispose();
 });
 
@@ -187,7 +185,7 @@ function demoBytes(quick: boolean): number {
   const model = quick ? QUICK.model : {};
   const config = gptConfig("tiny", { ...WORLD_MODEL, vocabSize: 50257, ...model });
   const editor = { ...defaultEditorConfig(config.nLayer), ...(quick ? { rank: 64 } : {}) };
-  return lmRunBytes(config) + 2 * editorRunBytes(config, editor);
+  return lmRunBytes(config) + 2 * editorRunBytes(config, editor) + memitBytes(config);
 }
 
 function log(message: string): void {

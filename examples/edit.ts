@@ -5,8 +5,9 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
 import { saveModule } from "../engine/nn/checkpoint.ts";
 import { loadEditRecords } from "../malmen/data/edit_records.ts";
-import { defaultEditorConfig, type Editor } from "../malmen/editors/editor.ts";
-import { FtEditor } from "../malmen/editors/ft.ts";
+import { createRng } from "../malmen/data/prng.ts";
+import { defaultEditorConfig } from "../malmen/editors/editor.ts";
+import { HyperEditor } from "../malmen/editors/hyper.ts";
 import { foldShifts, replayEditor } from "../malmen/editors/journal.ts";
 import { Journal } from "../malmen/editors/journal_log.ts";
 import { degenerateError, findDegenerate } from "../malmen/eval/degenerate.ts";
@@ -15,13 +16,15 @@ import { editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { toRequests } from "../malmen/eval/requests.ts";
 import { dataHash } from "../malmen/lm/identity.ts";
 import { loadLm, saveHfLm } from "../malmen/lm/source.ts";
+import { EDITORS, type OpenedEditor, openEditor } from "../malmen/workflows/editors.ts";
 import { editBytes } from "../malmen/workflows/footprint.ts";
-import { loadEditorRun } from "../malmen/workflows/runs.ts";
+import { COUNTERFACT_SHUFFLE_SEED } from "../malmen/workflows/settings.ts";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
   int,
   lmFlag,
+  num,
   oneOf,
   optionalNum,
   pickBackend,
@@ -30,10 +33,15 @@ import {
   requireEditorRun,
   requireFile,
   requireLmRun,
+  requireMemitDir,
   requireOutput,
   runCli,
+  scoreLine,
   UsageError,
 } from "./_cli/mod.ts";
+
+// FT's defaults (the flags override them); they do not depend on the model.
+const FT_DEFAULTS = defaultEditorConfig(1);
 
 const HELP = `Usage: deno task edit --input FILE [options]
 
@@ -43,15 +51,23 @@ paraphrase / neighbourhood before vs after, per request and aggregated.
 
 Options:
   --input FILE        edit requests (required, except with --apply and --revert)
+  --shuffle SEED      shuffle the records with this seed before taking --m (the CounterFact
+                      report edits the first m of counterfact-edit.json shuffled with
+                      ${COUNTERFACT_SHUFFLE_SEED})
   --m N               edit only the first N records
   --lm DIR|hf:DIR     trained LM run, or a Hugging Face GPT-2 directory (config.json,
                       model.safetensors, vocab.json/merges.txt when present); default
                       runs/lm; the demo's is runs/demo/lm
-  --editor NAME       malmen (default), mend or ft
+  --editor NAME       malmen (default), mend, ft or memit
   --editor-dir DIR    trained editor run, used at its checkpoint chosen on the validation
-                      split, or a checkpoint folder (default runs/<editor>; not used by ft)
+                      split, or a checkpoint folder; for memit its folder (key covariances and
+                      settings, e.g. runs/demo/memit). Default runs/<editor>; not used by ft
   --passes N          MALMEN/MEND edit passes (default 1): each further pass edits again on
                       the model edited so far (more edit success, less locality)
+  --ft-lr X           FT's Adam learning rate (default ${FT_DEFAULTS.ftLr}; the CounterFact
+                      report's choice on val is in its setup)
+  --ft-epochs N       FT's passes over the edit tuples (default ${FT_DEFAULTS.ftEpochs}, at least
+                      ${FT_DEFAULTS.ftMinSteps} steps)
   --out DIR           the journal's folder (default runs/edit)
   --apply ID          re-apply journal entry ID of --out instead of computing a new edit (scored
                       on --input, by default the records it was made from)
@@ -81,6 +97,9 @@ await runCli(async () => {
       editor: { type: "string", default: "malmen" },
       "editor-dir": { type: "string" },
       passes: { type: "string" },
+      shuffle: { type: "string" },
+      "ft-lr": { type: "string" },
+      "ft-epochs": { type: "string" },
       out: { type: "string", default: "runs/edit" },
       apply: { type: "string" },
       revert: { type: "string" },
@@ -95,13 +114,16 @@ await runCli(async () => {
   if (v.help) return console.log(HELP);
   // Validate every flag, the inputs and the output before loading anything heavy.
   const passes = int("passes", v.passes, 1);
+  const ftLr = num("ft-lr", v["ft-lr"], FT_DEFAULTS.ftLr, RANGES.lr);
+  const ftEpochs = int("ft-epochs", v["ft-epochs"], FT_DEFAULTS.ftEpochs);
+  const shuffle = optionalNum("shuffle", v.shuffle, RANGES.seed);
   const m = optionalNum("m", v.m, RANGES.count);
   const applyId = optionalNum("apply", v.apply, RANGES.count);
   const revertId = optionalNum("revert", v.revert, RANGES.count);
   if (applyId !== undefined && revertId !== undefined) {
     throw new UsageError("--apply and --revert exclude each other");
   }
-  const editorName = oneOf("editor", v.editor!, ["malmen", "mend", "ft"] as const);
+  const editorName = oneOf("editor", v.editor!, EDITORS.map((e) => e.name));
   const lm = lmFlag(v.lm!);
   const format = oneOf("format", v.format ?? "safetensors", ["safetensors", "hf"] as const);
   if (v.format !== undefined && !v["write-model"]) {
@@ -116,14 +138,20 @@ await runCli(async () => {
   const input = v.input ?? (await Journal.open(out)).entry(applyId!).input;
   await requireFile("input", input);
   let records = await loadEditRecords(input);
+  if (shuffle !== undefined) createRng(shuffle).shuffle(records);
   if (m !== undefined) records = records.slice(0, m);
   if (records.length === 0) throw new RangeError(`"${input}" has no records to edit`);
   const flagged = findDegenerate(records);
   if (flagged.length > 0 && !v["allow-conflicts"]) throw degenerateError(input, flagged);
   const lmConfig = await requireLmRun("lm", lm);
   const editorDir = v["editor-dir"] ?? `runs/${editorName}`;
-  if (applyId === undefined && editorName !== "ft") await requireEditorRun("editor-dir", editorDir);
-  const layers = defaultEditorConfig(lmConfig.nLayer).layers.length;
+  const needs = EDITORS.find((e) => e.name === editorName)!.needs;
+  if (applyId === undefined && needs === "run") await requireEditorRun("editor-dir", editorDir);
+  if (applyId === undefined && needs === "memit") await requireMemitDir("editor-dir", editorDir);
+  // MEMIT may edit any of the blocks (its settings choose); the others edit the default ones.
+  const layers = needs === "memit"
+    ? lmConfig.nLayer
+    : defaultEditorConfig(lmConfig.nLayer).layers.length;
   const bytes = editBytes(lmConfig, layers, records.length, v["write-model"]!);
   // The backend is checked before anything is written (requireOutput creates the folder).
   const backend = await pickBackend(v.backend);
@@ -134,16 +162,14 @@ await runCli(async () => {
     const { model, tokenizer, identity } = await loadLm(lm, backend);
     const requests = toRequests(tokenizer, records, model.config.nCtx);
     const force = { force: v.force };
-    let editor: Editor;
-    if (entry !== null) {
-      editor = replayEditor(entry.editor, model, await journal.readShifts(entry.id, model, force));
-    } else if (editorName === "ft") editor = new FtEditor(defaultEditorConfig(model.config.nLayer));
-    else {
-      const { editor: hyper } = await loadEditorRun(editorDir, model, force);
-      hyper.editPasses = passes;
-      editor = hyper;
-    }
+    const editor: OpenedEditor = entry !== null
+      ? replayEditor(entry.editor, model, await journal.readShifts(entry.id, model, force))
+      : await openEditor(editorName, model, { dir: editorDir, ftLr, ftEpochs, passes, ...force });
+    if (editor instanceof HyperEditor) editor.measureFit = true;
     const outcome = await editAndScore(model, editor, requests);
+    // How much of the requested change one ΔW per layer delivered (least-squares editors).
+    const fit = (editor as { lastFit?: number[] | null }).lastFit ?? null;
+    editor.dispose?.();
     // The journal first: a report never describes an edit that was not journaled.
     const committed = entry !== null
       ? (await journal.apply(entry.id), entry)
@@ -190,26 +216,24 @@ await runCli(async () => {
         written = `; edited weights: ${out}/models/${name}.safetensors`;
       }
     }
+    const residual = fit === null ? null : Object.fromEntries(
+      editor.config.layers.map((l, i) => [`block ${l}`, r4(fit[i])]),
+    );
     if (v.json) {
-      const a = report.after;
-      console.log(JSON.stringify({
-        entry: committed.id,
-        editor: outcome.editor,
-        m: outcome.m,
-        excluded: report.excluded,
-        es: r4(a.es),
-        gs: r4(a.gs),
-        ls: r4(a.ls),
-        efficacy: r4(a.efficacy),
-        paraphrase: r4(a.paraphrase),
-        neighborhood: r4(a.neighborhood),
-        score: r4(a.score),
-        seconds: r4(outcome.seconds),
-      }));
+      // The report's rates: flagged requests are left out.
+      const line = { entry: committed.id, ...scoreLine(report), excluded: report.excluded };
+      console.log(JSON.stringify({ ...line, residual }));
     } else {
       console.log(markdownSummary([report]));
       if (report.excluded > 0) {
         console.log(`\n${report.excluded} flagged requests are left out of the rates.`);
+      }
+      if (fit !== null) {
+        console.log(
+          `\nLeast-squares residual ‖KΔW − D‖/‖D‖ per edited layer: ${
+            Object.entries(residual!).map(([k, x]) => `${k} ${x}`).join(", ")
+          } (${requests.length} facts; key width d_in = ${model.config.dInner}).`,
+        );
       }
       console.log(
         `\nJournal entry ${committed.id} (${event.op}) in ${out}; applied now: ${

@@ -1,18 +1,20 @@
 // `deno task serve`: the web app over a trained LM and its editors (see examples/serve/).
 import { parseArgs } from "node:util";
-import { startApp } from "./serve/start.ts";
+import { editorDirs, startApp } from "./serve/start.ts";
 import { COMMON_HELP, COMMON_OPTIONS, int, pickBackend, runCli, UsageError } from "./_cli/mod.ts";
 
 const HELP = `Usage: deno task serve [options]
 
 Serves a web app over a trained LM and its editors: ask the model (greedy continuation), add
-facts or upload a CounterFact / zsRE file, edit them all at once with MALMEN, MEND or FT, see
+facts or upload a CounterFact / zsRE file, edit them all at once with any editor the CLI has
+(MALMEN, MEND, FT, MEMIT: those whose runs are in --runs), see
 each fact before → after with the ES / GS / LS summary, and list, revert, re-apply or download
 the journal's entries. The page computes on the server (Deno's WebGPU) or in the browser tab
 (the browser's WebGPU), as chosen in the page.
 
 Options:
-  --runs DIR       run folder with lm/, malmen/ and mend/ (default runs/demo: the demo's)
+  --runs DIR       run folder with lm/ and the editors' malmen/, mend/, memit/ (default
+                   runs/demo: the demo's)
   --lm DIR         the LM run (default <runs>/lm)
   --journal DIR    journal folder (default <runs>/journal); deno task edit --out DIR writes
                    the same append-only journal, so both can share one folder
@@ -52,7 +54,7 @@ await runCli(async () => {
   const backend = await pickBackend(v.backend);
   const app = await startApp({
     lmDir,
-    editorDirs: { malmen: `${runs}/malmen`, mend: `${runs}/mend` },
+    editorDirs: editorDirs(runs),
     journalDir: v.journal ?? `${runs}/journal`,
     backend,
     host: v.host,

@@ -4,10 +4,13 @@ import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { trainEditor } from "../malmen/editors/train_editor.ts";
 import { type DataSpec, loadDataRecords, loadDataSplits } from "../malmen/data/data_source.ts";
-import { latestCheckpoint } from "../malmen/lm/run_dir.ts";
+import { MEMIT_FILE } from "../malmen/editors/memit.ts";
+import { latestCheckpoint, runPath } from "../malmen/lm/run_dir.ts";
 import { loadLm } from "../malmen/lm/source.ts";
+import { memitRun } from "../malmen/workflows/memit_run.ts";
+import { memitGrid } from "../malmen/workflows/settings.ts";
 import { trainLm } from "../malmen/lm/train.ts";
-import { editorRunBytes, lmRunBytes } from "../malmen/workflows/footprint.ts";
+import { editorRunBytes, lmRunBytes, memitBytes } from "../malmen/workflows/footprint.ts";
 import {
   contextFor,
   counterFactSetup,
@@ -23,6 +26,7 @@ import {
   int,
   linePlot,
   lmFlag,
+  lmStepText,
   num,
   oneOf,
   optionalNum,
@@ -39,11 +43,11 @@ import {
   UsageError,
 } from "./_cli/mod.ts";
 
-const HELP = `Usage: deno task train [--editor lm|malmen|mend] [options]
+const HELP = `Usage: deno task train [--editor lm|malmen|mend|memit] [options]
 
 Trains the GPT language model on the embedded synthetic world (default) or on the true facts
-of edit records (CounterFact, zsRE, your own file), or meta-trains a MALMEN / MEND editor for a
-trained model.
+of edit records (CounterFact, zsRE, your own file), meta-trains a MALMEN / MEND editor for a
+trained model, or sets up MEMIT for it.
 
 --data is world (default), counterfact or zsre (looked up in $MALMEN_DATA, then
 ../shared/data-raw, then the cache of deno task data fetch), a JSON or JSONL file of flattened
@@ -82,6 +86,12 @@ Editor (--editor malmen or mend):
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
   --force                    resume or --init-from an editor made for another LM
+MEMIT (--editor memit; no meta-training):
+  --lm DIR|hf:DIR --data DATA   as above; the key covariances average over the LM's training
+                             texts (those of the data's records), and MEMIT's defaults and the
+                             paper's form at the subject are chosen between on the val split
+  --out DIR                  its folder (default runs/memit), for deno task edit --editor memit;
+                             --resume reuses the one there, --overwrite sets it up afresh
 Common:
   --seed N        seed (an integer from 0 to 2^32-1; default 0)
   --resume        continue the run in --out (on the same data)
@@ -129,14 +139,15 @@ await runCli(async () => {
     },
   });
   if (v.help) return console.log(HELP);
-  const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend"] as const);
+  const editor = oneOf("editor", v.editor!, ["lm", "malmen", "mend", "memit"] as const);
   const data = dataFlag(v.data!);
   const seed = num("seed", v.seed, 0, RANGES.seed);
-  if (v.resample && (editor === "lm" || data.kind !== "world")) {
+  if (v.resample && (editor === "lm" || editor === "memit" || data.kind !== "world")) {
     throw new UsageError("--resample needs --editor malmen|mend and --data world");
   }
   if (v.resume && v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
   if (editor === "lm") await trainLanguageModel(v, data, seed);
+  else if (editor === "memit") await setUpMemit(v, data);
   else await trainHyperEditor(v, editor, data, seed);
 });
 
@@ -187,12 +198,7 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
     bucketByLength: !world,
     resume: v.resume as boolean,
     stop,
-    onStep: (i) =>
-      bar.update(
-        `step ${i.step} epoch ${i.epoch + 1} loss ${i.loss.toFixed(3)}${
-          Number.isNaN(i.accuracy) ? "" : ` acc ${pct(i.accuracy)}`
-        }`,
-      ),
+    onStep: (i) => bar.update(lmStepText(i, true)),
   });
   bar.finish(`answer acc ${(100 * r.answerAcc).toFixed(2)}%`);
   const points = r.history.map((h) => [h.step, h.loss] as const);
@@ -322,4 +328,55 @@ async function refuseOverwrite(out: string, v: Flags): Promise<void> {
         `--overwrite to train afresh over it, or choose another --out`,
     );
   }
+}
+
+async function setUpMemit(v: Flags, data: DataSpec) {
+  const flag = (f: string) => v[f] as string | undefined;
+  const lm = lmFlag(flag("lm")!);
+  // The data is read and checked first, then the LM and the output folder.
+  const splits = data.kind === "world" ? "world" : await loadDataSplits(data);
+  const lmConfig = await requireLmRun("lm", lm);
+  const out = flag("out") ?? "runs/memit";
+  const saved = await Deno.stat(runPath(out, MEMIT_FILE)).then(() => true, () => false);
+  if (saved && !v.resume && !v.overwrite) {
+    throw new UsageError(
+      `--out "${out}" already holds a MEMIT editor: pass --resume to reuse it, --overwrite to ` +
+        `set it up afresh over it, or choose another --out`,
+    );
+  }
+  const backend = await pickBackend(flag("backend"));
+  await requireOutput("out", out, memitBytes(lmConfig), "the key covariances");
+  const { model, tokenizer } = await loadLm(lm, backend);
+  const facts = editorData(splits, tokenizer, model.config.nCtx, { keyPrior: true });
+  const { editor, provenance: p } = await memitRun(model, {
+    dir: out,
+    texts: facts.keyPriorFacts.map((f) => [...f.prompt, ...f.answer]),
+    val: facts.val,
+    grid: memitGrid(model.config.nLayer),
+    retrain: !v.resume,
+    force: v.force as boolean,
+    log: (m) => console.error(m),
+  });
+  const best = p.grid.reduce((a, g) => (g.selection > a.selection ? g : a), p.grid[0]);
+  if (v.json) {
+    const { es, gs, ls } = best.val;
+    console.log(JSON.stringify({
+      train: "memit",
+      settings: p.settings,
+      es: r4(es),
+      gs: r4(gs),
+      ls: r4(ls),
+      seconds: r4(p.seconds),
+    }));
+  } else {
+    console.log(
+      `MEMIT set up in ${p.seconds.toFixed(0)} s: blocks ${
+        p.settings.layers.join(", ")
+      }, position ${p.settings.position}, λ ${p.settings.lambda}. Validation (${p.valFacts} facts): ES ${
+        pct(best.val.es)
+      }, GS ${pct(best.val.gs)}, LS ${pct(best.val.ls)}.\nEditor saved in ${out}/.`,
+    );
+  }
+  editor.dispose();
+  model.dispose();
 }

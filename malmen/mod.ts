@@ -8,10 +8,10 @@
  * ({@linkcode editAndScore}), keep or revert the edit as an entry of an append-only
  * {@linkcode Journal}, load edit data (the synthetic world, CounterFact, zsRE, your own files;
  * {@linkcode fetchDataset} downloads the public sets), and read or write Hugging Face GPT-2
- * directories ({@linkcode loadLm}, {@linkcode saveHfLm}). The MEND-sum and fine-tuning baselines
- * share the {@linkcode Editor} interface. Runs, editors, journal entries and written models record
- * what they were made from (an LM's identity, a hash of the training data) and refuse to be used
- * with anything else.
+ * directories ({@linkcode loadLm}, {@linkcode saveHfLm}). The MEND-sum, fine-tuning and MEMIT
+ * baselines share the {@linkcode Editor} interface; {@linkcode openEditor} opens any of them by
+ * name. Runs, editors, journal entries and written models record what they were made from (an
+ * LM's identity, a hash of the training data) and refuse to be used with anything else.
  *
  * @example Edit facts with the demo's trained editor
  * ```ts ignore
@@ -30,6 +30,11 @@ export type { Editor, EditorConfig, EditorName } from "./editors/editor.ts";
 export { HyperEditor } from "./editors/hyper.ts";
 export type { EditorLoadOptions } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
+export { defaultMemitSettings, MemitEditor } from "./editors/memit.ts";
+export type { MemitPosition, MemitSettings } from "./editors/memit.ts";
+export type { MemitTargetOptions } from "./algorithm/memit_targets.ts";
+export { EDITOR_NAMES, EDITORS, openEditor } from "./workflows/editors.ts";
+export type { EditorInfo, OpenedEditor, OpenEditorOptions } from "./workflows/editors.ts";
 // Training.
 export { trainLm } from "./lm/train.ts";
 export type { HistoryPoint, LmTrainOptions, LmTrainResult, StepInfo } from "./lm/train.ts";
@@ -129,5 +134,12 @@ export type {
   LmRun,
   RunOptions,
 } from "./workflows/runs.ts";
+export { memitRun } from "./workflows/memit_run.ts";
+export type {
+  MemitCandidate,
+  MemitProvenance,
+  MemitRun,
+  MemitRunOptions,
+} from "./workflows/memit_run.ts";
 export { worldRuns } from "./workflows/world.ts";
 export type { WorldRuns, WorldRunsOptions } from "./workflows/world.ts";

@@ -11,17 +11,23 @@ import type { Editor } from "../../malmen/editors/editor.ts";
 import { encodeFact } from "../../malmen/lm/corpus.ts";
 import { meanAccuracy } from "../../malmen/lm/evaluate.ts";
 import { runPath } from "../../malmen/lm/run_dir.ts";
+import { lmSourceLabel } from "../../malmen/lm/source.ts";
 import { gptConfig } from "../../engine/models/gpt/config.ts";
 import { defaultEditorConfig } from "../../malmen/editors/editor.ts";
-import { editorRunBytes, lmRunBytes } from "../../malmen/workflows/footprint.ts";
+import { editorRunBytes, lmRunBytes, memitBytes } from "../../malmen/workflows/footprint.ts";
 import type { EditorProvenance } from "../../malmen/workflows/runs.ts";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
   dataFlag,
+  int,
   intList,
+  lmFlag,
+  num,
   pickBackend,
   Progress,
+  RANGES,
+  requireLmRun,
   requireOutput,
   runCli,
   stopOnSigint,
@@ -33,6 +39,7 @@ import {
   ftEditor,
   hyperEditor,
   loadSplits,
+  memitEditor,
   type RunControl,
 } from "./counterfact/runs.ts";
 import {
@@ -45,13 +52,15 @@ import {
 import { htmlReport, markdownReport, type ReportSetup } from "./counterfact/render.ts";
 import { readFits, readRows, type ResultRow, runSweep } from "./counterfact/sweep.ts";
 
-const HELP =
-  `Usage: deno task report [--quick] [--data DATA] [--m 16,64,...] [--render-only] [--json]
+const HELP = `Usage: deno task report [--quick] [--data DATA] [--m 16,64,...] [--lm DIR] [budgets]
+                         [--render-only] [--json]
 
 Runs the CounterFact knowledge-editing experiment and writes its report:
-  1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it),
+  1. trains the base GPT on the true facts of all 21,919 CounterFact cases (or reuses it, or
+     uses the one named by --lm),
   2. meta-trains MALMEN and MEND-sum on the train split, keeping the checkpoint that is best on
-     the val split, and picks the fine-tuning learning rate on the val split,
+     the val split, picks the fine-tuning learning rate on the val split, and sets up MEMIT
+     (key covariances over the LM's training texts, settings chosen on the val split),
   3. edits the first m facts of the (shuffled) held-out edit split at once with each editor, for
      every m, and scores ES / GS / LS and CounterFact efficacy / paraphrase / neighbourhood,
   4. writes <results>/counterfact.json (rows), counterfact.md and counterfact.html.
@@ -72,6 +81,16 @@ Options:
                   folder of train/val/edit files; name a --runs and a --results folder of
                   its own
   --m LIST        edit counts (default 16,64,256,1024,4096,8192; quick: 16,64)
+  --lm DIR|hf:DIR use this language model instead of training <runs>/lm: a run of deno task
+                  train (e.g. --data counterfact --out DIR) or a Hugging Face GPT-2 directory;
+                  editor runs made for another LM are refused (name another --runs)
+Budgets (defaults: the full plan's, see bench/experiments/counterfact/plan.ts):
+  --d-model N --layers N --heads N   size of the language model trained in <runs>/lm
+  --lm-epochs N   its epoch budget (default ${FULL_PLAN.lm.epochs})
+  --lm-minutes X  its time limit, a safety cap (default ${FULL_PLAN.lm.minutes})
+  --meta-steps N  meta-step budget per hyper-network editor (default ${FULL_PLAN.meta.steps}: in
+                  effect until --meta-minutes)
+  --meta-minutes X  meta-training time limit per editor, a safety cap (default ${FULL_PLAN.meta.minutes.malmen})
   --runs DIR      where trained runs and measured rows live (default runs/cf, runs/cf-quick)
   --results DIR   where the report goes (default bench/experiments/results, runs/cf-quick/results)
   --render-only   rewrite the Markdown and HTML from the saved rows and setup
@@ -90,14 +109,21 @@ await runCli(async () => {
       data: { type: "string" },
       runs: { type: "string" },
       results: { type: "string" },
+      lm: { type: "string" },
+      "d-model": { type: "string" },
+      layers: { type: "string" },
+      heads: { type: "string" },
+      "lm-epochs": { type: "string" },
+      "lm-minutes": { type: "string" },
+      "meta-steps": { type: "string" },
+      "meta-minutes": { type: "string" },
       "render-only": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       ...COMMON_OPTIONS,
     },
   });
   if (v.help) return console.log(HELP);
-  const plan = { ...(v.quick ? QUICK_PLAN : FULL_PLAN) };
-  if (v.m !== undefined) plan.ms = intList("m", v.m);
+  const plan = withBudgets(v.quick ? QUICK_PLAN : FULL_PLAN, v);
   if (v.data !== undefined) {
     plan.data = dataFlag(v.data, false) as ExperimentPlan["data"];
   }
@@ -122,6 +148,7 @@ await runCli(async () => {
     }, hash);
   }
   // Everything that can be refused is checked before any training starts.
+  if (plan.lmDir !== undefined) await requireLmRun("lm", lmFlag(plan.lmDir));
   const hash = await splitsHash(await loadSplits(plan));
   await checkRunsData(plan);
   await checkResultsDir(plan.resultsDir, hash);
@@ -137,6 +164,33 @@ await runCli(async () => {
   if (v.json) { for (const r of rows) console.log(JSON.stringify(r)); }
 });
 
+// The plan with the budgets and folders of the flags (each flag checked before any work).
+function withBudgets(base: ExperimentPlan, v: Record<string, string | boolean | undefined>) {
+  const flag = (name: string) => v[name] as string | undefined;
+  const plan: ExperimentPlan = { ...base, lm: { ...base.lm }, meta: { ...base.meta } };
+  if (flag("m") !== undefined) plan.ms = intList("m", flag("m")!);
+  if (flag("lm") !== undefined) plan.lmDir = lmSourceLabel(lmFlag(flag("lm")!));
+  plan.lm.dModel = int("d-model", flag("d-model"), plan.lm.dModel);
+  plan.lm.nLayer = int("layers", flag("layers"), plan.lm.nLayer);
+  plan.lm.nHead = int("heads", flag("heads"), plan.lm.nHead);
+  plan.lm.epochs = int("lm-epochs", flag("lm-epochs"), plan.lm.epochs);
+  plan.lm.minutes = num("lm-minutes", flag("lm-minutes"), plan.lm.minutes, RANGES.positive);
+  plan.meta.steps = int("meta-steps", flag("meta-steps"), plan.meta.steps);
+  const metaMinutes = num(
+    "meta-minutes",
+    flag("meta-minutes"),
+    plan.meta.minutes.malmen,
+    RANGES.positive,
+  );
+  plan.meta.minutes = { malmen: metaMinutes, mend: metaMinutes };
+  if (plan.lm.dModel % plan.lm.nHead !== 0) {
+    throw new UsageError(
+      `--d-model ${plan.lm.dModel} must be a multiple of --heads ${plan.lm.nHead}`,
+    );
+  }
+  return plan;
+}
+
 function log(message: string): void {
   console.error(`[report] ${message}`);
 }
@@ -145,7 +199,8 @@ function log(message: string): void {
 function planBytes(plan: ExperimentPlan): number {
   const { dModel, nLayer, nHead, nCtx } = plan.lm;
   const config = gptConfig("tiny", { vocabSize: 50257, dModel, nLayer, nHead, nCtx });
-  return lmRunBytes(config) + 2 * editorRunBytes(config, defaultEditorConfig(nLayer));
+  return lmRunBytes(config) + 2 * editorRunBytes(config, defaultEditorConfig(nLayer)) +
+    memitBytes(config);
 }
 
 async function run(
@@ -176,12 +231,22 @@ async function run(
   const editors: Editor[] = [];
   const provenance: EditorProvenance[] = [];
   let ft: ReportSetup["ft"] = { grid: [], lr: 0 };
+  let memit: ReportSetup["memit"] = null;
   const release = () => {
     for (const e of editors) (e as { dispose?: () => void }).dispose?.();
     model.dispose();
   };
   for (const name of plan.editors) {
-    if (name === "ft") {
+    if (name === "memit") {
+      log("setting up MEMIT: key covariances, settings chosen on the val split");
+      const r = await memitEditor(plan, runs, control);
+      editors.push(r.editor);
+      memit = {
+        settings: r.provenance.settings,
+        grid: r.provenance.grid,
+        texts: r.provenance.texts,
+      };
+    } else if (name === "ft") {
       log("choosing the fine-tuning learning rate on the val split");
       const r = await ftEditor(plan, runs, log);
       editors.push(r.editor);
@@ -236,6 +301,7 @@ async function run(
     },
     editors: provenance,
     ft,
+    memit,
     fits: await readFits(rowsPath),
     seconds: { sweep, total: runs.lmTraining.seconds + editorSeconds + sweep },
   };

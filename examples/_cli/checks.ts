@@ -6,6 +6,7 @@
  */
 import { checkOutputDir } from "../../engine/io/output_dir.ts";
 import { configFromHf, type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
+import { MEMIT_FILE } from "../../malmen/editors/memit.ts";
 import { latestCheckpoint, runPath } from "../../malmen/lm/run_dir.ts";
 import { type LmSource, lmSourceLabel } from "../../malmen/lm/source.ts";
 import { UsageError } from "./options.ts";
@@ -87,6 +88,22 @@ export async function requireEditorRun(flag: string, dir: string): Promise<void>
     throw new UsageError(
       `--${flag}: "${dir}" holds no trained editor (neither latest.json nor editor.json): ` +
         `meta-train one first (deno task train --editor malmen), or name another folder`,
+    );
+  }
+}
+
+/**
+ * Checks that a flag names a MEMIT editor folder (with `memit.json`, as `deno task train --editor
+ * memit` writes it).
+ * @param flag Flag name (for the error).
+ * @param dir The folder.
+ */
+export async function requireMemitDir(flag: string, dir: string): Promise<void> {
+  const info = await Deno.stat(runPath(dir, MEMIT_FILE)).catch(() => null);
+  if (info === null || !info.isFile) {
+    throw new UsageError(
+      `--${flag}: "${dir}" holds no MEMIT editor (no ${MEMIT_FILE}): set one up first ` +
+        `(deno task train --editor memit), or name another folder`,
     );
   }
 }

@@ -9,3 +9,4 @@ export * from "./options.ts";
 export * from "./progress.ts";
 export * from "./sources.ts";
 export * from "./svg.ts";
+export * from "./score_line.ts";

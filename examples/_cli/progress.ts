@@ -142,3 +142,19 @@ export function fmtTime(seconds: number): string {
   const m = Math.floor(seconds / 60);
   return `${m}m${String(Math.floor(seconds - m * 60)).padStart(2, "0")}s`;
 }
+
+/**
+ * A language-model training step in words: `step N[ epoch E][ loss L][ acc A]`. The loss is
+ * shown once one has been read back (it is NaN before the first readback), the accuracy once
+ * one has been measured.
+ * @param i The step's progress.
+ * @param epoch Also show the (1-based) epoch.
+ */
+export function lmStepText(
+  i: { step: number; epoch: number; loss: number; accuracy: number },
+  epoch = false,
+): string {
+  return `step ${i.step}${epoch ? ` epoch ${i.epoch + 1}` : ""}${
+    Number.isFinite(i.loss) ? ` loss ${i.loss.toFixed(3)}` : ""
+  }${Number.isFinite(i.accuracy) ? ` acc ${(100 * i.accuracy).toFixed(1)}%` : ""}`;
+}

@@ -103,9 +103,10 @@ export interface EntryInfo {
 export interface ServeInfo {
   /** The LM run, as the tab fetches it (`files/lm`). */
   lm: { path: string; step: number; layers: number; dModel: number; vocab: number };
-  /** Editors this server can run: `ft` always, `malmen`/`mend` when their runs exist. */
+  /** Editors this server can run, in the registry's order: `ft` always, the others when their
+   * folders exist. */
   editors: string[];
-  /** Editor run folders as the tab fetches them (`files/editors/malmen`). */
+  /** Editor folders as the tab fetches them (`files/editors/malmen`). */
   editorPaths: Record<string, string>;
   /** The server's WebGPU adapter (or "cpu"). */
   backend: string;
@@ -115,7 +116,7 @@ export interface ServeInfo {
 
 /** `POST /api/edit`. */
 export interface EditBody {
-  /** `malmen`, `mend` or `ft`. */
+  /** One of the server's editors (`ServeInfo.editors`). */
   editor: string;
   /** Uploaded records (CounterFact field names). */
   records: EditRecord[];

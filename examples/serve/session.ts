@@ -21,7 +21,7 @@ import { Editors, Workbench } from "./workbench.ts";
 export interface SessionOptions {
   /** The LM run folder. */
   lmDir: string;
-  /** Run folders of the hyper-network editors that exist (`malmen`, `mend`). */
+  /** Folders of the editors that need one and exist (`malmen`, `mend`, `memit`). */
   editorDirs: Record<string, string>;
   /** The journal folder. */
   journalDir: string;

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
+import { EDITORS } from "../../malmen/workflows/editors.ts";
 import { buildBundle } from "./bundle.ts";
 import { handler } from "./server.ts";
 import { Session } from "./session.ts";
@@ -13,7 +14,7 @@ import { Session } from "./session.ts";
 export interface StartOptions {
   /** The LM run folder. */
   lmDir: string;
-  /** Run folders of the hyper-network editors (`malmen`, `mend`); missing ones are skipped. */
+  /** Folders of the editors that need one (`malmen`, `mend`, `memit`); missing ones are skipped. */
   editorDirs: Record<string, string>;
   /** The journal folder (created on the first edit). */
   journalDir: string;
@@ -35,6 +36,16 @@ export interface RunningApp {
   session: Session;
   /** Stops listening, waits for queued work and releases the model. */
   shutdown(): Promise<void>;
+}
+
+/**
+ * Where a runs folder keeps each editor that needs a folder (`<runs>/malmen`, `<runs>/memit`, …),
+ * as `deno task demo` writes them.
+ * @param runs The runs folder.
+ */
+export function editorDirs(runs: string): Record<string, string> {
+  const needing = EDITORS.filter((e) => e.needs !== "none");
+  return Object.fromEntries(needing.map((e) => [e.name, `${runs}/${e.name}`]));
 }
 
 async function isFolder(path: string): Promise<boolean> {

@@ -1,8 +1,9 @@
 /**
  * A small but real run folder for the web app's checks, made in seconds: a world of a dozen
  * people, a 2-block GPT trained on it, a MALMEN editor meta-trained on its training facts for a
- * fixed number of steps, and the held-out facts as `edits.json` — the layout `deno task demo`
- * writes, so the app serves it like the demo's. Fixed step budgets, no time limits.
+ * fixed number of steps, a MEMIT editor (key covariances over the LM's texts, default settings),
+ * and the held-out facts as `edits.json` — the layout `deno task demo` writes, so the app serves
+ * it like the demo's. Fixed step budgets, no time limits.
  * @module
  */
 import type { Backend } from "../../engine/backend.ts";
@@ -11,6 +12,8 @@ import type { EditRecord } from "../../malmen/data/edit_record.ts";
 import type { WorldOptions } from "../../malmen/data/world.ts";
 import { defaultEditorConfig } from "../../malmen/editors/editor.ts";
 import { toRequests } from "../../malmen/eval/requests.ts";
+import { encodeFact } from "../../malmen/lm/corpus.ts";
+import { memitRun } from "../../malmen/workflows/memit_run.ts";
 import { editorRun, lmRun } from "../../malmen/workflows/runs.ts";
 import { modelConfigFor, worldSetup } from "../../malmen/workflows/setup.ts";
 
@@ -35,8 +38,8 @@ export interface TinyBudget {
 }
 
 /**
- * Trains the tiny runs into `dir` (`lm/`, `malmen/`, `edits.json`); runs already finished there
- * are reused.
+ * Trains the tiny runs into `dir` (`lm/`, `malmen/`, `memit/`, `edits.json`); runs already
+ * finished there are reused.
  * @returns The held-out facts (also in `edits.json`).
  */
 export async function writeTinyRuns(
@@ -74,6 +77,17 @@ export async function writeTinyRuns(
       log,
     });
     run.editor.dispose();
+    const memit = await memitRun(lm.model, {
+      dir: `${dir}/memit`,
+      texts: setup.corpus.training.map((f) => {
+        const p = encodeFact(setup.tokenizer, f);
+        return [...p.prompt, ...p.answer];
+      }),
+      val: requests(world.val),
+      settings: { steps: 10 },
+      log,
+    });
+    memit.editor.dispose();
     await writeJsonAtomic(`${dir}/edits.json`, world.edit);
     return world.edit;
   } finally {

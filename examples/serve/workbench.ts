@@ -15,14 +15,12 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { counterFactRecord } from "../../malmen/data/counterfact.ts";
 import type { EditRecord } from "../../malmen/data/edit_record.ts";
-import { defaultEditorConfig, type Editor } from "../../malmen/editors/editor.ts";
-import { FtEditor } from "../../malmen/editors/ft.ts";
-import { HyperEditor } from "../../malmen/editors/hyper.ts";
+import type { Editor, EditorName } from "../../malmen/editors/editor.ts";
 import { applyShifts, revertShifts } from "../../malmen/editors/journal.ts";
 import { editAndScore } from "../../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport } from "../../malmen/eval/report.ts";
 import { toRequests } from "../../malmen/eval/requests.ts";
-import { loadEditorRun } from "../../malmen/workflows/runs.ts";
+import { EDITORS, type OpenedEditor, openEditor } from "../../malmen/workflows/editors.ts";
 import type { EditResult, FactInput, FactOutcome } from "./protocol.ts";
 
 /** Facts whose greedy answers are shown before → after (the rest are scored only). */
@@ -302,19 +300,18 @@ export function summarizeFacts(facts: readonly FactOutcome[]): EditResult["summa
   };
 }
 
-/** Editor names the app offers (as the CLI's `--editor`). */
-export const EDITOR_NAMES = ["malmen", "mend", "ft"] as const;
-
 /**
- * The editors by name, each opened once: MALMEN and MEND from their run folders (at the
- * checkpoint chosen on the validation split, as `deno task edit` does), fine-tuning with its
- * defaults.
+ * The editors by name, each opened once through the registry the CLIs use
+ * (`malmen/workflows/editors.ts`): MALMEN and MEND from their run folders (at the checkpoint
+ * chosen on the validation split, as `deno task edit` does), MEMIT from its folder (key
+ * covariances and settings), fine-tuning with its defaults. Every editor the CLI has is offered
+ * where what it needs is there.
  */
 export class Editors {
-  /** Run folders of the hyper-network editors (paths or URLs the platform reads). */
+  /** Folders of the editors that need one (paths or URLs the platform reads). */
   readonly dirs: Readonly<Record<string, string>>;
   readonly #model: GPT;
-  readonly #open = new Map<string, Promise<Editor>>();
+  readonly #open = new Map<string, Promise<OpenedEditor>>();
 
   /** Editors for `model`; nothing is loaded yet. */
   constructor(dirs: Readonly<Record<string, string>>, model: GPT) {
@@ -322,9 +319,10 @@ export class Editors {
     this.#model = model;
   }
 
-  /** The names available: `ft`, and `malmen`/`mend` where a run folder is given. */
+  /** The names available, in the registry's order: those that need nothing or have a folder. */
   names(): string[] {
-    return EDITOR_NAMES.filter((n) => n === "ft" || this.dirs[n] !== undefined);
+    return EDITORS.filter((e) => e.needs === "none" || this.dirs[e.name] !== undefined)
+      .map((e) => e.name);
   }
 
   /**
@@ -339,21 +337,16 @@ export class Editors {
     }
     let editor = this.#open.get(name);
     if (editor === undefined) {
-      editor = name === "ft"
-        ? Promise.resolve(new FtEditor(defaultEditorConfig(this.#model.config.nLayer)))
-        : loadEditorRun(this.dirs[name], this.#model).then((r) => r.editor);
+      editor = openEditor(name as EditorName, this.#model, { dir: this.dirs[name] });
       editor.catch(() => this.#open.delete(name));
       this.#open.set(name, editor);
     }
     return editor;
   }
 
-  /** Releases the hyper-networks opened so far. */
+  /** Releases what the editors opened so far hold (hyper-networks, covariances). */
   async dispose(): Promise<void> {
-    for (const e of this.#open.values()) {
-      const editor = await e.catch(() => null);
-      if (editor instanceof HyperEditor) editor.dispose();
-    }
+    for (const e of this.#open.values()) (await e.catch(() => null))?.dispose?.();
     this.#open.clear();
   }
 }

@@ -9,7 +9,7 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { EditRequest } from "../eval/requests.ts";
 
 /** Names of the editors. */
-export type EditorName = "malmen" | "mend" | "ft";
+export type EditorName = "malmen" | "mend" | "ft" | "memit";
 
 /** Settings shared by all editors. */
 export interface EditorConfig {

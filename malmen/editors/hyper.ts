@@ -14,13 +14,11 @@ import type { GPT } from "../../engine/models/gpt/model.ts";
 import { type CheckpointLoadOptions, loadModule, saveModule } from "../../engine/nn/checkpoint.ts";
 import { assertFinite } from "../../engine/nn/finite.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
-import { upload } from "../../engine/alloc.ts";
 import { fmtShape } from "../../engine/shape.ts";
-import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/io/safetensors.ts";
 import type { Aggregation, Aggregator } from "../algorithm/aggregation.ts";
 import { captureStream } from "../algorithm/capture.ts";
 import { HyperNetwork } from "../algorithm/hypernet.ts";
-import { scaledPrior } from "../algorithm/key_prior.ts";
+import { readLayerMatrices, scaledPrior, writeLayerMatrices } from "../algorithm/key_prior.ts";
 import type { NormalizerState } from "../algorithm/normalizer.ts";
 import { RIDGE } from "../algorithm/ridge_aggregation.ts";
 import { clearShifts, setShift } from "../algorithm/shifts.ts";
@@ -225,16 +223,11 @@ export class HyperEditor implements Editor {
       std: Array.from(stats.std),
     });
     if (this.#keyMoments !== null) {
-      const entries: Record<string, SafeTensor> = {};
-      for (let i = 0; i < this.#keyMoments.length; i++) {
-        const m = this.#keyMoments[i];
-        entries[`layer${this.config.layers[i]}`] = {
-          dtype: "F32",
-          shape: [...m.shape],
-          data: Float32Array.from(await m.toArray()),
-        };
-      }
-      await writeSafetensors(`${dir}/${KEY_MOMENTS_FILE}`, entries);
+      const moments = this.#keyMoments;
+      await writeLayerMatrices(
+        `${dir}/${KEY_MOMENTS_FILE}`,
+        new Map(this.config.layers.map((l, i) => [l, moments[i]])),
+      );
     }
     await writeJsonAtomic(`${dir}/editor.json`, {
       name: this.name,
@@ -297,15 +290,14 @@ export class HyperEditor implements Editor {
    * @param dir The checkpoint folder.
    */
   async loadKeyMoments(dir: string): Promise<void> {
-    const path = `${dir}/${KEY_MOMENTS_FILE}`;
-    const { tensors } = await readSafetensors(path).catch((e: Error) => {
-      throw new Error(`${dir}: config.keyPrior is set but "${path}" cannot be read: ${e.message}`);
-    });
-    this.setKeyMoments(this.config.layers.map((l) => {
-      const t = tensors.get(`layer${l}`);
-      if (t === undefined) throw new Error(`"${path}" has no tensor "layer${l}"`);
-      return keep(upload(t.data, t.shape, "float32", this.net.eta.backend));
-    }));
+    this.setKeyMoments(
+      await readLayerMatrices(
+        `${dir}/${KEY_MOMENTS_FILE}`,
+        this.config.layers,
+        this.net.eta.backend,
+        `${dir}: config.keyPrior is set`,
+      ),
+    );
   }
 
   /** Releases the hyper-network. */

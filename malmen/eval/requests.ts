@@ -24,10 +24,29 @@ export interface EditRequest {
   equivTrue: PromptAnswer;
   /** locality_prompt → target_new (for CounterFact neighbourhood). */
   unrelNew: PromptAnswer;
+  /**
+   * Index in `edit.prompt` of the subject's last token (where ROME and MEMIT read and write a
+   * fact), or undefined when the record's subject does not occur in its prompt.
+   */
+  subjectLast?: number;
 }
 
 function pair(tokenizer: Tokenizer, prompt: string, answer: string): PromptAnswer {
   return { prompt: tokenizer.encode(prompt), answer: tokenizer.encode(` ${answer}`) };
+}
+
+// The prompt's tokens up to the end of the subject's first occurrence: their count − 1 is the
+// subject's last token (BPE splits at the space after a word, so the prefix tokenises as the
+// prompt does; a subject ending inside a word gives the token where its end falls).
+function lastSubjectToken(
+  tokenizer: Tokenizer,
+  r: EditRecord,
+  promptLength: number,
+): number | undefined {
+  const at = r.subject.length > 0 ? r.prompt.indexOf(r.subject) : -1;
+  if (at < 0) return undefined;
+  const n = tokenizer.encode(r.prompt.slice(0, at + r.subject.length)).length;
+  return n > 0 ? Math.min(n, promptLength) - 1 : undefined;
 }
 
 /**
@@ -51,8 +70,10 @@ export function toRequests(
       equivTrue: pair(tokenizer, r.rephrase_prompt, r.ground_truth),
       unrelNew: pair(tokenizer, r.locality_prompt, r.target_new),
     };
+    const subjectLast = lastSubjectToken(tokenizer, r, q.edit.prompt.length);
+    if (subjectLast !== undefined) q.subjectLast = subjectLast;
     for (const [field, p] of Object.entries(q)) {
-      if (field === "record") continue;
+      if (field === "record" || field === "subjectLast") continue;
       const len = (p as PromptAnswer).prompt.length + (p as PromptAnswer).answer.length - 1;
       if (len > maxLength) {
         throw new RangeError(

@@ -63,3 +63,12 @@ export function editBytes(
   const model_ = writeModel ? parameterCount(model) * F32 : 0;
   return entry + model_ + m * 1024 + SLACK;
 }
+
+/**
+ * Bytes a MEMIT editor folder holds: one key covariance `[d_in, d_in]` per block (the candidate
+ * settings may edit any of them) and its settings.
+ * @param model The LM's configuration.
+ */
+export function memitBytes(model: GPTConfig): number {
+  return model.nLayer * model.dInner ** 2 * F32 + SLACK;
+}

@@ -6,6 +6,7 @@
  */
 import type { GPTConfig } from "../../engine/models/gpt/config.ts";
 import type { WorldOptions } from "../data/world.ts";
+import { type MemitSettings, paperMemitSettings } from "../editors/memit.ts";
 
 /** The tiny model used for the embedded world (small enough for 2 CPU cores). */
 export const WORLD_MODEL: Partial<GPTConfig> = {
@@ -52,3 +53,19 @@ export const WORLD_BUDGET: Readonly<WorldBudget> = {
   metaLr: 1e-3,
   valEvery: 5,
 };
+
+/**
+ * MEMIT's candidates on a world run of an LM with `nLayer` blocks: its defaults and the paper's
+ * form at the subject (`paperMemitSettings`). Each world run edits its own validation facts
+ * with both and keeps the better harmonic mean of ES, GS and LS.
+ * @param nLayer Blocks of the LM.
+ */
+export function memitGrid(nLayer: number): Partial<MemitSettings>[] {
+  return [{}, paperMemitSettings(nLayer)];
+}
+
+/**
+ * The seed of the one shuffle of CounterFact's edit split whose first m records every edit count
+ * of the report edits (nested subsets); `deno task edit --shuffle` takes the same seed.
+ */
+export const COUNTERFACT_SHUFFLE_SEED = 20240126;

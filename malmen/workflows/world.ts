@@ -1,6 +1,7 @@
 /**
- * The embedded world end to end: its LM and its MALMEN and MEND editors in one run folder
- * (`<dir>/lm`, `<dir>/malmen`, `<dir>/mend`), loaded when trained, trained when not. The demo,
+ * The embedded world end to end: its LM and its MALMEN, MEND and MEMIT editors in one run folder
+ * (`<dir>/lm`, `<dir>/malmen`, `<dir>/mend`, `<dir>/memit`), loaded when trained, trained when
+ * not. The demo,
  * the benchmarks and the world experiments share it.
  * @module
  */
@@ -12,12 +13,15 @@ import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import type { WorldOptions } from "../data/world.ts";
 import { defaultEditorConfig, type EditorConfig } from "../editors/editor.ts";
 import type { EditorStepInfo } from "../editors/train_editor.ts";
+import type { MemitSettings } from "../editors/memit.ts";
 import { type EditRequest, toRequests } from "../eval/requests.ts";
+import { encodeFact } from "../lm/corpus.ts";
 import { loadLmRun } from "../lm/load.ts";
 import { latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
-import { DEFAULT_WORLD, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
+import { type MemitRun, memitRun } from "./memit_run.ts";
+import { DEFAULT_WORLD, memitGrid, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
 import { modelConfigFor, type WorldSetup, worldSetup } from "./setup.ts";
 import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
@@ -36,6 +40,10 @@ export interface WorldRunsOptions {
   model?: Partial<GPTConfig>;
   /** Editor overrides of `defaultEditorConfig`. */
   editor?: Partial<EditorConfig>;
+  /** MEMIT's settings over `defaultMemitSettings`. */
+  memit?: Partial<MemitSettings>;
+  /** MEMIT candidates chosen among on the validation split (default {@linkcode memitGrid}). */
+  memitGrid?: readonly Partial<MemitSettings>[];
   /** Budgets (default {@linkcode WORLD_BUDGET}). */
   budget?: Partial<WorldBudget>;
   /**
@@ -75,6 +83,8 @@ export interface WorldRuns {
   editorConfig: EditorConfig;
   /** An editor at its best validation checkpoint (meta-trained first when allowed). */
   editor: (name: "malmen" | "mend") => Promise<EditorRun>;
+  /** The MEMIT editor of `<dir>/memit` (its statistics computed first when allowed). */
+  memit: () => Promise<MemitRun>;
 }
 
 /**
@@ -134,6 +144,20 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
       onStep: (info) => options.onEditorStep?.(name, info),
     });
   };
+  const memit = (): Promise<MemitRun> =>
+    memitRun(model, {
+      dir: runPath(options.dir, "memit"),
+      texts: setup.corpus.training.map((f) => {
+        const p = encodeFact(tokenizer, f);
+        return [...p.prompt, ...p.answer];
+      }),
+      val,
+      settings: options.memit,
+      grid: options.memitGrid ?? memitGrid(model.config.nLayer),
+      train: canTrain,
+      retrain: options.retrain,
+      log: options.log,
+    });
   return {
     setup,
     lm,
@@ -144,6 +168,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     edits: requests(setup.world.edit),
     editorConfig,
     editor,
+    memit,
   };
 }
 

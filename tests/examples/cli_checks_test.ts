@@ -7,16 +7,9 @@ import { LOCK_FILE } from "../../engine/io/lock.ts";
 import { readSafetensorsHeader } from "../../engine/io/safetensors.ts";
 import { trainLm } from "../../malmen/lm/train.ts";
 import { tinyLmConfig, tinyWorld } from "../malmen/_lm.ts";
+import { runDeno } from "../_run.ts";
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+const run = (args: string[]) => runDeno(args);
 
 // Each case fails at once with exit 2 and this message (none trains, loads or hangs).
 const USAGE_ERRORS: [string[], string][] = [

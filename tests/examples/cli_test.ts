@@ -1,16 +1,8 @@
 // The CLIs answer --help, and bad input ends with one clear error line and a non-zero exit.
 import { ok } from "node:assert/strict";
+import { runDeno } from "../_run.ts";
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+const run = (args: string[]) => runDeno(args);
 
 for (const cli of ["train", "edit", "demo", "generate", "data"]) {
   Deno.test(`\`deno task ${cli} --help\` prints usage, no warning, and exits 0`, async () => {
@@ -64,7 +56,7 @@ Deno.test("`deno task edit` names the record and field of a malformed input", as
 Deno.test("`deno task train` rejects an unknown editor by name", async () => {
   const r = await run(["examples/train.ts", "--editor", "rome", "--backend", "cpu"]);
   ok(r.code !== 0);
-  ok(r.err.includes('--editor must be lm, malmen or mend, got "rome"'), r.err);
+  ok(r.err.includes('--editor must be lm, malmen, mend or memit, got "rome"'), r.err);
 });
 
 Deno.test("`deno task edit` rejects a bad --passes before loading anything", async () => {

@@ -13,20 +13,9 @@ import { loadLm, saveHfLm } from "../../malmen/lm/source.ts";
 import { DEFAULT_WORLD } from "../../malmen/workflows/settings.ts";
 import { tinyWorld } from "../malmen/_lm.ts";
 import { withTempDir } from "../_files.ts";
+import { runDeno } from "../_run.ts";
 
-async function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runDeno(args, env);
 
 Deno.test("`deno task data world` writes the demo world's edit facts, never over another file", async () => {
   await withTempDir(async (dir) => {

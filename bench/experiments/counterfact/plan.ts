@@ -3,6 +3,7 @@
 // for CI on a few hundred records with a tiny model.
 import type { DataSpec } from "../../../malmen/data/data_source.ts";
 import type { EditorName } from "../../../malmen/editors/editor.ts";
+import { type MemitSettings, paperMemitSettings } from "../../../malmen/editors/memit.ts";
 
 /** Sizes, budgets and folders of one run of the experiment. */
 export interface ExperimentPlan {
@@ -14,6 +15,11 @@ export interface ExperimentPlan {
   resultsDir: string;
   /** The records: CounterFact's splits by default, or zsRE, a file, a folder of splits. */
   data: Exclude<DataSpec, { kind: "world" }>;
+  /**
+   * A language model trained separately (e.g. `deno task train --data counterfact --out DIR`,
+   * or `hf:DIR` for a Hugging Face GPT-2 directory), used instead of training `<runsDir>/lm`.
+   */
+  lmDir?: string;
   /** Records used from each split (all when undefined). */
   limit?: { train: number; val: number; edit: number };
   /** The base LM. */
@@ -28,6 +34,8 @@ export interface ExperimentPlan {
   };
   /** Meta-training of MALMEN and MEND-sum. */
   meta: {
+    /** Meta-step budget per editor (the time limit below is only a safety cap). */
+    steps: number;
     nEdits: number;
     minutes: Record<"malmen" | "mend", number>;
     valEvery: number;
@@ -38,8 +46,10 @@ export interface ExperimentPlan {
   };
   /** Fine-tuning learning rates tried on the validation split; the best is used. */
   ftLrGrid: number[];
-  /** Facts per validation edit when selecting the FT learning rate. */
+  /** Facts per validation edit when selecting the FT learning rate and MEMIT's settings. */
   ftSelectM: number;
+  /** MEMIT: candidates chosen among on the val split, and training texts for its statistics. */
+  memit: { grid: Partial<MemitSettings>[]; texts: number };
   /** Simultaneous edit counts. */
   ms: number[];
   /** Editors compared. */
@@ -54,6 +64,7 @@ export const FULL_PLAN: ExperimentPlan = {
   data: { kind: "dataset", name: "counterfact" },
   lm: { dModel: 128, nLayer: 4, nHead: 4, nCtx: 72, minutes: 66, epochs: 16, batch: 128 },
   meta: {
+    steps: 1_000_000,
     nEdits: 256,
     minutes: { malmen: 15, mend: 15 },
     valEvery: 10,
@@ -65,8 +76,13 @@ export const FULL_PLAN: ExperimentPlan = {
   },
   ftLrGrid: [1e-2, 3e-2, 1e-1],
   ftSelectM: 256,
+  memit: {
+    // The world's choice, two more weights of the key covariance, and the paper's form.
+    grid: [{}, { lambda: 10 }, { lambda: 100 }, paperMemitSettings(4)],
+    texts: 4096,
+  },
   ms: [16, 64, 256, 1024, 4096, 8192],
-  editors: ["malmen", "mend", "ft"],
+  editors: ["malmen", "mend", "ft", "memit"],
 };
 
 /** The CI smoke run: a tiny model on a few hundred records, minutes in all. */
@@ -78,6 +94,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   limit: { train: 192, val: 48, edit: 64 },
   lm: { dModel: 32, nLayer: 2, nHead: 2, nCtx: 72, minutes: 0.25, epochs: 4, batch: 64 },
   meta: {
+    steps: 1_000_000,
     nEdits: 32,
     minutes: { malmen: 0.2, mend: 0.2 },
     valEvery: 2,
@@ -87,6 +104,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   },
   ftLrGrid: [3e-2, 1e-1],
   ftSelectM: 16,
+  memit: { grid: [{}, paperMemitSettings(2)], texts: 256 },
   ms: [16, 64],
-  editors: ["malmen", "mend", "ft"],
+  editors: ["malmen", "mend", "ft", "memit"],
 };

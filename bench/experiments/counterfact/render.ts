@@ -2,8 +2,11 @@
 // time and memory against m), with the setup, the validation-split selections and an explicit
 // check of the targets.
 import { linePlot, type Series } from "../../../examples/_cli/svg.ts";
+import type { MemitSettings } from "../../../malmen/editors/memit.ts";
+import type { MemitCandidate } from "../../../malmen/workflows/memit_run.ts";
 import type { EditorProvenance } from "../../../malmen/workflows/runs.ts";
 import type { FitRow, ResultRow } from "./sweep.ts";
+import { blockName, cells, fitCells, fitLines, markdownTable, pct, regimeLines } from "./tables.ts";
 
 /** Everything the report shows besides the rows. */
 export interface ReportSetup {
@@ -27,6 +30,8 @@ export interface ReportSetup {
   editors: EditorProvenance[];
   /** FT learning-rate grid on validation and the chosen value. */
   ft: { grid: { lr: number; es: number; gs: number; ls: number }[]; lr: number };
+  /** MEMIT: the settings used, the candidates tried on val, the texts of its statistics. */
+  memit?: { settings: MemitSettings; grid: MemitCandidate[]; texts: number } | null;
   /** Least-squares fit of the MALMEN edits per m. */
   fits: FitRow[];
   /** Wall time of this invocation and of the whole experiment (training included), seconds. */
@@ -49,6 +54,7 @@ const EDITOR_COLORS: Record<string, string> = {
   malmen: "#d62728",
   mend: "#1f77b4",
   ft: "#2ca02c",
+  memit: "#9467bd",
 };
 
 const METRICS = [
@@ -165,31 +171,13 @@ export function explain(rows: readonly ResultRow[], setup: ReportSetup): string[
 }
 
 /**
- * The Markdown table of all rows.
- * @param rows Result rows.
- */
-export function markdownTable(rows: readonly ResultRow[]): string {
-  const head =
-    "| m | editor | ES | GS | LS | efficacy | paraphrase | neighbourhood | score | edit s | peak RSS MB |\n" +
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
-  const lines = rows.map((r) =>
-    `| ${r.m} | ${r.editor} | ${pct(r.es)} | ${pct(r.gs)} | ${pct(r.ls)} | ${pct(r.efficacy)} | ${
-      pct(r.paraphrase)
-    } | ${pct(r.neighborhood)} | ${pct(r.score)} | ${
-      r.editor === "unedited" ? "–" : r.seconds.toFixed(1)
-    } | ${r.editor === "unedited" ? "–" : r.peak_rss_mb} |`
-  );
-  return [head, ...lines].join("\n");
-}
-
-/**
  * The Markdown report (setup, targets, table).
  * @param rows Result rows.
  */
 export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): string {
   const checks = checkTargets(rows);
   return [
-    `# CounterFact: MALMEN vs MEND-sum vs fine-tuning (${setup.plan} run, ${setup.date})`,
+    `# CounterFact: MALMEN vs MEND-sum, fine-tuning and MEMIT (${setup.plan} run, ${setup.date})`,
     "",
     ...setupLines(setup).map((l) => `- ${l}`),
     "",
@@ -200,7 +188,11 @@ export function markdownReport(rows: readonly ResultRow[], setup: ReportSetup): 
       : checks.map((c) => `- ${c.met ? "met" : "**missed**"}: ${c.target} (${c.detail})`)),
     "",
     ...explain(rows, setup).flatMap((l) => [l, ""]),
-    ...fitLines(setup),
+    "## Regime",
+    "",
+    ...regimeLines(rows, setup.edited.dIn).map((l) => `- ${l}`),
+    "",
+    ...fitLines(setup.fits, setup.edited.dIn, setup.edited.layers),
     "## Results (edit split; metrics are fractions shown as %)",
     "",
     markdownTable(rows),
@@ -252,14 +244,17 @@ export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes
     }),
   );
   if (setup.fits.length > 0) {
-    const layers = setup.fits[0].residual.length;
+    const editors = [...new Set(setup.fits.map((f) => f.editor))];
     plots.push(linePlot(
-      Array.from({ length: layers }, (_, i) => ({
-        name: `block ${setup.edited.layers[i] ?? i}`,
-        points: setup.fits.map((f) => [f.m, f.residual[i]] as const),
-      })),
+      editors.flatMap((e) => {
+        const mine = setup.fits.filter((f) => f.editor === e);
+        return mine[0].residual.map((_, i) => ({
+          name: `${e} ${blockName(mine[0], setup.edited.layers, i)}`,
+          points: mine.map((f) => [f.m, f.residual[i]] as const),
+        }));
+      }),
       {
-        title: "MALMEN: residual ‖KΔW − D‖/‖D‖ vs m",
+        title: "Least-squares residual ‖KΔW − D‖/‖D‖ vs m",
         xLabel: "m",
         yLabel: "relative residual",
         logX: true,
@@ -277,10 +272,13 @@ export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes
       "ES",
       "GS",
       "LS",
+      "LS before",
       "efficacy",
       "paraphrase",
       "neighbourhood",
       "score",
+      "rows / d_in",
+      "residual",
       "edit s",
       "peak RSS MB",
     ]
@@ -288,11 +286,8 @@ export function htmlReport(rows: readonly ResultRow[], setup: ReportSetup, notes
   }</tr>${
     rows.map((r) =>
       `<tr class="${r.editor}"><td>${r.m}</td><td>${r.editor}</td>${
-        [r.es, r.gs, r.ls, r.efficacy, r.paraphrase, r.neighborhood, r.score]
-          .map((x) => `<td>${pct(x)}</td>`).join("")
-      }<td>${r.editor === "unedited" ? "–" : r.seconds.toFixed(1)}</td><td>${
-        r.editor === "unedited" ? "–" : r.peak_rss_mb
-      }</td></tr>`
+        cells(r).map((c) => `<td>${c}</td>`).join("")
+      }</tr>`
     ).join("")
   }</table>`;
   return `<!DOCTYPE html>
@@ -304,7 +299,7 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;paddin
 td:nth-child(2){text-align:left}tr.unedited{color:#777}.met{color:#1a7f37}.missed{color:#c62828;font-weight:bold}
 .plots{display:flex;flex-wrap:wrap;gap:8px}code{background:#f4f4f4;padding:0 3px}
 </style></head><body>
-<h1>CounterFact: MALMEN vs MEND-sum vs fine-tuning</h1>
+<h1>CounterFact: MALMEN vs MEND-sum, fine-tuning and MEMIT</h1>
 <p>${setup.plan} run of ${esc(setup.date)} on ${esc(setup.machine)}. Reproduce with
 <code>deno task report${setup.plan === "quick" ? " --quick" : ""}</code>.</p>
 <h2>Setup</h2><ul>${setupLines(setup).map((l) => `<li>${esc(l)}</li>`).join("")}</ul>
@@ -318,11 +313,11 @@ td:nth-child(2){text-align:left}tr.unedited{color:#777}.met{color:#1a7f37}.misse
 ${explain(rows, setup).map((l) => `<p>${esc(l)}</p>`).join("\n")}
 ${notes}${
     setup.fits.length > 0
-      ? `<h2>How much of the requested change one ΔW delivers</h2><p>Relative residual of each edited layer's least-squares problem; the key width is d_in = ${setup.edited.dIn}.</p><table><tr><th>m</th><th>rows per layer</th><th>rows / d_in</th><th>residual per layer</th></tr>${
-        setup.fits.map((f) =>
-          `<tr><td>${f.m}</td><td>${f.rows}</td><td>${
-            (f.rows / setup.edited.dIn).toFixed(2)
-          }</td><td>${f.residual.map((r) => r.toFixed(3)).join(", ")}</td></tr>`
+      ? `<h2>How much of the requested change one ΔW delivers</h2><p>Relative residual of each edited layer's least-squares problem; the key width is d_in = ${setup.edited.dIn}.</p><ul>${
+        regimeLines(rows, setup.edited.dIn).map((l) => `<li>${esc(l)}</li>`).join("")
+      }</ul><table><tr><th>editor</th><th>m</th><th>rows per layer</th><th>rows / d_in</th><th>residual per layer</th></tr>${
+        fitCells(setup.fits, setup.edited.dIn, setup.edited.layers).map((c) =>
+          `<tr>${c.map((x) => `<td>${x}</td>`).join("")}</tr>`
         ).join("")
       }</table>`
       : ""
@@ -331,24 +326,6 @@ ${notes}${
 <h2>All rows</h2>${table}
 </body></html>
 `;
-}
-
-function fitLines(s: ReportSetup): string[] {
-  if (s.fits.length === 0) return [];
-  return [
-    "## How much of the requested change one ΔW delivers",
-    "",
-    `Relative residual ‖KΔW − D‖ / ‖D‖ of each edited layer's least-squares problem (0 = all of the hyper-network's value changes are met; the key width is d_in = ${s.edited.dIn}, so more rows than that over-determine it).`,
-    "",
-    "| m | rows per layer | rows / d_in | residual per layer |",
-    "|---:|---:|---:|---|",
-    ...s.fits.map((f) =>
-      `| ${f.m} | ${f.rows} | ${(f.rows / s.edited.dIn).toFixed(2)} | ${
-        f.residual.map((r) => r.toFixed(3)).join(", ")
-      } |`
-    ),
-    "",
-  ];
 }
 
 function percentSeries(s: Series): Series {
@@ -387,6 +364,21 @@ function setupLines(s: ReportSetup): string[] {
       }.`,
     );
   }
+  if (s.memit) {
+    const m = s.memit;
+    const grid = m.grid.map((g) =>
+      `${Object.keys(g.settings).length === 0 ? "the defaults" : JSON.stringify(g.settings)} (ES ${
+        pct(g.val.es)
+      }, GS ${pct(g.val.gs)}, LS ${pct(g.val.ls)})`
+    );
+    lines.push(
+      `memit: blocks ${
+        m.settings.layers.join(", ")
+      }, position ${m.settings.position}, λ ${m.settings.lambda}, ${m.settings.steps} Adam steps (lr ${m.settings.lr}), key covariances over ${m.texts} training texts${
+        grid.length > 0 ? `; chosen on val from ${grid.join(", ")}` : ""
+      }.`,
+    );
+  }
   lines.push(
     `Wall time: the edit sweep ${fmtMin(s.seconds.sweep)}; the whole experiment ${
       fmtMin(s.seconds.total)
@@ -397,10 +389,6 @@ function setupLines(s: ReportSetup): string[] {
 
 function fmtMin(seconds: number): string {
   return seconds >= 90 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(0)} s`;
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
 }
 
 function esc(s: string): string {

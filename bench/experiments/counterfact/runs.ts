@@ -12,10 +12,15 @@ import { FtEditor } from "../../../malmen/editors/ft.ts";
 import { scoreEdit } from "../../../malmen/eval/edit_and_score.ts";
 import { type ScoreSummary, selectionScore } from "../../../malmen/eval/metrics.ts";
 import { type EditRequest, toRequests } from "../../../malmen/eval/requests.ts";
-import { runPath } from "../../../malmen/lm/run_dir.ts";
+import { counterFactCorpus, encodeFact } from "../../../malmen/lm/corpus.ts";
+import { latestCheckpoint, readRunJson, runPath } from "../../../malmen/lm/run_dir.ts";
+import { loadLm, parseLmSource } from "../../../malmen/lm/source.ts";
+import { type MemitRun, memitRun } from "../../../malmen/workflows/memit_run.ts";
 import { type EditorRun, editorRun, lmRun } from "../../../malmen/workflows/runs.ts";
 import { contextFor, counterFactSetup, modelConfigFor } from "../../../malmen/workflows/setup.ts";
+import { COUNTERFACT_SHUFFLE_SEED } from "../../../malmen/workflows/settings.ts";
 import { pct } from "../../../examples/_cli/options.ts";
+import { lmStepText } from "../../../examples/_cli/progress.ts";
 import type { ExperimentPlan } from "./plan.ts";
 
 /** The three splits, possibly cut to the plan's limits. */
@@ -77,6 +82,39 @@ export async function counterFactRuns(
 ): Promise<CounterFactRuns | null> {
   const splits = await loadSplits(plan);
   const all = [...splits.train, ...splits.val, ...splits.edit];
+  const lm = plan.lmDir === undefined
+    ? await trainedLm(plan, all, backend, control)
+    : await givenLm(plan.lmDir, backend, control);
+  if (lm === null) return null;
+  const { model, tokenizer } = lm;
+  const need = contextFor(tokenizer, all);
+  if (model.config.nCtx < need) {
+    model.dispose();
+    throw new RangeError(
+      `The language model's context is ${model.config.nCtx} tokens; the records need ${need}`,
+    );
+  }
+  const n = model.config.nCtx;
+  const edits = toRequests(tokenizer, splits.edit, n);
+  // Nested random subsets: the first m of one fixed shuffle.
+  createRng(COUNTERFACT_SHUFFLE_SEED).shuffle(edits);
+  return {
+    splits,
+    model,
+    tokenizer,
+    lmTraining: lm.training,
+    val: toRequests(tokenizer, splits.val, n),
+    edits,
+  };
+}
+
+// The plan's LM in runs/<plan>/lm: loaded when finished, else trained (resumed) to its budget.
+async function trainedLm(
+  plan: ExperimentPlan,
+  all: readonly EditRecord[],
+  backend: Backend,
+  control: RunControl,
+): Promise<GivenLm | null> {
   const setup = await counterFactSetup(all);
   const size = plan.lm;
   const lm = await lmRun(setup, {
@@ -98,7 +136,7 @@ export async function counterFactRuns(
     log: control.log,
     onStep: (i) => {
       if (i.step % 200 === 0) {
-        control.log(`  lm step ${i.step}/${i.total} loss ${i.loss.toFixed(3)}`);
+        control.log(`  lm ${lmStepText(i)} of ${i.total}`);
       }
     },
   });
@@ -106,19 +144,35 @@ export async function counterFactRuns(
     lm.model.dispose();
     return null;
   }
-  const { model, tokenizer } = lm;
-  const n = model.config.nCtx;
-  const edits = toRequests(tokenizer, splits.edit, n);
-  // Nested random subsets: the first m of one fixed shuffle.
-  createRng(20240126).shuffle(edits);
-  return {
-    splits,
-    model,
-    tokenizer,
-    lmTraining: { seconds: lm.done.seconds, steps: lm.done.steps },
-    val: toRequests(tokenizer, splits.val, n),
-    edits,
-  };
+  const { model, tokenizer, done } = lm;
+  return { model, tokenizer, training: { seconds: done.seconds, steps: done.steps } };
+}
+
+/** A loaded LM and what its training cost. */
+interface GivenLm {
+  model: GPT;
+  tokenizer: Tokenizer;
+  training: { seconds: number; steps: number };
+}
+
+// An LM trained separately (e.g. `deno task train --data counterfact --out DIR`) or a Hugging
+// Face GPT-2 directory (`hf:DIR`), used as is with its own tokenizer.
+async function givenLm(label: string, backend: Backend, control: RunControl): Promise<GivenLm> {
+  control.log(`using the language model ${label}`);
+  const source = parseLmSource(label);
+  const { model, tokenizer, step } = await loadLm(source, backend);
+  let seconds = 0;
+  try {
+    const latest = await latestCheckpoint(source.dir);
+    seconds = Number(
+      (await readRunJson<{ seconds?: unknown }>(
+        runPath(latest!.folder, "state.json"),
+      )).seconds,
+    ) || 0;
+  } catch {
+    // An HF directory, or a checkpoint without its training state: the time is unknown (0).
+  }
+  return { model, tokenizer, training: { seconds, steps: step } };
 }
 
 /**
@@ -141,7 +195,7 @@ export async function hyperEditor(
     editor: name,
     config: { ...defaultEditorConfig(runs.model.config.nLayer), editLoss: plan.meta.editLoss },
     nEdits: Math.min(plan.meta.nEdits, runs.splits.train.length),
-    steps: 1_000_000,
+    steps: plan.meta.steps,
     valEvery: plan.meta.valEvery,
     valEdits: plan.meta.valEdits,
     metaLr: plan.meta.metaLr,
@@ -182,4 +236,33 @@ export async function ftEditor(
   }
   const best = grid.reduce((a, b) => (selectionScore(b.val) > selectionScore(a.val) ? b : a));
   return { editor: new FtEditor(config(best.lr)), grid };
+}
+
+/**
+ * The MEMIT baseline: key covariances over a sample of the LM's training texts, settings chosen
+ * on the validation split (the best harmonic mean of ES, GS and LS at `plan.ftSelectM` facts).
+ * @param runs The artefacts.
+ * @param control Progress and stop.
+ */
+export async function memitEditor(
+  plan: ExperimentPlan,
+  runs: CounterFactRuns,
+  control: RunControl,
+): Promise<MemitRun> {
+  // An even sample of the LM's own training texts (true facts and their paraphrases).
+  const { splits } = runs;
+  const corpus = counterFactCorpus([...splits.train, ...splits.val, ...splits.edit], true).training;
+  const step = Math.max(1, corpus.length / plan.memit.texts);
+  const texts = Array.from({ length: Math.min(plan.memit.texts, corpus.length) }, (_, i) => {
+    const p = encodeFact(runs.tokenizer, corpus[Math.floor(i * step)]);
+    return [...p.prompt, ...p.answer];
+  });
+  return await memitRun(runs.model, {
+    dir: runPath(plan.runsDir, "memit"),
+    texts,
+    val: runs.val,
+    valEdits: plan.ftSelectM,
+    grid: plan.memit.grid,
+    log: control.log,
+  });
 }

@@ -12,25 +12,40 @@ import { pct } from "../../../examples/_cli/options.ts";
 
 /**
  * One committed result row: the editor, m, the score summary after the edit (metrics as
- * fractions, see `ScoreSummary`), and the edit's time and peak memory.
+ * fractions, see `ScoreSummary`), the unedited model's LS on the same facts, the regime of the
+ * edit (rows of each edited layer's problem against the key width, and the least-squares
+ * residual where the editor solves one), and the edit's time and peak memory.
  */
 export type ResultRow = { editor: string; m: number } & ScoreSummary & {
+  /** LS of the unedited model on the same m facts. */
+  ls_before: number;
+  /**
+   * Rows each edited layer's problem has: one per answer token for MALMEN, MEND and FT (their
+   * keys sit at every answer-predicting position), one per fact for MEMIT; 0 unedited.
+   */
+  rows: number;
+  /** `rows` / d_in: above 1 one ΔW per layer can no longer meet every row exactly. */
+  rows_per_d_in: number;
+  /** Relative residual ‖KΔW − D‖ / ‖D‖ per edited layer (MALMEN, MEMIT), else null. */
+  residual: number[] | null;
   /** Seconds to compute the edit (not the scoring). */
   seconds: number;
   /** Peak resident memory while editing, MiB. */
   peak_rss_mb: number;
 };
 
-/** How well MALMEN's single ΔW per layer met its rows (see `RidgeAccumulator.fit`). */
+/** How well a least-squares editor's single ΔW per layer met its rows (MALMEN, MEMIT). */
 export interface FitRow {
   /** Editor. */
   editor: string;
   /** Facts edited. */
   m: number;
-  /** Rows (answer tokens) each edited layer's least-squares problem had. */
+  /** Rows each edited layer's least-squares problem had (MALMEN: answer tokens; MEMIT: facts). */
   rows: number;
   /** Relative residual ‖KΔW − D‖ / ‖D‖ per edited layer. */
   residual: number[];
+  /** The edited blocks, in `residual` order (older rows: the report's edited layers). */
+  layers?: number[];
 }
 
 /**
@@ -77,19 +92,31 @@ export async function runSweep(
       if (control.stop?.requested) break sweep;
       const scoreBefore = !has("unedited", m);
       log(`m=${m} ${editor.name}: editing${scoreBefore ? " (and scoring the base model)" : ""}`);
-      const hyper = editor instanceof HyperEditor ? editor : null;
-      if (hyper) hyper.measureFit = true;
+      if (editor instanceof HyperEditor) editor.measureFit = true;
       const o = await scoreEdit(model, editor, requests, scoreBefore);
-      const residual = hyper?.lastFit ?? null;
+      const residual = (editor as { lastFit?: number[] | null }).lastFit ?? null;
+      const regime = {
+        rows: editor.name === "memit" ? m : requests.reduce((a, r) => a + r.edit.answer.length, 0),
+        dIn: model.config.dInner,
+        residual,
+      };
       if (residual !== null) {
-        const answerTokens = requests.reduce((a, r) => a + r.edit.answer.length, 0);
         const i = fits.findIndex((f) => f.editor === editor.name && f.m === m);
         if (i >= 0) fits.splice(i, 1);
-        fits.push({ editor: editor.name, m, rows: answerTokens, residual });
+        fits.push({
+          editor: editor.name,
+          m,
+          rows: regime.rows,
+          residual,
+          layers: editor.config.layers,
+        });
         await writeJsonAtomic(fitsPath, fits);
       }
-      if (scoreBefore) rows.push(row("unedited", m, o.before, 0, 0));
-      rows.push(row(editor.name, m, o.after, o.seconds, o.peakRssMb));
+      if (scoreBefore) {
+        rows.push(row("unedited", m, o.before, o.before.ls, { rows: 0, dIn: 1, residual: null }));
+      }
+      const lsBefore = rows.find((r) => r.editor === "unedited" && r.m === m)!.ls;
+      rows.push(row(editor.name, m, o.after, lsBefore, regime, o.seconds, o.peakRssMb));
       log(
         `m=${m} ${editor.name}: ES ${pct(o.after.es)} GS ${pct(o.after.gs)} LS ${
           pct(o.after.ls)
@@ -103,7 +130,15 @@ export async function runSweep(
   return rows.sort((a, b) => a.m - b.m || order.indexOf(a.editor) - order.indexOf(b.editor));
 }
 
-function row(editor: string, m: number, s: ScoreSummary, seconds: number, rss: number): ResultRow {
+function row(
+  editor: string,
+  m: number,
+  s: ScoreSummary,
+  lsBefore: number,
+  regime: { rows: number; dIn: number; residual: number[] | null },
+  seconds = 0,
+  rss = 0,
+): ResultRow {
   const r4 = (x: number): number => Math.round(x * 10000) / 10000;
   return {
     editor,
@@ -115,6 +150,10 @@ function row(editor: string, m: number, s: ScoreSummary, seconds: number, rss: n
     paraphrase: r4(s.paraphrase),
     neighborhood: r4(s.neighborhood),
     score: r4(s.score),
+    ls_before: r4(lsBefore),
+    rows: regime.rows,
+    rows_per_d_in: r4(regime.rows / regime.dIn),
+    residual: regime.residual?.map(r4) ?? null,
     seconds: Math.round(seconds * 100) / 100,
     peak_rss_mb: Math.round(rss),
   };

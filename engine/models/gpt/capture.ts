@@ -162,6 +162,18 @@ export class CaptureTap {
     return { keys, valueGrads };
   }
 
+  /**
+   * Hands over the keys alone (the caller owns them) and empties the tap: for a forward-only
+   * capture, e.g. under `noGrad`, where no value-gradient is ever computed.
+   */
+  takeKeys(): Tensor {
+    const keys = this.#keys;
+    if (keys === null) throw new Error("The capture tap saw no forward pass");
+    this.#keys = null;
+    this.#sink.zero();
+    return keys;
+  }
+
   /** Releases rows that were not taken. */
   dispose(): void {
     this.#keys?.dispose();

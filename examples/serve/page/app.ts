@@ -165,11 +165,12 @@ async function edit(): Promise<void> {
     const { entry, result } = await state.compute.edit({ editor, records, facts }, progress);
     renderResult($("result-summary"), $("result-table"), result, entry);
     section.hidden = false;
-    section.dataset.state = "done";
-    section.dataset.entry = entry.id;
     state.pending = [];
     showPending();
     showJournal(await api.journal());
+    // "done" once the journal lists the entry too (the browser checks act on it next).
+    section.dataset.entry = entry.id;
+    section.dataset.state = "done";
     setStatus(`Edited ${result.m} facts: journal entry ${entry.id}.`);
   } catch (e) {
     section.dataset.state = "error";

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { DATA_RAW_FILES, defaultDataRawDir } from "../../../malmen/data/data_raw.ts";
 import { checkTargets } from "../../../bench/experiments/counterfact/render.ts";
 import type { ResultRow } from "../../../bench/experiments/counterfact/sweep.ts";
+import { runDeno } from "../../_run.ts";
 
 const files = [
   DATA_RAW_FILES.counterfactTrain,
@@ -23,15 +24,7 @@ if (!haveData) {
   );
 }
 
-async function report(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "bench/experiments/report.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+const report = (args: string[]) => runDeno(["bench/experiments/report.ts", ...args]);
 
 Deno.test({
   name: "`deno task report --quick` writes rows, Markdown and HTML, and resumes from its rows",
@@ -53,11 +46,16 @@ Deno.test({
         "paraphrase",
         "neighborhood",
         "score",
+        "ls_before",
+        "rows",
+        "rows_per_d_in",
+        "residual",
         "seconds",
         "peak_rss_mb",
       ];
       for (const m of [16, 64]) {
-        for (const e of ["unedited", "malmen", "mend", "ft"]) {
+        const base = rows.find((x) => x.editor === "unedited" && x.m === m)!;
+        for (const e of ["unedited", "malmen", "mend", "ft", "memit"]) {
           const row = rows.find((x) => x.editor === e && x.m === m);
           assert.ok(row, `row ${e} m=${m}`);
           assert.deepEqual(Object.keys(row).sort(), [...keys].sort());
@@ -66,11 +64,24 @@ Deno.test({
             assert.ok(x >= 0 && x <= 1, `${e} m=${m} ${k}=${x}`);
           }
           if (e !== "unedited") assert.ok(row.peak_rss_mb > 0 && row.seconds >= 0);
+          // Every row carries the unedited LS on the same facts and its regime.
+          assert.equal(row.ls_before, base.ls, `${e} m=${m} ls_before`);
+          // The quick plan's LM has d_model 32, so its edited layers have d_in = 128.
+          if (e !== "unedited") {
+            assert.equal(row.rows_per_d_in, Math.round((row.rows / 128) * 1e4) / 1e4);
+          }
+          if (e === "memit") assert.equal(row.rows, m);
+          if (e === "malmen" || e === "mend" || e === "ft") assert.ok(row.rows >= m);
+          if (e === "malmen" || e === "memit") {
+            assert.ok(row.residual !== null && row.residual.every((x) => x >= 0 && x <= 1.0001));
+          } else assert.equal(row.residual, null);
         }
       }
       assert.equal(r.out.trim().split("\n").length, rows.length, "one JSON line per row");
       const md = await Deno.readTextFile(`${dir}/out/counterfact.md`);
       assert.match(md, /\| 64 \| malmen \|/);
+      assert.match(md, /\| 64 \| memit \|/);
+      assert.match(md, /## Regime/);
       const html = await Deno.readTextFile(`${dir}/out/counterfact.html`);
       assert.ok(html.includes("<svg") && html.includes("</html>"));
       // A second run trains nothing and re-measures nothing: it reuses runs and rows.
@@ -106,6 +117,10 @@ Deno.test("`checkTargets()` compares MALMEN's score with each peer at m ≥ 256 
     paraphrase: 0,
     neighborhood: 0,
     score,
+    ls_before: 0,
+    rows: m,
+    rows_per_d_in: m / 512,
+    residual: null,
     seconds: 0,
     peak_rss_mb: 0,
   });

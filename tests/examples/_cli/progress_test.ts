@@ -1,5 +1,5 @@
 import { ok } from "node:assert/strict";
-import { Progress } from "../../../examples/_cli/progress.ts";
+import { lmStepText, Progress } from "../../../examples/_cli/progress.ts";
 import { linePlot } from "../../../examples/_cli/svg.ts";
 
 function sink(
@@ -41,4 +41,15 @@ Deno.test("`linePlot()` draws one path per series with escaped labels", () => {
   ok(svg.startsWith("<svg"));
   ok(svg.includes("a&lt;b") && svg.includes("T &amp; U"));
   ok((svg.match(/<path /g) ?? []).length === 2);
+});
+
+Deno.test("`lmStepText()` shows no loss before one was read back, and no accuracy before one was measured", () => {
+  const step = { step: 3, epoch: 0, loss: NaN, accuracy: NaN };
+  ok(lmStepText(step) === "step 3", lmStepText(step));
+  ok(lmStepText(step, true) === "step 3 epoch 1");
+  ok(lmStepText({ ...step, loss: 2.34567 }) === "step 3 loss 2.346");
+  ok(
+    lmStepText({ ...step, loss: 1.5, accuracy: 0.5 }, true) ===
+      "step 3 epoch 1 loss 1.500 acc 50.0%",
+  );
 });

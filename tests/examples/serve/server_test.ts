@@ -8,8 +8,9 @@ import type { EditRecord } from "../../../malmen/data/edit_record.ts";
 import { readJournalEntry } from "../../../malmen/editors/journal.ts";
 import { Journal } from "../../../malmen/editors/journal_log.ts";
 import { identityOf } from "../../../malmen/lm/identity.ts";
-import { type RunningApp, startApp } from "../../../examples/serve/start.ts";
+import { editorDirs, type RunningApp, startApp } from "../../../examples/serve/start.ts";
 import { writeTinyRuns } from "../../../examples/serve/tiny_runs.ts";
+import { runDeno } from "../../_run.ts";
 
 const runs = await Deno.makeTempDir({ prefix: "serve_server_test_" });
 const edits: EditRecord[] = await writeTinyRuns(runs, CPU, { lmEpochs: 1, metaSteps: 1 });
@@ -19,7 +20,7 @@ async function withApp(fn: (app: RunningApp) => Promise<void>): Promise<void> {
   const bundleDir = await Deno.makeTempDir(); // The bundle is not needed here.
   const app = await startApp({
     lmDir: `${runs}/lm`,
-    editorDirs: { malmen: `${runs}/malmen`, mend: `${runs}/mend` },
+    editorDirs: editorDirs(runs),
     journalDir: `${runs}/journal-${crypto.randomUUID()}`,
     backend: CPU,
     port: 0,
@@ -47,8 +48,13 @@ Deno.test("the page, its stylesheet and the API's info are served", async () => 
     deepStrictEqual([info.lm.path, info.lm.layers, info.editors], ["files/lm", 2, [
       "malmen",
       "ft",
+      "memit",
     ]]);
-    deepStrictEqual(info.editorPaths, { malmen: "files/editors/malmen" }, "no mend run, no mend");
+    deepStrictEqual(
+      info.editorPaths,
+      { malmen: "files/editors/malmen", memit: "files/editors/memit" },
+      "no mend run, no mend",
+    );
     const asked = await (await post(`${url}api/ask`, { prompt: edits[0].prompt })).json();
     strictEqual(typeof asked.answer, "string");
   });
@@ -151,18 +157,7 @@ Deno.test("run files are served only inside the LM, editor and journal folders",
 });
 
 Deno.test("`deno task serve` names a missing LM run and a bad port with exit 2", async () => {
-  const run = async (...args: string[]) => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "examples/serve.ts", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: r.code,
-      out: new TextDecoder().decode(r.stdout),
-      err: new TextDecoder().decode(r.stderr),
-    };
-  };
+  const run = (...args: string[]) => runDeno(["examples/serve.ts", ...args]);
   const help = await run("--help");
   ok(help.code === 0 && help.out.startsWith("Usage: deno task serve"), help.err);
   const missing = await run("--runs", `${runs}/none`, "--backend", "cpu");

@@ -20,6 +20,7 @@ import { Session } from "../../../examples/serve/session.ts";
 import type { EditLine, EditResult } from "../../../examples/serve/protocol.ts";
 import { decodeEdit, encodeEdit } from "../../../examples/serve/transfer.ts";
 import { writeTinyRuns } from "../../../examples/serve/tiny_runs.ts";
+import { runDeno } from "../../_run.ts";
 
 const runs = await Deno.makeTempDir({ prefix: "serve_session_test_" });
 const edits: EditRecord[] = await writeTinyRuns(runs, CPU, { lmEpochs: 2, metaSteps: 2 });
@@ -28,7 +29,7 @@ globalThis.addEventListener("unload", () => Deno.removeSync(runs, { recursive: t
 async function open(journal: string): Promise<Session> {
   return await Session.open({
     lmDir: `${runs}/lm`,
-    editorDirs: { malmen: `${runs}/malmen` },
+    editorDirs: { malmen: `${runs}/malmen`, memit: `${runs}/memit` },
     journalDir: journal,
     backend: CPU,
   });
@@ -73,19 +74,11 @@ function tree(dir: string, prefix = ""): string[] {
 }
 
 // Runs `deno task edit` with the given flags.
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/edit.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
+const cli = (...args: string[]) => runDeno(["examples/edit.ts", ...args]);
 
 Deno.test("a session asks, edits with progress, and reverts and re-applies exactly", async () => {
   await withSession(async (session, journal) => {
-    strictEqual(session.editors().join(), "malmen,ft");
+    strictEqual(session.editors().join(), "malmen,ft,memit");
     const facts = edits.slice(0, 8);
     const fact = await probe(session, facts);
     const before = await session.ask(fact.prompt);
@@ -226,6 +219,23 @@ Deno.test("the journal is shared with `deno task edit`: its reverts and re-appli
   });
 });
 
+Deno.test("MEMIT edits through the registry, on the unedited model, with its entry's provenance", async () => {
+  await withSession(async (session, journal) => {
+    const base = await logits(session.model);
+    const lines: EditLine[] = [];
+    await session.edit({ editor: "memit", records: edits.slice(0, 4), facts: [] }, (l) => {
+      lines.push(l);
+    });
+    const last = lines.at(-1) as { entry: { id: string; editor: string }; result: EditResult };
+    deepStrictEqual([last.entry.id, last.entry.editor, last.result.m], ["1", "memit", 4]);
+    const entry = (await Journal.open(journal)).entry(1);
+    deepStrictEqual([entry.editor, entry.lm], ["memit", identityOf(session.model)]);
+    ok((await logits(session.model)).some((x, i) => x !== base[i]), "the edit is applied");
+    await session.setApplied("1", false);
+    deepStrictEqual(await logits(session.model), base, "revert restores the model exactly");
+  });
+});
+
 Deno.test("concurrent requests are served one at a time in arrival order, and a reopened session applies the journal", async () => {
   const journal = await Deno.makeTempDir();
   const session = await open(journal);
@@ -269,7 +279,7 @@ Deno.test("bad input gets the CLI's messages before any work, and the journal st
     const send = () => {};
     throws(
       () => session.edit({ editor: "rome", records: edits.slice(0, 1), facts: [] }, send),
-      /Field "editor" must be one of malmen, ft, got "rome"/,
+      /Field "editor" must be one of malmen, ft, memit, got "rome"/,
     );
     throws(
       () =>

@@ -5,7 +5,13 @@ import { tensor } from "../../../engine/ops/creation.ts";
 import { captureBatch } from "../../../malmen/algorithm/capture.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import { HyperEditor, KEY_MOMENTS_FILE } from "../../../malmen/editors/hyper.ts";
-import { keySecondMoments, scaledPrior } from "../../../malmen/algorithm/key_prior.ts";
+import {
+  keyCovariances,
+  keySecondMoments,
+  scaledPrior,
+} from "../../../malmen/algorithm/key_prior.ts";
+import { editedLayer } from "../../../malmen/algorithm/shifts.ts";
+import { noGrad } from "../../../engine/autograd.ts";
 import { bestCheckpoint, latestCheckpoint } from "../../../malmen/lm/run_dir.ts";
 import { trainEditor } from "../../../malmen/editors/train_editor.ts";
 import { randomRequests } from "../_requests.ts";
@@ -38,6 +44,40 @@ Deno.test("`keySecondMoments()` is the mean of uuᵀ over every answer-predictin
   );
   throws(() => scaledPrior(moments, -1), /≥ 0/);
   throws(() => keySecondMoments(lm, [], [0]), /at least one/);
+  lm.dispose();
+});
+
+Deno.test("`keyCovariances()` is the mean of kkᵀ over every position of the texts but their last", async () => {
+  const lm = frozenLm(V);
+  const texts = randomRequests(7, V, 5).map((r) => [...r.edit.prompt, ...r.edit.answer]);
+  // Batches of 3 texts of unequal lengths: padding must not count, rows are weighted.
+  const covs = keyCovariances(lm, texts, [1, 0], 3);
+  deepStrictEqual([...covs.keys()], [1, 0]);
+  for (const l of [0, 1]) {
+    const d = lm.config.dInner;
+    const ref = new Float64Array(d * d);
+    let n = 0;
+    for (const t of texts) {
+      // Keys of one whole text through the GPT's own forward, at its first t.length − 1 tokens.
+      const at = tensor(Array.from({ length: t.length - 1 }, (_, i) => i), [t.length - 1], {
+        backend: CPU,
+        dtype: "int32",
+      });
+      const tap = editedLayer(lm, l).startCapture(at);
+      noGrad(() => lm.forward(tensor(t, [1, t.length], { backend: CPU, dtype: "int32" })));
+      const u = await tap.takeKeys().toArray();
+      editedLayer(lm, l).stopCapture();
+      for (let r = 0; r < t.length - 1; r++) {
+        n++;
+        for (let i = 0; i < d; i++) {
+          for (let j = 0; j < d; j++) ref[i * d + j] += u[r * d + i] * u[r * d + j];
+        }
+      }
+    }
+    assertClose(await covs.get(l)!.toArray(), ref.map((x) => x / n), { atol: 1e-12, rtol: 1e-9 });
+  }
+  throws(() => keyCovariances(lm, [], [0]), /at least one text/);
+  throws(() => keyCovariances(lm, texts, [2]), /Cannot capture layer 2: the model has 2 layers/);
   lm.dispose();
 });
 

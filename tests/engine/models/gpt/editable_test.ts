@@ -178,6 +178,26 @@ Deno.test("`EditableLinear` rejects bad shifts and a second capture with clear e
   model.dispose();
 });
 
+Deno.test("a forward-only capture hands over the keys alone with `takeKeys()`", async () => {
+  const model = randomModel(SMALL, CPU, 3);
+  const proj = model.h.at(0).mlp.c_proj;
+  const positions = tensor([0, 3], [2], { backend: CPU, dtype: "int32" });
+  const tap = proj.startCapture(positions);
+  noGrad(() => model.forward(ids(CPU)));
+  const keys = tap.takeKeys();
+  // The same rows a full capture (forward and backward) takes.
+  proj.stopCapture();
+  const full = proj.startCapture(positions);
+  tidy(() => lmLoss(model.forward(ids(CPU)), labels(CPU)).backward());
+  const both = full.take();
+  assertEquals(await keys.toArray(), await both.keys.toArray());
+  assertThrows(() => full.takeKeys(), /saw no forward pass/);
+  proj.stopCapture();
+  dropGrads(model.parameters().values());
+  for (const t of [keys, both.keys, both.valueGrads]) t.dispose();
+  model.dispose();
+});
+
 Deno.test("`EditableLinear` without shift or tap is a plain `Linear`", async () => {
   const model = randomModel(SMALL, CPU, 2);
   const proj = model.h.at(1).mlp.c_proj;
