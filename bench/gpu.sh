@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The device check: runs on a lent GPU machine (no network, no Deno), from the repository root,
 # with `.device/` carried (see `bench/gpu_prepare.sh`, which fills it here). It benchmarks the
-# engine on the card, runs the kernel and scheduler tests there, then meta-trains MALMEN on the
-# embedded world for META_MINUTES (resuming the carried checkpoint) and packs the result.
-# Everything it writes goes to $OUT: bench.log, train.log, best.tar, latest.tar.
-# First run 2026-11-26 on an H100 (driver 580.159.04): about 7 minutes with META_MINUTES=5.
-#   device run: carry [".device"], command: OUT=$OUT META_MINUTES=5 bash bench/gpu.sh
+# engine on the card (matmul up to N = 4096 and the train step, each beside the bundled
+# tfjs-webgpu peer; GPT-2 small: forward + backward and MALMEN edits of 64 and 1024 facts), runs
+# the kernel and scheduler tests there, then, with META_MINUTES > 0, meta-trains MALMEN on the
+# embedded world (resuming the carried checkpoint) and packs the result.
+# Everything it writes goes to $OUT: bench.log, and with meta-training train.log, best.tar,
+# latest.tar. First run 2026-11-26 on an H100 (driver 580.159.04): about 7 minutes with
+# META_MINUTES=5 (before the GPT-2-small benchmark existed).
+#   device run: carry [".device"], command: OUT=$OUT bash bench/gpu.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}
-META_MINUTES=${META_MINUTES:-4}
+META_MINUTES=${META_MINUTES:-0}
 N_EDITS=${N_EDITS:-478}
 mkdir -p "$OUT"
 log="$OUT/bench.log"
@@ -20,7 +23,8 @@ ldconfig
 xz -dc .device/deno.xz >/tmp/deno && chmod +x /tmp/deno
 export PATH=/tmp:$PATH DENO_DIR=$PWD/.device/deno_dir
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-# The lockfile names the peers' large npm packages, which do not travel: run without it.
+# Under the root config and without lockfiles (the cache in .device was filled with --no-lock):
+# the tfjs peer comes from its bundle, whose npm packages do not travel.
 D="deno run -A --no-lock --cached-only"
 
 stamp "card: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1)"
@@ -30,8 +34,15 @@ const g = await initWebGpu();
 console.log(`adapter: ${g.adapter} (fallback: ${g.isFallbackAdapter})`);
 EOF
 
-stamp "benchmarks (no peers: their packages do not travel)"
-timeout 240 $D bench/main.ts matmul train_step --json --no-peers 2>&1 | tee -a "$log"
+peers=--no-peers
+if [ -f .device/tfjs_peer.js ]; then
+  export TFJS_PEER_BUNDLE=$PWD/.device/tfjs_peer.js
+  peers=
+fi
+stamp "benchmarks (tfjs peer: ${TFJS_PEER_BUNDLE:-absent})"
+timeout 300 $D bench/main.ts matmul train_step --json $peers 2>&1 | tee -a "$log"
+stamp "GPT-2 small (124M, random weights)"
+timeout 240 $D bench/main.ts gpt2_small --json 2>&1 | tee -a "$log"
 
 stamp "kernel and scheduler tests on the card"
 timeout 150 deno test -A --no-lock --cached-only --no-check tests/engine/ops \
@@ -39,6 +50,10 @@ timeout 150 deno test -A --no-lock --cached-only --no-check tests/engine/ops \
   tests/malmen/algorithm/ridge_prior_test.ts 2>&1 |
   grep -E "FAILED|failed|passed|^error" | tail -n 20 | tee -a "$log"
 
+if [ "$META_MINUTES" -le 0 ]; then
+  stamp "done (no meta-training: META_MINUTES=0)"
+  exit 0
+fi
 stamp "meta-training MALMEN for $META_MINUTES min at $N_EDITS facts per step"
 rm -rf runs && mkdir -p runs && cp -r .device/runs/lm .device/runs/malmen runs/
 # --minutes bounds the run's total meta-training time, earlier sessions included.

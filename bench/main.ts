@@ -14,15 +14,25 @@ import { matmulBench } from "./matmul.ts";
 import { trainStepBench } from "./train_step.ts";
 import { editQualityBench } from "./edit_quality.ts";
 import { editMemoryBench } from "./edit_memory.ts";
+import { gpt2SmallBench } from "./gpt2_small.ts";
 
-const BENCHES: readonly Bench[] = [matmulBench, trainStepBench, editQualityBench, editMemoryBench];
+const BENCHES: readonly Bench[] = [
+  matmulBench,
+  trainStepBench,
+  editQualityBench,
+  editMemoryBench,
+  gpt2SmallBench,
+];
 
 function usage(): string {
-  const lines = BENCHES.map((b) => `  ${b.name.padEnd(14)} ${b.description}`);
+  const lines = BENCHES.map((b) =>
+    `  ${b.name.padEnd(14)} ${b.description}${b.onlyWhenNamed ? " (only when named)" : ""}`
+  );
   return `Usage: deno task bench [NAME...] [--json] [--quick] [--runs DIR]
 
-Runs the named benchmarks (all by default) and prints a table, or one JSON object per line with
---json. Peers run in the same process on the same adapter; compare ratios, not absolute numbers.
+Runs the named benchmarks (by default all but those marked "only when named") and prints a table,
+or one JSON object per line with --json. Peers run in the same process on the same adapter;
+compare ratios, not absolute numbers.
 
 Benchmarks:
 ${lines.join("\n")}
@@ -62,7 +72,7 @@ await runCli(async () => {
   }
   const selected = positionals.length > 0
     ? BENCHES.filter((b) => positionals.includes(b.name))
-    : BENCHES;
+    : BENCHES.filter((b) => !b.onlyWhenNamed);
   const backend = await pickBackend(values.backend);
   const stop = stopOnSigint("Stopping after the current measurement...");
   const bar = new Progress({ label: "bench", total: selected.length });

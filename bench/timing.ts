@@ -1,4 +1,6 @@
-// Timing helpers shared by benchmarks: completion is always awaited inside the timed window.
+// Timing helpers shared by benchmarks (completion is always awaited inside the timed window), and
+// the name of the hardware a row was measured on.
+import type { Backend } from "../engine/backend.ts";
 
 /**
  * Median of a list.
@@ -24,4 +26,12 @@ export async function timeMs(body: () => Promise<void>, trials: number): Promise
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/**
+ * What a result row names as the hardware: the WebGPU adapter, or "cpu (float64 reference)".
+ * @param backend Where the engine ran.
+ */
+export function cardOf(backend: Backend): string {
+  return backend.kind === "webgpu" ? backend.adapter : "cpu (float64 reference)";
 }

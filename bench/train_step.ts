@@ -1,5 +1,6 @@
 // One full GPT training step (forward + backward + optimizer update): this engine's GPT + AdamW
 // vs the same architecture in tfjs-core ops with tf.train.adam on tfjs-webgpu, same adapter.
+import process from "node:process";
 import { type Backend, sync } from "../engine/backend.ts";
 import { tidy } from "../engine/scope.ts";
 import type { Tensor } from "../engine/tensor.ts";
@@ -9,7 +10,7 @@ import { type GPTConfig, gptConfig } from "../engine/models/gpt/config.ts";
 import { disposeBatch, lmBatch } from "../engine/models/gpt/batch.ts";
 import { GPT, lmLoss } from "../engine/models/gpt/model.ts";
 import type { Bench, BenchContext } from "./types.ts";
-import { median } from "./timing.ts";
+import { cardOf, median } from "./timing.ts";
 
 const BATCH = 16;
 const LENGTH = 64;
@@ -19,6 +20,10 @@ const WARMUP = 2;
 
 interface StepStats {
   ms: number;
+  /** Kernel launches per timed step (null on the CPU backend, which launches none). */
+  dispatches: number | null;
+  /** CPU time of this process (all threads) per timed step: the work, whatever the load. */
+  cpuMs: number;
   params: number;
   firstLoss: number;
   lastLoss: number;
@@ -63,14 +68,21 @@ async function ours(
     for (let i = 1; i < WARMUP; i++) await step();
     await sync(gpu);
     const times: number[] = [];
+    const launches = (): number => gpu.kind === "webgpu" ? gpu.dispatcher.stats().dispatches : 0;
+    const d0 = launches();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       tidy(() => void record());
       await sync(gpu);
       times.push(performance.now() - t0);
     }
+    const dispatches = gpu.kind === "webgpu" ? (launches() - d0) / steps : null;
+    const c = process.cpuUsage(c0);
+    const cpuMs = (c.user + c.system) / 1000 / steps;
     const lastLoss = await step();
-    return { ms: median(times), params: model.numParameters(), firstLoss, lastLoss };
+    const params = model.numParameters();
+    return { ms: median(times), cpuMs, dispatches, params, firstLoss, lastLoss };
   } finally {
     disposeBatch(batch);
     opt.dispose();
@@ -92,8 +104,17 @@ export const trainStepBench: Bench = {
       `train_step ours: ${a.params} params, loss ${a.firstLoss.toFixed(3)} -> ` +
         `${a.lastLoss.toFixed(3)}`,
     );
-    const backend = ctx.backend.kind;
-    ctx.emit({ bench: "train_step", config: CONFIG_NAME, impl: "ours", backend, ms: round(a.ms) });
+    const card = cardOf(ctx.backend);
+    ctx.emit({
+      bench: "train_step",
+      config: CONFIG_NAME,
+      impl: "ours",
+      backend: ctx.backend.kind,
+      ms: round(a.ms),
+      cpu_ms: Math.round(a.cpuMs),
+      dispatches: a.dispatches,
+      card,
+    });
     if (!ctx.peers || ctx.stop.requested) return;
     const { tfjsGptTrainStep } = await import("./peers/tfjs_gpt.ts");
     ctx.log(`train_step ${CONFIG_NAME}: tfjs-webgpu (${WARMUP} warm-up + ${steps} timed steps)`);
@@ -111,8 +132,13 @@ export const trainStepBench: Bench = {
       impl: "tfjs-webgpu",
       backend: "webgpu",
       ms: round(p.ms),
+      cpu_ms: Math.round(p.cpuMs),
+      card,
     });
-    ctx.log(`train_step: tfjs-webgpu / ours = ${(p.ms / a.ms).toFixed(2)}x`);
+    ctx.log(
+      `train_step: tfjs-webgpu / ours = ${(p.ms / a.ms).toFixed(2)}x wall, ` +
+        `${(p.cpuMs / a.cpuMs).toFixed(2)}x CPU time`,
+    );
   },
 };
 

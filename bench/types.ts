@@ -31,6 +31,8 @@ export interface Bench {
   name: string;
   /** One line for --help. */
   description: string;
+  /** Runs only when named on the command line (long runs, e.g. GPT-2-sized models). */
+  onlyWhenNamed?: boolean;
   /** Runs it. */
   run: (ctx: BenchContext) => Promise<void>;
 }

@@ -6,7 +6,7 @@
  * every op takes `record` from there, so a tensor with a tape entry always finds them.
  * @module
  */
-import { _installTensorMethods, type GradNode, Tensor } from "./tensor.ts";
+import { _installTensorMethods, ADDED, type GradNode, type GradResult, Tensor } from "./tensor.ts";
 import { upload } from "./alloc.ts";
 import { keep } from "./scope.ts";
 import { fmtShape } from "./shape.ts";
@@ -83,7 +83,7 @@ export function record(
   out: Tensor,
   op: string,
   inputs: readonly Tensor[],
-  backward: (grad: Tensor) => readonly (Tensor | null)[],
+  backward: (grad: Tensor, sinks: readonly (Tensor | null)[]) => readonly GradResult[],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
@@ -154,18 +154,26 @@ export function backward(root: Tensor, upstream?: Tensor, options: BackwardOptio
         accumulateLeaf(t, g, g !== upstream);
         continue;
       }
-      const raw = t.node.backward(g);
+      const inputs = t.node.inputs;
+      const sinks = inputs.map((input, k) => sinkOf(input, k, inputs, grads, g, upstream));
+      const raw = t.node.backward(g, sinks);
       // A rule may hand back `g` itself or one tensor for several inputs: give each consumer its
       // own view, so disposing one never frees another's storage.
       const handed = new Set<Tensor>([g]);
       const inputGrads = raw.map((r) => {
-        if (r === null) return null;
+        if (r === null || r === ADDED) return r;
         if (handed.has(r)) return alias(r);
         handed.add(r);
         return r;
       });
-      t.node.inputs.forEach((input, k) => {
+      inputs.forEach((input, k) => {
         const gi = inputGrads[k];
+        if (gi === ADDED) {
+          if (sinks[k] === null) {
+            throw new Error(`Backward of "${t.node!.op}" added into input ${k}, which has no sink`);
+          }
+          return;
+        }
         if (!gi) return;
         if (!input.requiresGrad) {
           gi.dispose();
@@ -195,6 +203,25 @@ export function backward(root: Tensor, upstream?: Tensor, options: BackwardOptio
     t.node = null;
     walked.add(t);
   }
+}
+
+// Where input k's gradient may be added in place: a leaf's `.grad`, or the sum collected so far
+// when nothing else can see it (its storage has one reference, it is not the caller's upstream).
+// Only the first occurrence of an input gets one, so one rule never writes a sink twice.
+function sinkOf(
+  input: Tensor,
+  k: number,
+  inputs: readonly Tensor[],
+  grads: ReadonlyMap<Tensor, Tensor>,
+  g: Tensor,
+  upstream: Tensor | undefined,
+): Tensor | null {
+  if (!input.requiresGrad || inputs.indexOf(input) !== k) return null;
+  const sink = input.node === null ? input.grad : grads.get(input) ?? null;
+  if (sink === null || sink.disposed || !sink.isContiguous || sink.dtype !== "float32") return null;
+  if (sink.storage === g.storage) return null;
+  if (input.node !== null && (sink === upstream || sink.storage.refs !== 1)) return null;
+  return sink;
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {

@@ -5,35 +5,7 @@
  */
 import { GpuDeviceError } from "./device_error.ts";
 import { BufferPool } from "./pool.ts";
-
-/** A storage range bound to a kernel. */
-export interface GpuBinding {
-  /** The buffer. */
-  buffer: GPUBuffer;
-  /** Byte offset, a multiple of the device's storage offset alignment. */
-  offset: number;
-  /** Bytes visible to the kernel, a multiple of 4. */
-  size: number;
-}
-
-/** One kernel launch. Binding 0 is the uniform block; inputs, then outputs, follow. */
-export interface KernelLaunch {
-  /** Pipeline cache key: kernel family + configuration, never raw sizes. */
-  key: string;
-  /** WGSL source, generated only on a cache miss. */
-  wgsl: () => string;
-  /** Uniform block bytes (at most {@linkcode UNIFORM_SLOT} bytes). */
-  uniforms: ArrayBufferView;
-  /** Read-only storage bindings. */
-  inputs: readonly GpuBinding[];
-  /** Read-write storage bindings. */
-  outputs: readonly GpuBinding[];
-  /** Workgroup counts; each at most 65,535. */
-  workgroups: readonly number[];
-}
-
-/** Bytes reserved per dispatch in the uniform ring. */
-export const UNIFORM_SLOT = 256;
+import { checkLaunch, type GpuBinding, type KernelLaunch, UNIFORM_SLOT } from "./launch.ts";
 
 /** Submit after this many recorded dispatches so the adapter starts while more are recorded. */
 const DISPATCHES_PER_SUBMIT = 64;
@@ -125,14 +97,7 @@ export class Dispatcher {
   run(launch: KernelLaunch): void {
     const [x, y = 1, z = 1] = launch.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
-    if (x > 65535 || y > 65535 || z > 65535) {
-      throw new RangeError(
-        `Kernel "${launch.key}" needs workgroups "[${x},${y},${z}]": each must be at most 65535`,
-      );
-    }
-    if (launch.uniforms.byteLength > UNIFORM_SLOT) {
-      throw new RangeError(`Kernel "${launch.key}" uniforms exceed ${UNIFORM_SLOT} bytes`);
-    }
+    checkLaunch(launch, this.device.limits.maxStorageBufferBindingSize);
     const pipeline = this.#pipeline(
       launch.key,
       launch.wgsl,
@@ -154,14 +119,7 @@ export class Dispatcher {
       resource: { buffer: this.#ring, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
     }];
     let binding = 1;
-    const limit = this.device.limits.maxStorageBufferBindingSize;
     for (const b of [...launch.inputs, ...launch.outputs]) {
-      // wgpu only logs an oversized binding and the kernel silently computes garbage: refuse.
-      if (b.size > limit) {
-        throw new RangeError(
-          `Kernel "${launch.key}" binds ${b.size} bytes; this adapter allows at most ${limit} per binding`,
-        );
-      }
       entries.push({
         binding: binding++,
         resource: { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.size) },

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Backend, GpuBackend } from "./backend.ts";
-import type { GpuBinding } from "./dispatch.ts";
+import type { GpuBinding } from "./launch.ts";
 import { contiguousStrides, fmtShape, type Shape, sizeOf } from "./shape.ts";
 import { track } from "./scope.ts";
 
@@ -14,14 +14,29 @@ export type DType = "float32" | "int32";
 /** What {@linkcode Tensor.toArray} returns: float32 (GPU), float64 (CPU) or int32 values. */
 export type TensorArray = Float32Array | Float64Array | Int32Array;
 
+/**
+ * What a backward rule returns for an input whose gradient it added into that input's sink
+ * (see {@linkcode GradNode}) instead of returning a new tensor.
+ */
+export const ADDED: unique symbol = Symbol("gradient added into its sink");
+
+/** One entry of a backward rule's result: a gradient, none, or {@linkcode ADDED}. */
+export type GradResult = Tensor | null | typeof ADDED;
+
 /** How a tensor's gradient is produced from its output gradient (one tape entry). */
 export interface GradNode {
   /** Op name, for error messages. */
   readonly op: string;
   /** The op's tensor inputs. */
   readonly inputs: readonly Tensor[];
-  /** Maps the output gradient to one gradient per input (`null` where none flows). */
-  readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
+  /**
+   * Maps the output gradient to one gradient per input (`null` where none flows). `sinks[k]`,
+   * when not null, is a contiguous float tensor of input k's shape that already holds part of
+   * its gradient (a leaf's `.grad`, or a sum still being collected): the rule may add input k's
+   * gradient into it in place and return {@linkcode ADDED} for k, which saves the separate
+   * accumulation launch. A rule must add, never overwrite, and must not keep or dispose a sink.
+   */
+  readonly backward: (grad: Tensor, sinks: readonly (Tensor | null)[]) => readonly GradResult[];
 }
 
 let liveTensors = 0;

@@ -46,9 +46,10 @@ export function attentionKey(kernel: AttentionKernel, c: AttentionConfig): strin
 
 /**
  * WGSL of the forward kernel. Bindings: 1 q, 2 k, 3 v (strided), then outputs 4 and 5, two
- * disjoint ranges of the one output storage: 4 as rows for the contiguous `[B·H·T, hd]` result,
- * 5 as f32 for the `[B·H·T]` logsumexp of each row's scaled scores, from element `pu(6)` of its
- * range. Invocations own query rows and stream keys through an online softmax.
+ * disjoint ranges of the one output storage: 4 as rows for the result (in the row layout of
+ * `ATTN_LAYOUT.dense`), 5 as f32 for the `[B·H·T]` logsumexp of each row's scaled scores, from
+ * element `pu(6)` of its range. Invocations own query rows and stream keys through an online
+ * softmax.
  */
 export function attentionForwardWgsl(c: AttentionConfig): string {
   validate(c);
@@ -60,7 +61,7 @@ export function attentionForwardWgsl(c: AttentionConfig): string {
     { name: "O", type: rowType(c) },
     { name: "LSE", type: "f32" },
   ]));
-  prologue(o, c, ["Q", "K", "V"]);
+  prologue(o, c, ["Q", "K", "V"], ["O"]);
   for (let r = 0; r < c.tq; r++) {
     loadStrided(o, c, "  ", "Q", `Qb + ic${r} * Qt`, `q${r}_`, true, " * scale");
     for (let s = 0; s < n; s++) o.e(`  var a${r}_${s} = ${ZERO};`);
@@ -95,7 +96,7 @@ export function attentionForwardWgsl(c: AttentionConfig): string {
   for (let r = 0; r < c.tq; r++) {
     o.e(`  if (i${r} < T) {`);
     o.e(`    let inv${r} = 1.0 / l${r};`);
-    storeDense(o, c, "    ", "O", `rowBase + i${r}`, `a${r}_`, ` * inv${r}`);
+    storeDense(o, c, "    ", "O", `i${r}`, `a${r}_`, ` * inv${r}`);
     o.e(`    LSE[pu(6u) + rowBase + i${r}] = m${r} + log(l${r});`);
     o.e(`  }`);
   }
@@ -107,7 +108,7 @@ export function attentionForwardWgsl(c: AttentionConfig): string {
  * WGSL of the first backward kernel: invocations own query rows, compute
  * `D_i = Σ_d dO_id · O_id`, and stream keys to accumulate `dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j`.
  * Bindings: 1 q, 2 k, 3 v, 4 g (strided upstream gradient), 5 and 6 the forward output storage
- * (as rows, and as f32 for the logsumexp tail); outputs 7 dq (contiguous) and 8 `(lse_i, D_i)`
+ * (as rows, and as f32 for the logsumexp tail); outputs 7 dq (its row layout) and 8 `(lse_i, D_i)`
  * pairs (`[B·H·T]` vec2s) for the second kernel.
  */
 export function attentionBackwardQWgsl(c: AttentionConfig): string {
@@ -127,11 +128,11 @@ export function attentionBackwardQWgsl(c: AttentionConfig): string {
     ],
     [{ name: "DQ", type: rowType(c) }, { name: "LD", type: "vec2<f32>" }],
   ));
-  prologue(o, c, ["Q", "K", "V", "G"]);
+  prologue(o, c, ["Q", "K", "V", "G"], ["O", "DQ"]);
   for (let r = 0; r < c.tq; r++) {
     loadStrided(o, c, "  ", "Q", `Qb + ic${r} * Qt`, `q${r}_`, true, " * scale");
     loadStrided(o, c, "  ", "G", `Gb + ic${r} * Gt`, `g${r}_`, true);
-    loadDense(o, c, "O", `rowBase + ic${r}`, `o${r}_`);
+    loadDense(o, c, "O", `ic${r}`, `o${r}_`);
     o.e(`  let D${r} = ${dotAll(c, `g${r}_`, `o${r}_`)};`);
     o.e(`  let lse${r} = LSE[pu(6u) + rowBase + ic${r}];`);
     for (let s = 0; s < n; s++) o.e(`  var dq${r}_${s} = ${ZERO};`);
@@ -153,7 +154,7 @@ export function attentionBackwardQWgsl(c: AttentionConfig): string {
   });
   for (let r = 0; r < c.tq; r++) {
     o.e(`  if (i${r} < T) {`);
-    storeDense(o, c, "    ", "DQ", `rowBase + i${r}`, `dq${r}_`, " * scale");
+    storeDense(o, c, "    ", "DQ", `i${r}`, `dq${r}_`, " * scale");
     o.e(`    LD[rowBase + i${r}] = vec2<f32>(lse${r}, D${r});`);
     o.e(`  }`);
   }
@@ -165,7 +166,8 @@ export function attentionBackwardQWgsl(c: AttentionConfig): string {
  * WGSL of the second backward kernel: invocations own key rows and stream the queries that see
  * them, accumulating `dv_j = Σ_i p_ij dO_i` and `dk_j = scale · Σ_i p_ij (dO_i·v_j − D_i) q_i`.
  * Bindings: 1 q, 2 k, 3 v, 4 g (strided), 5 the `(lse_i, D_i)` pairs written by the first
- * kernel; outputs 6 dk and 7 dv (contiguous).
+ * kernel; output 6 the one storage of dk and dv, each in its row layout (one binding: browsers
+ * reject two writable bindings of one storage, and dk and dv may be thirds of the same rows).
  */
 export function attentionBackwardKVWgsl(c: AttentionConfig): string {
   validate(c);
@@ -181,9 +183,9 @@ export function attentionBackwardKVWgsl(c: AttentionConfig): string {
       { name: "G", type: t },
       { name: "LD", type: "vec2<f32>" },
     ],
-    [{ name: "DK", type: rowType(c) }, { name: "DV", type: rowType(c) }],
+    [{ name: "DKV", type: rowType(c) }],
   ));
-  prologue(o, c, ["Q", "K", "V", "G"]);
+  prologue(o, c, ["Q", "K", "V", "G"], ["DK", "DV"]);
   for (let r = 0; r < c.tq; r++) {
     loadStrided(o, c, "  ", "K", `Kb + ic${r} * Kt`, `k${r}_`, true, " * scale");
     loadStrided(o, c, "  ", "V", `Vb + ic${r} * Vt`, `v${r}_`, true);
@@ -215,8 +217,8 @@ export function attentionBackwardKVWgsl(c: AttentionConfig): string {
   });
   for (let r = 0; r < c.tq; r++) {
     o.e(`  if (i${r} < T) {`);
-    storeDense(o, c, "    ", "DK", `rowBase + i${r}`, `dk${r}_`, " * scale");
-    storeDense(o, c, "    ", "DV", `rowBase + i${r}`, `dv${r}_`, "");
+    storeDense(o, c, "    ", "DK", `i${r}`, `dk${r}_`, " * scale", "DKV");
+    storeDense(o, c, "    ", "DV", `i${r}`, `dv${r}_`, "", "DKV");
     o.e(`  }`);
   }
   o.e(`}`);

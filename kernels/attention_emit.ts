@@ -25,11 +25,19 @@ export interface AttentionConfig {
  * Uniform layout (word indices): 0 T, 1 H, 2 hd, 3 row blocks per (batch, head), 4 scale (f32),
  * 5 workgroups in use (B·H·blocks), 6 element offset of the logsumexp tail of the output storage,
  * 7 unused, then per strided operand k (q, k, v, g = output gradient) 4 words at 8 + 4k: element
- * offset, batch, head and time strides (all multiples of 4). Other operands are contiguous
- * `[B·H·T, hd]` (or `[B·H·T]`).
+ * offset, batch, head and time strides (all multiples of 4). The written operands (o, the
+ * forward output, also read by the backward; dq, dk, dv) have the same four words at 24 + 4k,
+ * in elements with unit column stride: `[B, H, T, hd]` contiguous, or rows of a `[B, T, H·hd]`
+ * or `[B, T, 3·H·hd]` tensor, so heads are merged and gradients land in the fused projection's
+ * layout without copies (multiples of 4 with `vecRows`). Per-row scalars are contiguous
+ * `[B·H·T]`.
  */
-export const ATTN_LAYOUT: { readonly operand: (k: number) => number } = {
+export const ATTN_LAYOUT: {
+  readonly operand: (k: number) => number;
+  readonly dense: (k: number) => number;
+} = {
   operand: (k: number): number => 8 + 4 * k,
+  dense: (k: number): number => 24 + 4 * k,
 };
 
 /** Most negative finite f32: the score of a masked pair (its exp relative to any real max is 0). */
@@ -37,6 +45,10 @@ export const NEG: string = "-3.4028234663852886e38";
 
 const STRIDED = ["Q", "K", "V", "G"] as const;
 export type Strided = (typeof STRIDED)[number];
+
+const DENSE = ["O", "DQ", "DK", "DV"] as const;
+/** The operands read or written as rows of `hd` columns through {@linkcode ATTN_LAYOUT.dense}. */
+export type Dense = (typeof DENSE)[number];
 
 /** Collects WGSL lines. */
 export class Code {
@@ -93,7 +105,12 @@ export function attentionBlockRows(c: AttentionConfig): number {
  * sizes, each strided operand's base offset `<X>b` and time stride `<X>t`, and the per-slot
  * column offsets.
  */
-export function prologue(o: Code, c: AttentionConfig, used: readonly Strided[]): void {
+export function prologue(
+  o: Code,
+  c: AttentionConfig,
+  used: readonly Strided[],
+  dense: readonly Dense[],
+): void {
   o.e(
     `@compute @workgroup_size(${c.lanes})`,
     `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,`,
@@ -113,6 +130,12 @@ export function prologue(o: Code, c: AttentionConfig, used: readonly Strided[]):
     const at = ATTN_LAYOUT.operand(STRIDED.indexOf(x));
     o.e(`  let ${x}b = (pu(${at}u) + bi * pu(${at + 1}u) + hi * pu(${at + 2}u)) >> 2u;`);
     o.e(`  let ${x}t = pu(${at + 3}u) >> 2u;`);
+  }
+  // Element offset of (batch, head) of each dense operand, and its time stride.
+  for (const x of dense) {
+    const at = ATTN_LAYOUT.dense(DENSE.indexOf(x));
+    o.e(`  let ${x}d = pu(${at}u) + bi * pu(${at + 1}u) + hi * pu(${at + 2}u);`);
+    o.e(`  let ${x}s = pu(${at + 3}u);`);
   }
   for (let s = 0; s < slots(c); s++) {
     o.e(`  let vm${s} = ${s}u <= last;`);
@@ -152,44 +175,48 @@ export function rowType(c: AttentionConfig): string {
   return c.vecRows ? "vec4<f32>" : "f32";
 }
 
-/** Loads row `row` of a contiguous `[rows, hd]` operand `x` into `let <name><s>`. */
-export function loadDense(o: Code, c: AttentionConfig, x: string, row: string, name: string): void {
+/** Loads time step `t` of dense operand `x` (this invocation's batch and head) into `let <name><s>`. */
+export function loadDense(o: Code, c: AttentionConfig, x: Dense, t: string, name: string): void {
   if (c.vecRows) {
-    o.e(`  let ${name}_r = ((${row}) * hd) >> 2u;`);
+    o.e(`  let ${name}_r = (${x}d + (${t}) * ${x}s) >> 2u;`);
     for (let s = 0; s < slots(c); s++) o.e(`  let ${name}${s} = ${x}[${name}_r + c${s}];`);
     return;
   }
-  o.e(`  let ${name}_r = (${row}) * hd;`);
+  o.e(`  let ${name}_r = ${x}d + (${t}) * ${x}s;`);
   for (let s = 0; s < slots(c); s++) {
     const parts = [0, 1, 2, 3].map((q) => `${x}[${name}_r + min(${4 * s + q}u, hd - 1u)]`);
     o.e(`  let ${name}${s} = vec4<f32>(${parts.join(", ")});`);
   }
 }
 
-/** Stores registers `<name><s>` times `mul` into row `row` of a contiguous `[rows, hd]` output. */
+/**
+ * Stores registers `<name><s>` times `mul` into time step `t` of dense output `out`, through
+ * binding `into` (default: the binding named `out`).
+ */
 export function storeDense(
   o: Code,
   c: AttentionConfig,
   ind: string,
-  out: string,
-  row: string,
+  out: Dense,
+  t: string,
   name: string,
   mul: string,
+  into: string = out,
 ): void {
   if (c.vecRows) {
-    o.e(`${ind}let ${name}_o = ((${row}) * hd) >> 2u;`);
+    o.e(`${ind}let ${name}_o = (${out}d + (${t}) * ${out}s) >> 2u;`);
     for (let s = 0; s < slots(c); s++) {
-      o.e(`${ind}if (vm${s}) { ${out}[${name}_o + ${s}u] = ${name}${s}${mul}; }`);
+      o.e(`${ind}if (vm${s}) { ${into}[${name}_o + ${s}u] = ${name}${s}${mul}; }`);
     }
     return;
   }
   const comps = ["x", "y", "z", "w"];
-  o.e(`${ind}let ${name}_o = (${row}) * hd;`);
+  o.e(`${ind}let ${name}_o = ${out}d + (${t}) * ${out}s;`);
   for (let s = 0; s < slots(c); s++) {
     for (let q = 0; q < 4; q++) {
       const col = 4 * s + q;
       const v = `${name}${s}.${comps[q]}${mul}`;
-      o.e(`${ind}if (${col}u < hd) { ${out}[${name}_o + ${col}u] = ${v}; }`);
+      o.e(`${ind}if (${col}u < hd) { ${into}[${name}_o + ${col}u] = ${v}; }`);
     }
   }
 }

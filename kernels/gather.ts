@@ -76,8 +76,8 @@ export function colType(vec4: boolean): { type: string; zero: string } {
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
  */
-export function gatherRowsKey(vec4: boolean, layout: RowsLayout): string {
-  return `gather:rows:${vec4 ? "v4" : "f"}:${layout.wx}`;
+export function gatherRowsKey(vec4: boolean, layout: RowsLayout, addRows = false): string {
+  return `gather:rows:${vec4 ? "v4" : "f"}:${layout.wx}${addRows ? ":+pos" : ""}`;
 }
 
 /**
@@ -88,14 +88,20 @@ export function gatherRowsKey(vec4: boolean, layout: RowsLayout): string {
  *
  * Uniforms (columns counted in the element type): 0 columns per row, 1 n (indices), 2 A,
  * 3 window first row lo, 4 window end hi, 5 index of row lo's first column in the `x` binding,
- * 6 ids offset, 7 first output row y0, 8 zero flag, 9 rows of this launch.
+ * 6 ids offset, 7 first output row y0, 8 zero flag, 9 rows of this launch; with `addRows`,
+ * 10 offset of the added table `p` and 11 its period T: output row `r` also gets row `r mod T`
+ * of `p` (a token embedding plus its position's, when the ids are `[B, T]`).
  * @param vec4 `vec4<f32>` columns.
  * @param layout Workgroup shape.
+ * @param addRows Add a row of a second table (binding 3) to every output row.
  */
-export function gatherRowsWgsl(vec4: boolean, layout: RowsLayout): string {
+export function gatherRowsWgsl(vec4: boolean, layout: RowsLayout, addRows = false): string {
   const { type, zero } = colType(vec4);
+  const ins = [{ name: "x", type }, { name: "ids", type: "i32" }];
+  if (addRows) ins.push({ name: "p", type });
+  const plus = addRows ? ` + p[pu(10u) + (orow % pu(11u)) * cols + col]` : "";
   return `${PARAMS_WGSL}
-${bindingsWgsl([{ name: "x", type }, { name: "ids", type: "i32" }], [{ name: "out", type }])}
+${bindingsWgsl(ins, [{ name: "out", type }])}
 ${mainRowsWgsl(layout)}
   let cols = pu(0u);
   if (col >= cols || row >= pu(9u)) { return; }
@@ -106,11 +112,11 @@ ${mainRowsWgsl(layout)}
   let id = ids[pu(6u) + orow - o * n];
   let dst = orow * cols + col;
   if (id < 0i || u32(id) >= a) {
-    if (pu(8u) != 0u) { out[dst] = ${zero}; }
+    if (pu(8u) != 0u) { out[dst] = ${zero}${plus}; }
     return;
   }
   let r = o * a + u32(id);
   if (r < pu(3u) || r >= pu(4u)) { return; }
-  out[dst] = x[pu(5u) + (r - pu(3u)) * cols + col];
+  out[dst] = x[pu(5u) + (r - pu(3u)) * cols + col]${plus};
 }`;
 }

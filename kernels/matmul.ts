@@ -11,7 +11,8 @@
  * tile: 4×4 ≈ 4, 8×8 ≈ 9, 16×16 ≈ 14, 32×32 ≈ 19 GFLOP/s per core at N = 1024.
  * Hence the design:
  *
- * - large per-invocation register tiles (up to 32×32), loaded as vec4 along each
+ * - large per-invocation register tiles (up to 32×32, and 32×64 for products of at least
+ *   1024 in every dimension), loaded as vec4 along each
  *   operand's contiguous axis (k for A in NN, m for A in TN, n for B in NN, k for B
  *   in NT), with the FMAs ordered k-innermost so spilled accumulators are reloaded
  *   once per 4 k;
@@ -53,8 +54,10 @@ export const MATMUL_UNIFORM_BYTES: number = 32;
 export function matmulKey(c: MatmulConfig): string {
   const t = `${c.transA ? "T" : "N"}${c.transB ? "T" : "N"}`;
   const v = `${c.vecA ? 4 : 1}${c.vecB ? 4 : 1}${c.vecC ? 4 : 1}`;
-  const e = `${c.alpha ? "a" : ""}${c.bias ? "b" : ""}`;
-  const k = c.tk > 0 ? `s${c.tk}` : `d${c.ku}`;
+  const e = `${c.alpha ? "a" : ""}${c.bias ? "b" : ""}${c.accumulate ? "+" : ""}${
+    c.gelu ? (c.keepPre ? "gp" : "g") : ""
+  }`;
+  const k = c.tk > 0 ? `s${c.tk}${c.doubleBuffer ? "x2" : ""}` : `d${c.ku}`;
   return `${MATMUL_FAMILY}:f32:${t}:r${c.tm}x${c.tn}:w${c.wgM}x${c.wgN}:${k}:v${v}:${e}`;
 }
 
@@ -63,16 +66,19 @@ function validate(c: MatmulConfig): void {
   if (!(c.tm >= 1 && c.tm <= 32) || !Number.isInteger(c.tm)) {
     throw new RangeError(`Cannot build matmul: tm "${c.tm}" is not an integer in 1..32`);
   }
-  if (!(c.tn >= 4 && c.tn <= 32) || c.tn % 4 !== 0) {
-    throw new RangeError(`Cannot build matmul: tn "${c.tn}" is not a multiple of 4 in 4..32`);
+  if (!(c.tn >= 4 && c.tn <= 64) || c.tn % 4 !== 0) {
+    throw new RangeError(`Cannot build matmul: tn "${c.tn}" is not a multiple of 4 in 4..64`);
   }
   if (c.transA && c.vecA && c.tm % 4 !== 0) {
     throw new RangeError(`Cannot build matmul: vec4 TN loads need tm % 4 == 0, got "${c.tm}"`);
   }
+  if (c.keepPre && !c.gelu) {
+    throw new RangeError("Cannot build matmul: keepPre needs the gelu epilogue");
+  }
   if (c.tk !== 0 && (c.tk % 4 !== 0 || c.tk < 4 || c.tk > 64)) {
     throw new RangeError(`Cannot build matmul: tk "${c.tk}" is not 0 or a multiple of 4 up to 64`);
   }
-  const bytes = (blockM(c) + blockN(c)) * c.tk * 4;
+  const bytes = (blockM(c) + blockN(c)) * c.tk * 4 * (c.doubleBuffer ? 2 : 1);
   if (bytes > 32768) {
     throw new RangeError(`Cannot build matmul: "${bytes}" bytes of workgroup memory exceed 32768`);
   }
@@ -103,10 +109,14 @@ export function matmulWgsl(c: MatmulConfig): string {
   e(`@group(0) @binding(1) var<storage, read> A: array<${aT}>;`);
   e(`@group(0) @binding(2) var<storage, read> B: array<${bT}>;`);
   if (c.bias) e(`@group(0) @binding(3) var<storage, read> Bias: array<${cT}>;`);
-  e(`@group(0) @binding(${c.bias ? 4 : 3}) var<storage, read_write> C: array<${cT}>;`);
+  const cAt = c.bias ? 4 : 3;
+  e(`@group(0) @binding(${cAt}) var<storage, read_write> C: array<${cT}>;`);
+  if (c.keepPre) e(`@group(0) @binding(${cAt + 1}) var<storage, read_write> Pre: array<${cT}>;`);
+  if (c.gelu) e(GELU_WGSL(cT));
   if (c.tk > 0) {
-    e(`var<workgroup> As: array<vec4<f32>, ${(blockM(c) * c.tk) / 4}>;`);
-    e(`var<workgroup> Bs: array<vec4<f32>, ${(blockN(c) * c.tk) / 4}>;`);
+    const copies = c.doubleBuffer ? 2 : 1;
+    e(`var<workgroup> As: array<vec4<f32>, ${(copies * blockM(c) * c.tk) / 4}>;`);
+    e(`var<workgroup> Bs: array<vec4<f32>, ${(copies * blockN(c) * c.tk) / 4}>;`);
   }
   e(``);
   // One-dimensional workgroup: llvmpipe vectorises invocations along x only, so a 2-D
@@ -138,21 +148,35 @@ export function matmulWgsl(c: MatmulConfig): string {
   } else if (c.bias) {
     for (let j = 0; j < tn; j++) e(`  let bias_${j} = Bias[min(nBase + ${j}u, N - 1u)];`);
   }
+  // Value stored at C[index] from the accumulated value v (alpha, bias, accumulate, gelu).
+  const store = (ind: string, index: string, v: string, bias: string | null): void => {
+    if (c.alpha) v = `${v} * P.alpha`;
+    if (bias !== null) v = `${v} + ${bias}`;
+    if (c.accumulate) v = `${v} + C[${index}]`;
+    if (!c.gelu) {
+      e(`${ind}C[${index}] = ${v};`);
+      return;
+    }
+    e(`${ind}let pre = ${v};`);
+    if (c.keepPre) e(`${ind}Pre[${index}] = pre;`);
+    e(`${ind}C[${index}] = gelu_mm(pre);`);
+  };
   for (let i = 0; i < tm; i++) {
     e(`  if (mBase + ${i}u < M) {`);
     e(`    let cRow = cOff + (mBase + ${i}u) * N;`);
     for (let q = 0; q < tq; q++) {
-      let v = `acc${i}_${q}`;
-      if (c.alpha) v = `${v} * P.alpha`;
+      const v = `acc${i}_${q}`;
       if (c.vecC) {
-        if (c.bias) v = `${v} + bias${q}`;
-        e(`    if (n${q} < N) { C[(cRow + n${q}) >> 2u] = ${v}; }`);
+        e(`    if (n${q} < N) {`);
+        store("      ", `(cRow + n${q}) >> 2u`, v, c.bias ? `bias${q}` : null);
+        e(`    }`);
       } else {
         e(`    let o${q} = ${v};`);
         for (let cc = 0; cc < 4; cc++) {
           const j = 4 * q + cc;
-          const val = c.bias ? `o${q}.${COMP[cc]} + bias_${j}` : `o${q}.${COMP[cc]}`;
-          e(`    if (nBase + ${j}u < N) { C[cRow + nBase + ${j}u] = ${val}; }`);
+          e(`    if (nBase + ${j}u < N) {`);
+          store("      ", `cRow + nBase + ${j}u`, `o${q}.${COMP[cc]}`, c.bias ? `bias_${j}` : null);
+          e(`    }`);
         }
       }
     }
@@ -160,6 +184,18 @@ export function matmulWgsl(c: MatmulConfig): string {
   }
   e(`}`);
   return o.lines.join("\n") + "\n";
+}
+
+/**
+ * GPT-2's tanh-approximated GELU for the epilogue, the same float32 arithmetic as the
+ * elementwise kernel's `gelu` (tanh through a clamped exp, so large inputs do not overflow).
+ */
+function GELU_WGSL(t: string): string {
+  return `fn gelu_mm(x: ${t}) -> ${t} {
+  let y = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), ${t}(-15.0), ${t}(15.0));
+  let e = exp(2.0 * y);
+  return 0.5 * x * (${t}(1.0) + (e - 1.0) / (e + 1.0));
+}`;
 }
 
 /** Register-tile edge for one output dimension: as large as the extent allows, up to 32. */
@@ -173,7 +209,8 @@ function tileFor(d: number): number {
  * On llvmpipe the cost is dominated by per-lane loads, so the register tile grows with
  * the output (up to 32×32 for extents ≥ 128, ~19 GFLOP/s per core) while staying no
  * larger than the matrix; workgroups stay at 16 invocations (two AVX chunks) and shrink
- * to 8 when that is the only way to get two workgroups for the two CPU threads.
+ * to 8 when that is the only way to get two workgroups, or an even count of few, for the
+ * two CPU threads.
  * A 32×32 tile costs several seconds of LLVM compile on first use (Mesa caches it on
  * disk afterwards); callers that run a shape only a few times can pass a smaller tile.
  *
@@ -200,12 +237,21 @@ export function matmulConfigFor(
   let tm = Math.min(cap, tileFor(m));
   // vec4 loads along M need whole vec4 row groups per invocation.
   if (transA && vecA) tm = Math.max(4, tm - (tm % 4));
-  const tn = Math.max(4, Math.min(cap, tileFor(n)) - (Math.min(cap, tileFor(n)) % 4));
+  let tn = Math.max(4, Math.min(cap, tileFor(n)) - (Math.min(cap, tileFor(n)) % 4));
+  // 32×64 tiles load a third less per FMA (measured 13.7 → 16.3 GFLOP per CPU-second at
+  // N = 1024, 15-25% on GPT-sized products) but take ~5x the LLVM compile time of 32×32 on first
+  // use (≈ 90 s vs 18 s), so only products of at least 1024 in every dimension, whose run time
+  // repays that, get them.
+  const wide = cap >= 32 && m >= 1024 && n >= 1024 && k >= 1024;
+  if (wide) tn = 64;
   let wgM = Math.max(1, Math.min(4, Math.ceil(m / tm)));
-  // At least 8 invocations: one full AVX chunk.
-  let wgN = Math.max(1, Math.min(4, Math.ceil(n / tn)), Math.ceil(8 / wgM));
+  // At least 8 invocations: one full AVX chunk (wide tiles: exactly one, 128×128 per group).
+  let wgN = wide ? 2 : Math.max(1, Math.min(4, Math.ceil(n / tn)), Math.ceil(8 / wgM));
   const groups = (): number => Math.ceil(m / (tm * wgM)) * Math.ceil(n / (tn * wgN));
-  while (groups() < 2 && wgM * wgN > 8) {
+  // Each workgroup runs on one CPU thread: at least two, and an even count when there are few
+  // (3 workgroups on 2 threads leave one idle a third of the time, e.g. a [128, 384] weight
+  // gradient).
+  while ((groups() < 2 || (groups() < 8 && groups() % 2 === 1)) && wgM * wgN > 8) {
     if (wgM >= wgN) wgM = Math.floor(wgM / 2);
     else wgN = Math.floor(wgN / 2);
   }
@@ -248,12 +294,16 @@ function pow2AtLeast(x: number): number {
 }
 
 /**
- * The config for hardware GPUs (every adapter that is not a software fallback): the usual
- * GPU shape rather than llvmpipe's. Each invocation keeps a 4×4 register tile (big tiles
- * spill and starve occupancy on a real GPU), up to 256 invocations per workgroup with
- * consecutive invocations along N so that loads of B and stores of C coalesce, and K tiles
- * of 16 staged through workgroup memory when the block fits in 16 KiB (WebGPU's default
- * limit), else direct loads.
+ * The config for hardware GPUs (every adapter that is not a software fallback): the usual GPU
+ * shapes rather than llvmpipe's. Consecutive invocations run along N so that loads of B and
+ * stores of C coalesce, and K tiles go through workgroup memory within WebGPU's default 16 KiB:
+ *
+ * - large outputs (at least 128 blocks of 128×128): 128×128 per workgroup, 8×8 per invocation
+ *   (256 invocations), K tiles of 8, double-buffered (next tile loaded while this one is used);
+ * - medium outputs (at least 64 blocks of 64×64): 64×64 per workgroup, 4×4 per invocation,
+ *   K tiles of 16, double-buffered;
+ * - otherwise 4×4 per invocation in as many invocations as the output needs (up to 256), K
+ *   tiles of 16 when the block fits, else direct loads.
  *
  * @param m Rows of C.
  * @param n Columns of C.
@@ -270,24 +320,27 @@ export function hardwareMatmulConfigFor(
   transA: boolean,
   transB: boolean,
 ): MatmulConfig {
+  const common = {
+    transA,
+    transB,
+    ...vecFlags(m, n, k, transA, transB),
+    alpha: false,
+    bias: false,
+    ku: 4 as const,
+  };
+  const blocks = (edge: number): number => Math.ceil(m / edge) * Math.ceil(n / edge);
+  if (blocks(128) >= 128) {
+    return { ...common, tm: 8, tn: 8, wgM: 16, wgN: 16, tk: 8, doubleBuffer: true };
+  }
+  if (blocks(64) >= 64) {
+    return { ...common, tm: 4, tn: 4, wgM: 16, wgN: 16, tk: 16, doubleBuffer: true };
+  }
   const tm = 4;
   const tn = 4;
   const wgN = Math.min(16, pow2AtLeast(Math.ceil(n / tn)));
   const wgM = Math.min(256 / wgN, pow2AtLeast(Math.ceil(m / tm)));
   const tk = (wgM * tm + wgN * tn) * 16 * 4 <= 16384 ? 16 : 0;
-  return {
-    transA,
-    transB,
-    tm,
-    tn,
-    wgM,
-    wgN,
-    ...vecFlags(m, n, k, transA, transB),
-    alpha: false,
-    bias: false,
-    tk,
-    ku: 4,
-  };
+  return { ...common, tm, tn, wgM, wgN, tk };
 }
 
 /**

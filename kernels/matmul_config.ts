@@ -40,6 +40,19 @@ export interface MatmulConfig {
   /** Add a bias vector of length N (binding 3; C then moves to binding 4). */
   bias: boolean;
   /**
+   * Add the product into C instead of overwriting it (`C += ...`, after alpha and bias): a
+   * gradient accumulating into its destination without a separate launch.
+   */
+  accumulate?: boolean;
+  /**
+   * Apply GPT-2's tanh-approximated GELU after the bias: C receives `gelu(v)`. With
+   * `keepPre`, the pre-activation `v` is also written to a second output bound after C (the
+   * backward needs it).
+   */
+  gelu?: boolean;
+  /** With `gelu`: also store the pre-activation (binding after C). */
+  keepPre?: boolean;
+  /**
    * k values per unrolled step of the direct-mode loop: 4 (fastest) or 1 (about 4x less
    * WGSL, so much faster pipeline compiles for big tiles). Ignored in shared mode.
    */
@@ -49,4 +62,10 @@ export interface MatmulConfig {
    * storage buffers (no workgroup memory, no barriers). A multiple of 4 otherwise.
    */
   tk: number;
+  /**
+   * With `tk > 0`: two workgroup-memory buffers per operand, so the next K tile's global
+   * loads are issued before the current tile's FMAs and stored after them, with one barrier
+   * per tile instead of two (the usual hardware-GPU pipeline; twice the workgroup memory).
+   */
+  doubleBuffer?: boolean;
 }

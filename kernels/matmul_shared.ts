@@ -20,11 +20,12 @@ function emitTileCopy(
   count: number,
   threads: number,
   value: (s: number) => string,
+  base = "",
 ): void {
   const per = Math.ceil(count / threads);
   for (let s = 0; s < per; s++) {
     const idx = s === 0 ? "li" : `li + ${s * threads}u`;
-    const st = `${arr}[${idx}] = ${value(s)};`;
+    const st = `${arr}[${base}${idx}] = ${value(s)};`;
     if ((s + 1) * threads > count) o.e(`    if (${idx} < ${count}u) { ${st} }`);
     else o.e(`    ${st}`);
   }
@@ -154,14 +155,54 @@ export function emitShared(o: Out, c: MatmulConfig): void {
     sb = { kind: "k4", arr: "Bs", base: "bS" };
   }
   o.e(`  let tiles = (K + ${tk - 1}u) / ${tk}u;`);
-  o.e(`  for (var t = 0u; t < tiles; t = t + 1u) {`);
-  o.e(`    let k0 = t * ${tk}u;`);
+  if (!c.doubleBuffer) {
+    o.e(`  for (var t = 0u; t < tiles; t = t + 1u) {`);
+    o.e(`    let k0 = t * ${tk}u;`);
+    emitTileCopy(o, "As", aCount, threads, (s) => aVal[s](s));
+    emitTileCopy(o, "Bs", bCount, threads, (s) => bVal[s](s));
+    o.e(`    workgroupBarrier();`);
+    o.e(`    for (var kq = 0u; kq < ${tk4}u; kq = kq + 1u) {`);
+    o.e(`      let k = kq << 2u;`);
+    emitStep(o, c, "      ", sa, sb, "k", "kq", 4);
+    o.e(`    }`);
+    o.e(`    workgroupBarrier();`);
+    o.e(`  }`);
+    return;
+  }
+  // Double buffering: tile t is read from copy t & 1 while tile t + 1 is loaded into registers
+  // (issued before the FMAs, so their latency hides behind them) and stored into the other copy;
+  // the barrier at the end of iteration t separates every read of a copy from its next write.
+  const aSlots = Math.ceil(aCount / threads);
+  const bSlots = Math.ceil(bCount / threads);
+  o.e(`  {`);
+  o.e(`    let k0 = 0u;`);
   emitTileCopy(o, "As", aCount, threads, (s) => aVal[s](s));
   emitTileCopy(o, "Bs", bCount, threads, (s) => bVal[s](s));
-  o.e(`    workgroupBarrier();`);
+  o.e(`  }`);
+  o.e(`  workgroupBarrier();`);
+  o.e(`  for (var t = 0u; t < tiles; t = t + 1u) {`);
+  o.e(`    let aCur = (t & 1u) * ${aCount}u;`);
+  o.e(`    let bCur = (t & 1u) * ${bCount}u;`);
+  o.e(`    let k0 = (t + 1u) * ${tk}u;`);
+  // Loads past K are clamped and zero-filled, so the last iteration's prefetch is harmless.
+  for (let s = 0; s < aSlots; s++) o.e(`    let pa${s} = ${aVal[s](s)};`);
+  for (let s = 0; s < bSlots; s++) o.e(`    let pb${s} = ${bVal[s](s)};`);
+  const shifted = (src: Src, cur: string, n: number): Src => {
+    if (src.kind === "s") return src;
+    for (let i = 0; i < n; i++) o.e(`    let ${src.base}c${i} = ${src.base}${i} + ${cur};`);
+    return { ...src, base: `${src.base}c` };
+  };
+  const saC = shifted(sa, "aCur", sa.kind === "x4" ? tm / 4 : tm);
+  const sbC = shifted(sb, "bCur", sb.kind === "x4" ? tn / 4 : tn);
   o.e(`    for (var kq = 0u; kq < ${tk4}u; kq = kq + 1u) {`);
   o.e(`      let k = kq << 2u;`);
-  emitStep(o, c, "      ", sa, sb, "k", "kq", 4);
+  emitStep(o, c, "      ", saC, sbC, "k", "kq", 4);
+  o.e(`    }`);
+  o.e(`    if (t + 1u < tiles) {`);
+  o.e(`      let aNxt = ${aCount}u - aCur;`);
+  o.e(`      let bNxt = ${bCount}u - bCur;`);
+  emitTileCopy(o, "As", aCount, threads, (s) => `pa${s}`, "aNxt + ");
+  emitTileCopy(o, "Bs", bCount, threads, (s) => `pb${s}`, "bNxt + ");
   o.e(`    }`);
   o.e(`    workgroupBarrier();`);
   o.e(`  }`);

@@ -86,29 +86,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/** Static configuration of the column reduction. */
+export interface ReduceColsConfig {
+  /** Read and write four columns per invocation (cols and offsets multiples of 4). */
+  vec4: boolean;
+  /** Add the result into the output instead of overwriting it (gradient accumulation). */
+  accumulate: boolean;
+  /** Invocations per workgroup (small on CPU adapters, so that every core gets columns). */
+  wg: number;
+}
+
 /** Cache key of the column reduction. */
-export function reduceColsKey(op: ReduceOp): string {
-  return `reduce:${op}:cols`;
+export function reduceColsKey(op: ReduceOp, c: ReduceColsConfig): string {
+  return `reduce:${op}:cols:v${c.vec4 ? 4 : 1}${c.accumulate ? "+" : ""}:w${c.wg}`;
 }
 
 /**
- * WGSL of a column reduction of a contiguous `[len, cols]` block: `out[j] = op_i x[i, j]`, one
- * invocation per column (consecutive invocations read consecutive addresses). Uniforms: 0 cols,
- * 1 len, 2 input offset, 3 scale (f32). `len` must stay under the loop cap ({@link REDUCE_ROW_MAX}).
+ * WGSL of a column reduction of a contiguous `[len, cols]` block: `out[j] (+)= op_i x[i, j]`,
+ * one invocation per column (or four with `vec4`; consecutive invocations read consecutive
+ * addresses). Uniforms: 0 cols (in units of the element type), 1 len, 2 input offset, 3 scale
+ * (f32), 4 output offset (both offsets in units of the element type). `len` must stay under the
+ * loop cap ({@link REDUCE_ROW_MAX}).
  */
-export function reduceColsWgsl(op: ReduceOp): string {
+export function reduceColsWgsl(op: ReduceOp, c: ReduceColsConfig): string {
+  const t = c.vec4 ? "vec4<f32>" : "f32";
   return `${PARAMS_WGSL}
-${bindingsWgsl([{ name: "x", type: "f32" }], [{ name: "out", type: "f32" }])}
-${MAIN_1D}
+${bindingsWgsl([{ name: "x", type: t }], [{ name: "out", type: t }])}
+@compute @workgroup_size(${c.wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = (wid.y * nwg.x + wid.x) * ${c.wg}u + lid;
   let cols = pu(0u);
   if (gi >= cols) { return; }
   let len = pu(1u);
   var p = pu(2u) + gi;
-  var acc: f32 = ${init(op)};
+  var acc = ${t}(${init(op)});
   for (var i = 0u; i < len; i = i + 1u) {
     acc = ${combine(op, "acc", "x[p]")};
     p = p + cols;
   }
-  out[gi] = acc * pf(3u);
+  let o = pu(4u) + gi;
+  out[o] = ${c.accumulate ? "out[o] + " : ""}acc * pf(3u);
 }`;
 }

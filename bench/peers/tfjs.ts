@@ -10,27 +10,46 @@
  */
 
 import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
 // Bare names: only bench/peers/deno.json maps them, so the everyday commands (root deno.json)
-// never resolve, lock or download the peers.
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-webgpu";
+// never resolve, lock or download the peers. The packages are imported only when no bundle is
+// named, so a bundled peer runs under either config.
+import type * as tf from "@tensorflow/tfjs-core";
 
 let ready: Promise<typeof tf> | undefined;
 
 /**
- * Initialises tfjs-core with the WebGPU backend, once per process.
+ * The bundled peer named by `TFJS_PEER_BUNDLE` (see `tfjs_entry.ts`), or null to load the npm
+ * packages.
+ * @returns An absolute path, or null.
+ */
+export function peerBundle(): string | null {
+  const path = Deno.env.get("TFJS_PEER_BUNDLE");
+  return path ? resolve(path) : null;
+}
+
+/**
+ * Initialises tfjs-core with the WebGPU backend, once per process: from the bundle when
+ * `TFJS_PEER_BUNDLE` is set, else from the npm packages.
  *
  * @returns The tfjs-core namespace with `webgpu` as the active backend.
  * @throws {Error} When the WebGPU backend cannot be activated (no adapter).
  */
 export function initTfjsWebgpu(): Promise<typeof tf> {
   ready ??= (async () => {
-    const ok = await tf.setBackend("webgpu");
-    await tf.ready();
-    if (!ok || tf.getBackend() !== "webgpu") {
-      throw new Error(`Cannot initialise tfjs-webgpu: backend is "${tf.getBackend()}"`);
+    const bundle = peerBundle();
+    let t: typeof tf;
+    if (bundle === null) {
+      t = await import("@tensorflow/tfjs-core");
+      await import("@tensorflow/tfjs-backend-webgpu");
+    } else t = await import(pathToFileURL(bundle).href) as typeof tf;
+    const ok = await t.setBackend("webgpu");
+    await t.ready();
+    if (!ok || t.getBackend() !== "webgpu") {
+      throw new Error(`Cannot initialise tfjs-webgpu: backend is "${t.getBackend()}"`);
     }
-    return tf;
+    return t;
   })();
   return ready;
 }

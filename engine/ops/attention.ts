@@ -10,19 +10,12 @@
 import { empty } from "../alloc.ts";
 import { record } from "./tape.ts";
 import type { GpuBackend } from "../backend.ts";
-import { contiguousStrides, fmtShape, type Shape } from "../shape.ts";
+import { contiguousStrides, fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
-import { grid1d, Uniforms } from "../../kernels/common.ts";
-import {
-  attentionBackwardKVWgsl,
-  attentionBackwardQWgsl,
-  attentionForwardWgsl,
-  attentionKey,
-} from "../../kernels/attention.ts";
-import { attentionBlockRows, type AttentionConfig } from "../../kernels/attention_emit.ts";
 import { cpuValues } from "./cpu_iter.ts";
-import { copyInto, fill, view } from "./copy.ts";
+import { view } from "./copy.ts";
 import { composedAttention } from "./attention_composed.ts";
+import { attentionBackward, attentionForward, bindableStart, headMajor } from "./attention_gpu.ts";
 
 /** Which implementation {@linkcode causalAttention} runs. */
 export type AttentionImpl = "fused" | "composed";
@@ -39,9 +32,6 @@ export interface AttentionOptions {
 
 /** Largest head size the fused kernels hold in registers; larger heads use the composed path. */
 export const FUSED_MAX_HEAD = 128;
-
-/** SIMD lanes per workgroup of the fused kernels (lavapipe runs 8 invocations per AVX2 op). */
-const LANES = 8;
 
 /**
  * Causal attention: `softmax(q·kᵀ / √hd + mask)·v`, where position `t` attends to positions
@@ -116,10 +106,10 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
     // output and needs no separate lifetime. It starts at a bindable offset, so the forward
     // writes values and logsumexp through two disjoint ranges (browsers reject overlapping
     // writable bindings).
-    const storage = empty([lseStart(rows * hd, backend) + rows], "float32", backend);
+    const storage = empty([bindableStart(rows * hd, backend) + rows], "float32", backend);
     out = view(storage, q.shape, contiguousStrides(q.shape), 0);
     storage.dispose();
-    if (out.size > 0) gpuForward(backend, q, k, v, out);
+    if (out.size > 0) attentionForward(backend, { q, k, v, out, o: headMajor(q.shape) });
   }
   return record(out, "causalAttention", [q, k, v], (g) => {
     const grads = backend.kind === "cpu"
@@ -136,99 +126,8 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   });
 }
 
-/** Kernel configuration for `bh` (batch · head) sequences of `t` rows of `hd` columns. */
-function fusedConfig(hd: number, t: number, bh: number): AttentionConfig {
-  const d = Math.max(4, 2 ** Math.ceil(Math.log2(hd)));
-  // More rows per lane reuse each streamed row more, but rows past T are wasted, and LLVM's
-  // compile time grows steeply with the owned registers (≈ 10 s cold at 64 vec4s per row set,
-  // minutes at 128).
-  let tq = Math.min(8, 256 / d, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(t / LANES)))));
-  // Each workgroup runs on one CPU thread: keep every thread busy on small batches.
-  const threads = globalThis.navigator?.hardwareConcurrency ?? 1;
-  while (tq > 1 && bh * Math.ceil(t / (LANES * tq)) < threads) tq /= 2;
-  return { d, lanes: LANES, tq, vecRows: hd % 4 === 0 };
-}
-
-// Whether the kernels can read a [B, H, T, hd] view directly as vec4 rows: a whole number of
-// vec4s per row, unit column stride, 4-aligned offset and strides (size-1 dimensions never move).
-function vec4Readable(x: Tensor): boolean {
-  if (x.shape[3] % 4 !== 0 || x.strides[3] !== 1 || x.offset % 4 !== 0) return false;
-  return [0, 1, 2].every((d) => x.shape[d] === 1 || x.strides[d] % 4 === 0);
-}
-
-// `x` itself when vec4-readable, else a contiguous copy with rows zero-padded to whole vec4s.
-function vec4Rows(x: Tensor): Tensor {
-  if (vec4Readable(x)) return x;
-  const [b, h, t, hd] = x.shape;
-  const width = Math.ceil(hd / 4) * 4;
-  const padded = empty([b, h, t, width], "float32", x.backend);
-  if (width !== hd) fill(padded, 0);
-  const region = view(padded, x.shape, padded.strides, 0);
-  copyInto(region, x);
-  region.dispose();
-  return padded;
-}
-
-// First element of the logsumexp in the output's storage: after the `values` output values, at
-// the device's storage binding alignment.
-function lseStart(values: number, backend: GpuBackend): number {
-  const align = backend.storageAlign / 4;
-  return Math.ceil(values / align) * align;
-}
-
-// `lse`: where the kernel finds the logsumexp, in elements from the start of its binding.
-function attentionUniforms(
-  shape: Shape,
-  c: AttentionConfig,
-  operands: readonly Tensor[],
-  lse: number,
-): { words: Uint32Array; workgroups: [number, number, number] } {
-  const [b, h, t, hd] = shape;
-  const blocks = Math.ceil(t / attentionBlockRows(c));
-  const groups = b * h * blocks;
-  const u = new Uniforms().u32(t, h, hd, blocks).f32(1 / Math.sqrt(hd));
-  u.u32(groups, lse, 0);
-  for (const o of operands) {
-    const s = o.shape.map((n, d) => (n === 1 ? 0 : o.strides[d]));
-    u.u32(o.offset, s[0], s[1], s[2]);
-  }
-  return { words: u.words, workgroups: grid1d(groups, 1) };
-}
-
-// Runs `fn` on vec4-readable versions of the operands, then frees the copies.
-function withVec4Rows<T>(xs: readonly Tensor[], fn: (rows: Tensor[]) => T): T {
-  const rows = xs.map(vec4Rows);
-  try {
-    return fn(rows);
-  } finally {
-    rows.forEach((r, i) => {
-      if (r !== xs[i]) r.dispose();
-    });
-  }
-}
-
-function gpuForward(backend: GpuBackend, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
-  const c = fusedConfig(q.shape[3], q.shape[2], q.shape[0] * q.shape[1]);
-  const rows = q.size / q.shape[3];
-  const start = lseStart(q.size, backend) * 4;
-  const buffer = out.binding().buffer;
-  const bytes = (n: number): number => Math.ceil((n * 4) / 16) * 16;
-  withVec4Rows([q, k, v], (ops) => {
-    const u = attentionUniforms(q.shape, c, ops, 0);
-    backend.dispatcher.run({
-      key: attentionKey("fwd", c),
-      wgsl: () => attentionForwardWgsl(c),
-      uniforms: u.words,
-      inputs: ops.map((x) => x.binding()),
-      outputs: [
-        { buffer, offset: 0, size: bytes(q.size) },
-        { buffer, offset: start, size: Math.min(bytes(rows), buffer.size - start) },
-      ],
-      workgroups: u.workgroups,
-    });
-  });
-}
-
+// Fresh [B, H, T, hd] gradients from the fused backward kernels. dk and dv share one storage
+// (dv from a bindable offset): the kernel writing both binds it once.
 function gpuBackward(
   backend: GpuBackend,
   q: Tensor,
@@ -238,37 +137,17 @@ function gpuBackward(
   g: Tensor,
   needKV: boolean,
 ): (Tensor | null)[] {
-  const [b, h, t] = q.shape;
   const dq = empty(q.shape, "float32", backend);
-  const dk = needKV ? empty(q.shape, "float32", backend) : null;
-  const dv = needKV ? empty(q.shape, "float32", backend) : null;
-  if (q.size === 0) return [dq, dk, dv];
-  // (logsumexp, D) per query row, written by the first kernel for the second.
-  const rowStats = empty([b * h * t * 2], "float32", backend);
-  const c = fusedConfig(q.shape[3], t, b * h);
-  withVec4Rows([q, k, v, g], (ops) => {
-    const u = attentionUniforms(q.shape, c, ops, lseStart(q.size, backend));
-    const strided = ops.map((x) => x.binding());
-    backend.dispatcher.run({
-      key: attentionKey("bwdq", c),
-      wgsl: () => attentionBackwardQWgsl(c),
-      uniforms: u.words,
-      inputs: [...strided, out.binding(), out.binding()],
-      outputs: [dq.binding(), rowStats.binding()],
-      workgroups: u.workgroups,
-    });
-    if (dk !== null && dv !== null) {
-      backend.dispatcher.run({
-        key: attentionKey("bwdkv", c),
-        wgsl: () => attentionBackwardKVWgsl(c),
-        uniforms: u.words,
-        inputs: [...strided, rowStats.binding()],
-        outputs: [dk.binding(), dv.binding()],
-        workgroups: u.workgroups,
-      });
-    }
-  });
-  rowStats.dispose();
+  const l = headMajor(q.shape);
+  const at = bindableStart(q.size, backend);
+  const dkv = needKV ? empty([at + q.size], "float32", backend) : null;
+  const layouts = [l, l, { ...l, offset: at }] as const;
+  attentionBackward(backend, { q, k, v, out, o: l }, g, { dq, dkv, layouts });
+  if (dkv === null) return [dq, null, null];
+  const strides = contiguousStrides(q.shape);
+  const dk = view(dkv, q.shape, strides, 0);
+  const dv = view(dkv, q.shape, strides, at);
+  dkv.dispose();
   return [dq, dk, dv];
 }
 

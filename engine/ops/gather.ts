@@ -5,7 +5,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "./tape.ts";
+import { ADDED, type GradResult, record, usableSink } from "./tape.ts";
 import { fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { Uniforms } from "../../kernels/common.ts";
@@ -16,10 +16,13 @@ import {
   maxLaunchRows,
   rowsLayout,
 } from "../../kernels/gather.ts";
-import { fill } from "./copy.ts";
+import { fill, materialize, view } from "./copy.ts";
+import { add } from "./elementwise.ts";
+import { sumLeadingInto } from "./reduce.ts";
+import { slice } from "./view.ts";
 import { cpuValues } from "./cpu_iter.ts";
 import { assertIndexTensor, assertIndicesInRange, contiguousView } from "./indices.ts";
-import { scatterAddRows } from "./scatter.ts";
+import { scatterAddRows, scatterAddRowsInto } from "./scatter.ts";
 import { rowWindows, wholeBinding } from "./windows.ts";
 
 export { concat, stack } from "./concat.ts";
@@ -54,10 +57,82 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
     `the ${v} rows of weight "${fmtShape(weight.shape)}"`,
   );
   const out = gatherRaw(weight, ids, 0, [...ids.shape, d], "embedding");
-  return record(out, "embedding", [weight, ids], (g) => [
-    scatterAddRows(g, ids, weight.shape, 0, "embedding"),
+  return record(out, "embedding", [weight, ids], (g, sinks) => [
+    scatterRule(g, ids, weight.shape, 0, "embedding", sinks[0]),
     null,
   ]);
+}
+
+/**
+ * Token plus position embeddings of a batch, `out[b, t, :] = wte[ids[b, t], :] + wpe[t, :]`, in
+ * one gather (no separate broadcast add). The gradient of `wpe` is the batch sum of the upstream
+ * gradient, added into rows `0 .. T-1` of its sink in one column reduction when autograd offers
+ * one; that of `wte` is the scatter-add of {@linkcode embedding}.
+ * @param wte Token table `[V, D]`.
+ * @param wpe Position table `[P, D]` with `P ≥ T`.
+ * @param ids int32 token ids `[B, T]`.
+ * @returns `[B, T, D]`.
+ */
+export function embeddingWithPositions(wte: Tensor, wpe: Tensor, ids: Tensor): Tensor {
+  wpe.assertLive("embedding");
+  assertIndexTensor(ids, "embedding", "ids");
+  const [b, t] = ids.shape;
+  const d = wte.shape[1];
+  if (
+    ids.rank !== 2 || wpe.rank !== 2 || wpe.shape[1] !== d || wpe.shape[0] < t ||
+    wpe.dtype !== "float32" || wpe.backend !== wte.backend
+  ) {
+    throw new RangeError(
+      `Cannot add positions "${fmtShape(wpe.shape)}" to embeddings "${
+        fmtShape(wte.shape)
+      }" of ids "${fmtShape(ids.shape)}"`,
+    );
+  }
+  if (wte.backend.kind === "cpu") {
+    return add(embedding(wte, ids), slice(wpe, [0, 0], [t, d]));
+  }
+  assertIndicesInRange(
+    ids,
+    wte.shape[0],
+    "embedding",
+    "ids",
+    `the rows of "${fmtShape(wte.shape)}"`,
+  );
+  const out = gatherRaw(wte, ids, 0, [b, t, d], "embedding", wpe);
+  return record(out, "embeddingWithPositions", [wte, wpe, ids], (g, sinks) => {
+    const gw = wte.requiresGrad ? scatterRule(g, ids, wte.shape, 0, "embedding", sinks[0]) : null;
+    return [gw, wpe.requiresGrad ? positionGrad(g, wpe, t, usableSink(sinks[1])) : null, null];
+  });
+}
+
+// The scatter-add gradient of a gather, added into the sink when there is one.
+function scatterRule(
+  g: Tensor,
+  ids: Tensor,
+  shape: Shape,
+  axis: number,
+  op: string,
+  sink: Tensor | null,
+): GradResult {
+  const into = usableSink(sink);
+  if (into === null) return scatterAddRows(g, ids, shape, axis, op);
+  scatterAddRowsInto(g, ids, into, axis, op);
+  return ADDED;
+}
+
+// Σ_b g[b, t, :] for t < T, added into rows 0 .. T-1 of the sink, or written into a new table
+// whose other rows are zero.
+function positionGrad(g: Tensor, wpe: Tensor, t: number, sink: Tensor | null): GradResult {
+  const [p, d] = wpe.shape;
+  const dst = sink ?? empty(wpe.shape, "float32", g.backend);
+  if (sink === null && p > t) fill(dst, 0);
+  const rows = view(dst, [t * d], [1], dst.offset);
+  const gc = materialize(g);
+  const flat = view(gc, [gc.size / (t * d), t * d], [t * d, 1], gc.offset);
+  sumLeadingInto(flat, rows, sink !== null);
+  for (const x of [rows, flat]) x.dispose();
+  if (gc !== g) gc.dispose();
+  return sink === null ? dst : ADDED;
 }
 
 /**
@@ -88,8 +163,8 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const shape = [...x.shape];
   shape[ax] = indices.size;
   const out = gatherRaw(x, indices, ax, shape, "gather");
-  return record(out, "gather", [x, indices], (g) => [
-    scatterAddRows(g, indices, x.shape, ax, "gather"),
+  return record(out, "gather", [x, indices], (g, sinks) => [
+    scatterRule(g, indices, x.shape, ax, "gather", sinks[0]),
     null,
   ]);
 }
@@ -101,7 +176,14 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
  * @param shape Result shape (`[outer, n, inner]` elements).
  * @returns A new contiguous tensor.
  */
-function gatherRaw(x: Tensor, ids: Tensor, axis: number, shape: Shape, op: string): Tensor {
+function gatherRaw(
+  x: Tensor,
+  ids: Tensor,
+  axis: number,
+  shape: Shape,
+  op: string,
+  addRows: Tensor | null = null,
+): Tensor {
   const outer = sizeOf(x.shape.slice(0, axis));
   const a = x.shape[axis];
   const inner = sizeOf(x.shape.slice(axis + 1));
@@ -124,7 +206,8 @@ function gatherRaw(x: Tensor, ids: Tensor, axis: number, shape: Shape, op: strin
   }
   const xc = contiguousView(x);
   const ic = contiguousView(ids);
-  const vec4 = inner % 4 === 0 && xc.offset % 4 === 0;
+  const pc = addRows === null ? null : contiguousView(addRows);
+  const vec4 = inner % 4 === 0 && xc.offset % 4 === 0 && (pc === null || pc.offset % 4 === 0);
   const w = vec4 ? 4 : 1;
   const cols = inner / w;
   const rows = outer * n;
@@ -135,17 +218,19 @@ function gatherRaw(x: Tensor, ids: Tensor, axis: number, shape: Shape, op: strin
   // x may exceed one binding: each window copies the rows it holds; the first also writes the
   // zero rows of out-of-range indices.
   if (a === 0) fill(out, 0);
+  const extra = pc === null ? [] : [pc.binding()];
   const windows = a === 0 ? [] : rowWindows(xc, outer * a, inner, inner);
   windows.forEach((win, k) => {
     for (let y0 = 0; y0 < rows; y0 += step) {
       const count = Math.min(step, rows - y0);
+      const u = new Uniforms()
+        .u32(cols, n, a, win.r0, win.r1, win.base / w, ic.offset, y0, k === 0 ? 1 : 0, count);
+      if (pc !== null) u.u32(pc.offset / w, ids.shape[ids.rank - 1]);
       backend.dispatcher.run({
-        key: gatherRowsKey(vec4, layout),
-        wgsl: () => gatherRowsWgsl(vec4, layout),
-        uniforms: new Uniforms()
-          .u32(cols, n, a, win.r0, win.r1, win.base / w, ic.offset, y0, k === 0 ? 1 : 0, count)
-          .words,
-        inputs: [win.binding, idsBinding],
+        key: gatherRowsKey(vec4, layout, pc !== null),
+        wgsl: () => gatherRowsWgsl(vec4, layout, pc !== null),
+        uniforms: u.words,
+        inputs: [win.binding, idsBinding, ...extra],
         outputs: [outBinding],
         workgroups: gridRows(cols, count, layout),
       });
@@ -153,5 +238,6 @@ function gatherRaw(x: Tensor, ids: Tensor, axis: number, shape: Shape, op: strin
   });
   if (xc !== x) xc.dispose();
   if (ic !== ids) ic.dispose();
+  if (pc !== addRows) pc?.dispose();
   return out;
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { empty } from "../alloc.ts";
-import { record } from "./tape.ts";
+import { ADDED, type GradResult, record, usableSink } from "./tape.ts";
 import { contiguousStrides, fmtShape, normalizeAxes, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { grid1d, Uniforms } from "../../kernels/common.ts";
@@ -84,18 +84,25 @@ function reduceColumns(
   kept: readonly number[],
   op: ReduceOp,
   scale: number,
+  into: Tensor | null = null,
+  accumulate = into !== null,
 ): Tensor {
   const outShape = kept.map((i) => x.shape[i]);
   const cols = sizeOf(outShape);
   const len = sizeOf(axes.map((i) => x.shape[i]));
-  const out = empty(outShape, "float32", x.backend);
-  (x.backend as GpuBackend).dispatcher.run({
-    key: reduceColsKey(op),
-    wgsl: () => reduceColsWgsl(op),
-    uniforms: new Uniforms().u32(cols, len, x.offset).f32(scale).words,
+  const out = into ?? empty(outShape, "float32", x.backend);
+  const backend = x.backend as GpuBackend;
+  const vec4 = cols % 4 === 0 && x.offset % 4 === 0 && out.offset % 4 === 0;
+  const q = vec4 ? 4 : 1;
+  // On a CPU adapter a workgroup is one thread: small groups spread the columns over the cores.
+  const c = { vec4, accumulate, wg: backend.isFallbackAdapter ? 8 : 64 };
+  backend.dispatcher.run({
+    key: reduceColsKey(op, c),
+    wgsl: () => reduceColsWgsl(op, c),
+    uniforms: new Uniforms().u32(cols / q, len, x.offset / q).f32(scale).u32(out.offset / q).words,
     inputs: [x.binding()],
     outputs: [out.binding()],
-    workgroups: grid1d(cols),
+    workgroups: grid1d(cols / q, c.wg),
   });
   return out;
 }
@@ -223,17 +230,72 @@ export function max(
 }
 
 /**
+ * The sum of a broadcast gradient down to `shape`, added into `sink` when one is given and the
+ * reduction can write it in place (leading axes of a contiguous gradient, or the CPU), else
+ * returned as a new tensor. No autograd: for backward rules.
+ * @param g Gradient of the broadcast shape.
+ * @param shape Shape it was broadcast from.
+ * @param sink Gradient sink of the broadcast input, or null.
+ * @returns {@linkcode ADDED} or the reduced gradient.
+ */
+export function sumToSink(g: Tensor, shape: Shape, sink: Tensor | null): GradResult {
+  const dst = usableSink(sink);
+  const axes = sumAxes(g, shape);
+  if (dst !== null && axes.length > 0) {
+    if (g.backend.kind === "webgpu" && isLeadingContiguous(g, axes)) {
+      const kept = g.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      reduceColumns(g, axes, kept, "sum", 1, dst);
+      return ADDED;
+    }
+    if (g.backend.kind === "cpu") {
+      const r = reduceRaw(g, axes, "sum");
+      const d = dst.storage.array!;
+      const v = r.storage.array!;
+      for (let i = 0; i < r.size; i++) d[dst.offset + i] += v[i];
+      r.dispose();
+      return ADDED;
+    }
+  }
+  return sumTo(g, shape);
+}
+
+/**
+ * `into (+)= Σ_i x[i, :]` for a contiguous WebGPU `x` `[L, C]` and a contiguous `into` of `C`
+ * elements, one column-reduction launch, no autograd (`L` at most {@linkcode REDUCE_ROW_MAX}).
+ * @param accumulate Add to `into` instead of overwriting it.
+ */
+export function sumLeadingInto(x: Tensor, into: Tensor, accumulate: boolean): void {
+  if (!x.isContiguous || x.rank !== 2 || !into.isContiguous || into.size !== x.shape[1]) {
+    throw new RangeError(
+      `sumLeadingInto() needs contiguous "[L,C]" and "C": got "${fmtShape(x.shape)}", "${
+        fmtShape(into.shape)
+      }"`,
+    );
+  }
+  if (x.shape[0] > REDUCE_ROW_MAX) {
+    throw new RangeError(`Cannot sum ${x.shape[0]} rows in one pass`);
+  }
+  reduceColumns(x, [0], [1], "sum", 1, into, accumulate);
+}
+
+// The axes of `g` that summing down to `shape` removes or collapses.
+function sumAxes(g: Tensor, shape: Shape): number[] {
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  return axes;
+}
+
+/**
  * Sums a broadcast tensor down to `shape` (the gradient of broadcasting).
  * @param g Tensor of the broadcast shape.
  * @param shape Target shape it was broadcast from.
  * @returns A tensor of `shape`.
  */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) {
-    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  }
+  const axes = sumAxes(g, shape);
   const out = reshapeRaw(reduceRaw(g, axes, "sum"), shape);
   return record(out, "sumTo", [g], (gg) => [spread(gg, g, axes)]);
 }

@@ -39,6 +39,37 @@ export function scatterAddRows(
   axis: number,
   op = "scatterAdd",
 ): Tensor {
+  return scatter(g, ids, shape, axis, op, null)!;
+}
+
+/**
+ * {@linkcode scatterAddRows} added into an existing tensor (a gradient sink) instead of a new
+ * zeroed one: the clear launch is skipped.
+ * @param into Contiguous float destination; its shape is the result shape.
+ */
+export function scatterAddRowsInto(
+  g: Tensor,
+  ids: Tensor,
+  into: Tensor,
+  axis: number,
+  op = "scatterAdd",
+): void {
+  if (!into.isContiguous || into.dtype !== "float32") {
+    throw new RangeError(
+      `${op}() cannot add rows into a strided or int32 "${fmtShape(into.shape)}"`,
+    );
+  }
+  scatter(g, ids, into.shape, axis, op, into);
+}
+
+function scatter(
+  g: Tensor,
+  ids: Tensor,
+  shape: Shape,
+  axis: number,
+  op: string,
+  into: Tensor | null,
+): Tensor | null {
   g.assertLive(op);
   assertIndexTensor(ids, op, "indices");
   const outer = sizeOf(shape.slice(0, axis));
@@ -55,25 +86,26 @@ export function scatterAddRows(
   const backend = g.backend;
   if (ids.backend !== backend) throw new TypeError(`${op}() got tensors on different backends`);
   assertIndicesInRange(ids, a, op, "indices", `axis ${axis} of "${fmtShape(shape)}"`);
-  const out = empty(shape, "float32", backend);
-  if (out.size === 0) return out;
+  const out = into ?? empty(shape, "float32", backend);
+  const done = into === null ? out : null;
+  if (out.size === 0) return done;
   if (backend.kind === "cpu") {
     const gv = cpuValues(g);
     const iv = cpuValues(ids);
     const o = out.storage.array!;
     for (let b = 0; b < outer; b++) {
       for (let j = 0; j < n; j++) {
-        const dst = (b * a + iv[j]) * inner;
+        const dst = out.offset + (b * a + iv[j]) * inner;
         const src = (b * n + j) * inner;
         for (let c = 0; c < inner; c++) o[dst + c] += gv[src + c];
       }
     }
-    return out;
+    return done;
   }
   const gc = contiguousView(g);
   const ic = contiguousView(ids);
   const keys = sortIndices(ic, a, backend);
-  const vec4 = inner % 4 === 0 && gc.offset % 4 === 0;
+  const vec4 = inner % 4 === 0 && gc.offset % 4 === 0 && out.offset % 4 === 0;
   const w = vec4 ? 4 : 1;
   const cols = inner / w;
   const layout = rowsLayout(cols);
@@ -82,14 +114,16 @@ export function scatterAddRows(
   // The destination may exceed one binding: clear and fill it one window of rows at a time.
   for (const win of rowWindows(out, outer * a, inner, inner)) {
     const count = ((win.r1 - win.r0) * inner) / w;
-    d.run({
-      key: zeroKey(vec4),
-      wgsl: () => zeroWgsl(vec4),
-      uniforms: new Uniforms().u32(count, win.base / w).words,
-      inputs: [],
-      outputs: [win.binding],
-      workgroups: grid1d(count),
-    });
+    if (into === null) {
+      d.run({
+        key: zeroKey(vec4),
+        wgsl: () => zeroWgsl(vec4),
+        uniforms: new Uniforms().u32(count, win.base / w).words,
+        inputs: [],
+        outputs: [win.binding],
+        workgroups: grid1d(count),
+      });
+    }
     for (let b0 = 0; b0 < n; b0 += SEGMENT_BLOCK) {
       const len = Math.min(SEGMENT_BLOCK, n - b0);
       const step = maxLaunchRows(layout);
@@ -111,7 +145,7 @@ export function scatterAddRows(
   keys.dispose();
   if (gc !== g) gc.dispose();
   if (ic !== ids) ic.dispose();
-  return out;
+  return done;
 }
 
 // The bitonic sort of kernels/sort.ts over P = max(512, 2^⌈log2 n⌉) keys `(id, position)`.

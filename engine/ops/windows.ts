@@ -5,7 +5,7 @@
  * @module
  */
 import type { GpuBackend } from "../backend.ts";
-import type { GpuBinding } from "../dispatch.ts";
+import type { GpuBinding } from "../launch.ts";
 import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 

@@ -1,6 +1,6 @@
 /**
- * The same seeded computations anywhere the engine runs: a set of ops with their gradients, a
- * GPT forward and a MALMEN edit. Deno runs them on its backends; bundled, a browser tab runs them
+ * The same seeded computations anywhere the engine runs: a set of ops with their gradients
+ * (attention on both of its layouts among them), a GPT forward and a MALMEN edit. Deno runs them on its backends; bundled, a browser tab runs them
  * on its WebGPU; the browser test and `deno task browser-check` compare the two.
  * @module
  */
@@ -15,6 +15,8 @@ import { layerNorm } from "../../engine/ops/layernorm.ts";
 import { matmul } from "../../engine/ops/matmul.ts";
 import { sum } from "../../engine/ops/reduce.ts";
 import { softmax } from "../../engine/ops/softmax.ts";
+import { causalAttention } from "../../engine/ops/attention.ts";
+import { qkvCausalAttention } from "../../engine/ops/attention_qkv.ts";
 import { gptConfig } from "../../engine/models/gpt/config.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
 import type { PromptAnswer } from "../../engine/models/gpt/batch.ts";
@@ -81,6 +83,7 @@ export async function engineProbe(backend: Backend): Promise<ProbeValues> {
   await read(out, "grad a", a.grad!);
   await read(out, "grad b", b.grad!);
   for (const t of [a, b, gamma, beta, labels, ...Object.values(ops)]) t.dispose();
+  await attentionProbe(out, backend);
 
   const config = gptConfig({
     vocabSize: VOCAB,
@@ -113,6 +116,33 @@ export async function engineProbe(backend: Backend): Promise<ProbeValues> {
     model.dispose();
   }
   return out;
+}
+
+// Fused attention forward and backward, on [B, H, T, hd] heads (dk and dv written through one
+// binding) and on a [B, T, 3d] projection (the three gradients written into one tensor), with
+// head sizes that are and are not whole vec4s.
+async function attentionProbe(out: ProbeValues, backend: Backend): Promise<void> {
+  for (const [hd, seed] of [[4, 11], [3, 13]]) {
+    const [q, k, v] = [0, 1, 2].map((i) =>
+      randn([2, 2, 5, hd], { seed: seed + i, backend, requiresGrad: true })
+    );
+    const qkv = randn([2, 5, 6 * hd], { seed: seed + 3, backend, requiresGrad: true });
+    const ys = tidy(() => {
+      const heads = causalAttention(q, k, v);
+      const fused = qkvCausalAttention(qkv, 2);
+      // Uneven weights, so every output element's gradient differs.
+      const w = (t: Tensor): Tensor => mul(t, softmax(t));
+      sum(w(heads)).backward();
+      sum(w(fused)).backward();
+      return { heads, fused };
+    });
+    await read(out, `attention hd ${hd}`, ys.heads);
+    await read(out, `qkv attention hd ${hd}`, ys.fused);
+    for (const [name, t] of [["q", q], ["k", k], ["v", v], ["qkv", qkv]] as const) {
+      await read(out, `attention hd ${hd} grad ${name}`, t.grad!);
+    }
+    for (const t of [q, k, v, qkv, ys.heads, ys.fused]) t.dispose();
+  }
 }
 
 /**

@@ -4,14 +4,16 @@
  * @module
  */
 import type { Tensor } from "../../tensor.ts";
-import { add, gelu } from "../../ops/elementwise.ts";
+import { add } from "../../ops/elementwise.ts";
+import { linearGelu } from "../../ops/linear.ts";
+import { addLayerNorm } from "../../ops/layernorm.ts";
+import { qkvCausalAttention } from "../../ops/attention_qkv.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Linear } from "../../nn/linear.ts";
 import { Module, type ParamOptions } from "../../nn/module.ts";
 import { GPT2_STD } from "../../nn/init.ts";
 import type { GPTConfig } from "./config.ts";
 import { EditableLinear } from "./editable.ts";
-import { mergeHeads, qkvAttention } from "./heads.ts";
 
 /**
  * Standard deviation of the residual output projections (`attn.c_proj`, `mlp.c_proj`): GPT-2
@@ -52,8 +54,8 @@ export class CausalSelfAttention extends Module {
    * @returns `[B, T, d]`.
    */
   forward(x: Tensor): Tensor {
-    const y = qkvAttention(this.c_attn.forward(x), this.nHead);
-    return this.c_proj.forward(mergeHeads(y));
+    // Heads are read from and merged into the projections' layouts inside the attention kernels.
+    return this.c_proj.forward(qkvCausalAttention(this.c_attn.forward(x), this.nHead));
   }
 }
 
@@ -84,7 +86,9 @@ export class MLP extends Module {
    * @returns `[B, T, d]`.
    */
   forward(x: Tensor): Tensor {
-    return this.c_proj.forward(gelu(this.c_fc.forward(x)));
+    // Bias and GELU run in the first projection's matmul epilogue; `c_proj` stays the editable
+    // layer, so shifts and captures see exactly its input and output.
+    return this.c_proj.forward(linearGelu(x, this.c_fc.weight, this.c_fc.bias!));
   }
 }
 
@@ -118,7 +122,9 @@ export class Block extends Module {
    * @returns The new residual stream `[B, T, d]`.
    */
   forward(x: Tensor): Tensor {
-    const a = add(x, this.attn.forward(this.ln_1.forward(x)));
-    return add(a, this.mlp.forward(this.ln_2.forward(a)));
+    // The first residual add and ln_2 run as one kernel.
+    const ln = this.ln_2;
+    const r = addLayerNorm(x, this.attn.forward(this.ln_1.forward(x)), ln.weight, ln.bias, ln.eps);
+    return add(r.sum, this.mlp.forward(r.normed));
   }
 }

@@ -7,15 +7,12 @@
  * one place where an editor shifts a weight or captures keys and value-gradients.
  * @module
  */
-import { upload } from "../../alloc.ts";
 import { type Backend, getBackend } from "../../backend.ts";
-import { keep } from "../../scope.ts";
 import { fmtShape, type Shape, sizeOf } from "../../shape.ts";
 import type { Tensor } from "../../tensor.ts";
-import { add } from "../../ops/elementwise.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { crossEntropy } from "../../ops/loss.ts";
-import { gather } from "../../ops/gather.ts";
+import { embeddingWithPositions, gather } from "../../ops/gather.ts";
 import { reshape } from "../../ops/view.ts";
 import { Embedding } from "../../nn/embedding.ts";
 import { LayerNorm } from "../../nn/layer_norm.ts";
@@ -62,7 +59,6 @@ export class GPT extends Module {
   readonly ln_f: LayerNorm;
   /** The untied output layer `[V, d]` (HF `lm_head.weight`); null when tied to `wte`. */
   readonly lm_head: Embedding | null;
-  readonly #positionIds = new Map<number, Tensor>();
 
   /**
    * Builds the model with GPT-2 initialisation: N(0, 0.02²) weights and embeddings, residual
@@ -115,7 +111,8 @@ export class GPT extends Module {
     const at = options.at;
     const rows = at === undefined ? [b, t] : [at.size];
     checkBindable(this.backend, "Logits", [...rows, this.config.vocabSize]);
-    let x = add(this.wte.forward(ids), this.wpe.forward(this.#positions(t)));
+    // Token and position rows in one gather.
+    let x = embeddingWithPositions(this.wte.weight, this.wpe.weight, ids);
     for (const block of this.h) x = block.forward(x);
     // LayerNorm is per row, so picking rows before it is exact.
     if (at !== undefined) x = gather(reshape(x, [b * t, this.config.dModel]), at, 0);
@@ -139,22 +136,6 @@ export class GPT extends Module {
    */
   loss(ids: Tensor, labels: Tensor): Tensor {
     return lmLoss(this.forward(ids), labels);
-  }
-
-  /** Disposes the parameters, the arena and cached position ids (not borrowed shifts). */
-  override dispose(): void {
-    for (const t of this.#positionIds.values()) t.dispose();
-    this.#positionIds.clear();
-    super.dispose();
-  }
-
-  #positions(t: number): Tensor {
-    let p = this.#positionIds.get(t);
-    if (p === undefined) {
-      p = keep(upload(Array.from({ length: t }, (_, i) => i), [t], "int32", this.backend));
-      this.#positionIds.set(t, p);
-    }
-    return p;
   }
 
   #checkIds(ids: Tensor): [number, number] {

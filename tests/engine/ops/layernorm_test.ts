@@ -5,9 +5,10 @@ import { gpuTest } from "../../_gpu.ts";
 import { compareBackends, hardwareStyle } from "./_compare.ts";
 import { type Backend, CPU } from "../../../engine/backend.ts";
 import { tensor, zeros } from "../../../engine/ops/creation.ts";
-import { layerNorm } from "../../../engine/ops/layernorm.ts";
+import { addLayerNorm, layerNorm } from "../../../engine/ops/layernorm.ts";
+import { add, mul } from "../../../engine/ops/elementwise.ts";
 import { reshape, slice, transpose } from "../../../engine/ops/view.ts";
-import { liveTensorCount } from "../../../engine/tensor.ts";
+import { liveTensorCount, type Tensor } from "../../../engine/tensor.ts";
 
 checkOp({
   name: "`layerNorm()` of odd rows [7, 13]",
@@ -69,6 +70,45 @@ checkOp({
   fwd: { atol: 2e-4, rtol: 1e-3 },
   grad: { atol: 1e-3, rtol: 1e-3 },
   fd: { atol: 1e-5, rtol: 1e-4 },
+});
+
+// The residual add fused with the norm: both outputs carry gradient in every case.
+const bothOutputs = ([x, r, w, b]: Tensor[]): Tensor => {
+  const o = addLayerNorm(x, r, w, b);
+  return add(mul(o.sum, 0.5), o.normed);
+};
+checkOp({
+  name: "`addLayerNorm()` of odd rows [7, 13] (scalar access)",
+  inputs: [[7, 13], [7, 13], [13], [13]],
+  fn: bothOutputs,
+});
+checkOp({
+  name: "`addLayerNorm()` of rank-3 rows [2, 3, 16] (vec4 access)",
+  inputs: [[2, 3, 16], [2, 3, 16], [16], [16]],
+  fn: bothOutputs,
+});
+checkOp({
+  name: "`addLayerNorm()` of a transposed residual and a sliced addend",
+  inputs: [[8, 6], [6, 10], [8], [8]],
+  fn: ([x, r, w, b]) => bothOutputs([transpose(x), slice(r, [0, 1], [6, 9]), w, b]),
+});
+checkOp({
+  name: "`addLayerNorm()` of few long rows [2, 300] (workgroup per row)",
+  inputs: [[2, 300], [2, 300], [300], [300]],
+  fn: bothOutputs,
+  eps: 1e-4,
+});
+
+gpuTest("`addLayerNorm()` matches the reference for [256, 128] rows", async () => {
+  await compareBackends(
+    [{ shape: [256, 128], range: [-3, 3] }, { shape: [256, 128], range: [-3, 3] }, {
+      shape: [128],
+      range: [0.5, 1.5],
+    }, { shape: [128], range: [-1, 1] }],
+    bothOutputs,
+    { atol: 1e-5, rtol: 1e-3 },
+    { atol: 1e-3, rtol: 1e-3 },
+  );
 });
 
 gpuTest("`layerNorm()` matches the reference for GPT-2-sized rows [64, 768]", async () => {

@@ -3,7 +3,9 @@ import { assertClose, checkOp } from "../../_check.ts";
 import { gpuTest } from "../../_gpu.ts";
 import { matmul, setMatmulTiling } from "../../../engine/ops/matmul.ts";
 import { slice, transpose } from "../../../engine/ops/view.ts";
-import { CPU } from "../../../engine/backend.ts";
+import { type Backend, CPU } from "../../../engine/backend.ts";
+import { matmulInto } from "../../../engine/ops/matmul_raw.ts";
+import { hardwareMatmulConfigFor, matmulConfigFor } from "../../../kernels/matmul.ts";
 import { tensor } from "../../../engine/ops/creation.ts";
 
 checkOp({
@@ -96,6 +98,32 @@ gpuTest("`matmul()` matches the reference at N = 256 with K-scaled tolerance", a
   assertClose(got, ref, { atol: 1e-4 * Math.sqrt(n), rtol: 1e-3 }, "N=256");
 });
 
+gpuTest(
+  "`matmul()` with 32×64 tiles (every dimension ≥ 1024) is exact on small integers",
+  async (gpu) => {
+    // Partial 128×128 blocks in M and N; the same pipeline as the N = 1024 benchmark.
+    const [m, n, k] = [1056, 1088, 1028];
+    assertEquals(matmulConfigFor(m, n, k, false, false).tn, 64);
+    const av = Array.from({ length: m * k }, (_, i) => ((i * 7) % 11) - 5);
+    const bv = Array.from({ length: k * n }, (_, i) => ((i * 5) % 9) - 4);
+    const got = await matmul(
+      tensor(av, [m, k], { backend: gpu }),
+      tensor(bv, [k, n], { backend: gpu }),
+    )
+      .toArray();
+    // Integer sums below 2^24 are exact in float32: compare with an exact host product.
+    const ref = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < k; p++) {
+        const a = av[i * k + p];
+        if (a === 0) continue;
+        for (let j = 0; j < n; j++) ref[i * n + j] += a * bv[p * n + j];
+      }
+    }
+    assertEquals(Array.from(got), Array.from(ref));
+  },
+);
+
 Deno.test("`matmul()` names both shapes when inner dimensions differ", () => {
   const a = tensor(new Array(6).fill(1), [2, 3], { backend: CPU });
   const b = tensor(new Array(20).fill(1), [4, 5], { backend: CPU });
@@ -108,6 +136,44 @@ Deno.test("`matmul()` names both shapes when inner dimensions differ", () => {
   assertEquals(message, 'Cannot matmul "[2,3]" and "[4,5]": inner dimensions differ (3 vs 4)');
 });
 
+gpuTest("hardware tiling picks 128×128 and 64×64 double-buffered blocks for large outputs", () => {
+  const big = hardwareMatmulConfigFor(1300, 1604, 19, false, false);
+  assertEquals([big.tm, big.tn, big.wgM * big.tm, big.wgN * big.tn, big.tk], [8, 8, 128, 128, 8]);
+  assertEquals(big.doubleBuffer, true);
+  const medium = hardwareMatmulConfigFor(520, 530, 45, true, false);
+  assertEquals([medium.wgM * medium.tm, medium.wgN * medium.tn, medium.tk], [64, 64, 16]);
+  assertEquals(hardwareMatmulConfigFor(64, 48, 36, false, false).doubleBuffer, undefined);
+});
+
+gpuTest(
+  "`matmul()` with GPU-style tiling accumulates into its destination (64×64 and 128×128 blocks)",
+  async (gpu) => {
+    setMatmulTiling("hardware");
+    try {
+      for (const [m, n, k] of [[520, 530, 45], [1300, 1604, 19]]) {
+        const av = Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.13));
+        const bv = Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.07));
+        const cv = Array.from({ length: m * n }, (_, i) => Math.sin(i * 0.011));
+        const on = (backend: Backend) => {
+          const a = tensor(av, [m, k], { backend });
+          const b = tensor(bv, [k, n], { backend });
+          const c = tensor(cv, [m, n], { backend });
+          matmulInto(a, b, c, false, false, true);
+          return c.toArray();
+        };
+        assertClose(
+          await on(gpu),
+          await on(CPU),
+          { atol: 1e-4 * Math.sqrt(k), rtol: 1e-4 },
+          `${m}x${n}x${k}`,
+        );
+      }
+    } finally {
+      setMatmulTiling("auto");
+    }
+  },
+);
+
 gpuTest(
   "`matmul()` GPU-style tiling matches the reference (all layouts, both K modes)",
   async (gpu) => {
@@ -116,12 +182,21 @@ gpuTest(
     setMatmulTiling("hardware");
     try {
       // [m, n, k]: odd and aligned sizes, K tails, a tall-thin product that falls back to direct
-      // loads (its 1024-row block does not fit workgroup memory).
-      const shapes: [number, number, number][] = [[7, 5, 13], [64, 48, 36], [33, 70, 21], [
-        1200,
-        4,
-        40,
-      ]];
+      // loads (its 1024-row block does not fit workgroup memory), and outputs large enough for
+      // the double-buffered 64×64 (4×4 per invocation) and 128×128 (8×8) blocks, with K not a
+      // multiple of their K tiles and M, N not multiples of the blocks.
+      const shapes: [number, number, number][] = [
+        [7, 5, 13],
+        [64, 48, 36],
+        [33, 70, 21],
+        [
+          1200,
+          4,
+          40,
+        ],
+        [520, 530, 45],
+        [1300, 1604, 19],
+      ];
       for (const [m, n, k] of shapes) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {

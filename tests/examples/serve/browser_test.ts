@@ -108,6 +108,10 @@ Deno.test({
           deepStrictEqual(
             Object.keys(errors).sort(),
             [
+              ...[3, 4].flatMap((hd) => [
+                `attention hd ${hd}`,
+                ...["k", "q", "qkv", "v"].map((g) => `attention hd ${hd} grad ${g}`),
+              ]),
               "crossEntropy",
               "gpt logits",
               "grad a",
@@ -115,6 +119,8 @@ Deno.test({
               "layerNorm",
               "malmen shift 1",
               "matmul",
+              "qkv attention hd 3",
+              "qkv attention hd 4",
               "softmax(gelu)",
             ],
           );
