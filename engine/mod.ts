@@ -2,9 +2,9 @@
  * The tensor engine: tensors on WebGPU or the float64 CPU reference, tape autograd, ops, `nn`
  * modules and AdamW, safetensors I/O, the GPT and the tokenizers.
  *
- * This is the surface a user of the engine needs. Op writers, benchmarks and tests import the
- * machinery (the dispatcher, buffer pool, kernel configurations, raw kernels) from its source
- * files.
+ * This is the surface a user of the engine needs. Op writers, the editors, benchmarks and tests
+ * import the machinery (the dispatcher, buffer pool, kernel configurations, raw kernels, the host
+ * platform in `engine/platform/`, the GPT's blocks and batches) from its source files.
  * @module
  */
 
@@ -49,10 +49,10 @@ export type { MatmulOptions } from "./ops/matmul.ts";
 export { linear } from "./ops/linear.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { crossEntropy } from "./ops/loss.ts";
-export type { CrossEntropyOptions, LossReduction } from "./ops/loss.ts";
+export type { CrossEntropyOptions } from "./ops/loss.ts";
 export { layerNorm } from "./ops/layernorm.ts";
 export { causalAttention } from "./ops/attention.ts";
-export type { AttentionImpl, AttentionOptions } from "./ops/attention.ts";
+export type { AttentionOptions } from "./ops/attention.ts";
 export { concat, embedding, gather, stack } from "./ops/gather.ts";
 export { argmax } from "./ops/select.ts";
 export {
@@ -66,23 +66,6 @@ export {
   unsqueeze,
 } from "./ops/view.ts";
 export { clone } from "./ops/copy.ts";
-
-// The host: Deno, or a browser tab that reads files (checkpoints) over fetch.
-export {
-  browserPlatform,
-  denoPlatform,
-  isNotFound,
-  platform,
-  setPlatform,
-} from "./platform/mod.ts";
-export type {
-  AtomicDataSync,
-  DirEntry,
-  FileInfo,
-  Platform,
-  RandomAccessFile,
-  WritableFile,
-} from "./platform/mod.ts";
 
 // Modules, optimiser, checkpoints; files; models.
 export * from "./nn/mod.ts";

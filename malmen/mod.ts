@@ -65,6 +65,7 @@ export type { Range } from "./ranges.ts";
 // Editing.
 export { toRequests } from "./eval/requests.ts";
 export type { EditRequest } from "./eval/requests.ts";
+export type { PromptAnswer } from "../engine/models/gpt/batch.ts";
 export { editAndScore, scoreEdit } from "./eval/edit_and_score.ts";
 export type { EditOutcome, EditScores } from "./eval/edit_and_score.ts";
 export {

@@ -1,10 +1,9 @@
 /**
- * File input and output: atomic writes, and the safetensors tensor format (an 8-byte
- * little-endian header length, a JSON header of dtypes, shapes and byte ranges, the raw bytes).
+ * File input and output: the safetensors tensor format (an 8-byte little-endian header length, a
+ * JSON header of dtypes, shapes and byte ranges, the raw bytes), written atomically.
  * @module
  */
-export { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
-export type { AtomicData, AtomicWriteOptions, JsonWriteOptions } from "./atomic.ts";
+export type { AtomicWriteOptions } from "./atomic.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export type {
   DecodeOptions,

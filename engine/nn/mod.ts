@@ -4,7 +4,7 @@
  * @module
  */
 export { Module, ModuleList } from "./module.ts";
-export type { LoadOptions, LoadReport, ParamOptions, StateValue } from "./module.ts";
+export type { LoadOptions, LoadReport, ParamOptions } from "./module.ts";
 export { Linear } from "./linear.ts";
 export type { LinearOptions } from "./linear.ts";
 export { Embedding } from "./embedding.ts";
@@ -21,5 +21,4 @@ export type { HostTensor } from "./host_io.ts";
 export { clipGradNorm } from "./clip.ts";
 export { loadModule, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.ts";
 export type { CheckpointLoadOptions } from "./checkpoint.ts";
-export { assertFinite, countNonFinite, NonFiniteError } from "./finite.ts";
-export type { NonFiniteCount } from "./finite.ts";
+export { NonFiniteError } from "./finite.ts";

@@ -23,9 +23,6 @@ export interface ParamOptions {
   seed?: number;
 }
 
-/** One entry a state dict can be loaded from: a tensor on the module's backend, or host values. */
-export type StateValue = Tensor | HostTensor;
-
 /** Options of {@linkcode Module.loadStateDict}. */
 export interface LoadOptions {
   /** Reject missing and unexpected names (default true). */
@@ -207,7 +204,10 @@ export class Module {
    * @param options `strict` (default true) rejects missing and unexpected names.
    * @returns Missing and unexpected names (empty when strict).
    */
-  loadStateDict(state: ReadonlyMap<string, StateValue>, options: LoadOptions = {}): LoadReport {
+  loadStateDict(
+    state: ReadonlyMap<string, Tensor | HostTensor>,
+    options: LoadOptions = {},
+  ): LoadReport {
     const strict = options.strict ?? true;
     const params = this.parameters();
     const missing = [...params.keys()].filter((k) => !state.has(k));

@@ -27,7 +27,7 @@ export interface AttentionOptions {
    * kernels; `"composed"`: `softmax(mask(q·kᵀ·scale))·v` from batched matmuls, keeping the
    * `[B, H, T, T]` probabilities for backward.
    */
-  impl?: AttentionImpl;
+  impl?: "fused" | "composed";
 }
 
 /** Largest head size the fused kernels hold in registers; larger heads use the composed path. */

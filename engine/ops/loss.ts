@@ -20,14 +20,12 @@ import {
 import { cpuValues } from "./cpu_iter.ts";
 import { dense, floatRows, releaseDense, type RowShape, runRows } from "./rows.ts";
 
-export type { LossReduction } from "../../kernels/loss.ts";
-
 /** Options of {@linkcode crossEntropy}. */
 export interface CrossEntropyOptions {
   /** Target value whose rows contribute no loss and no gradient (default -100). */
   ignoreIndex?: number;
   /** `"mean"` over the non-ignored targets (default), `"sum"`, or `"none"` (one loss per row). */
-  reduction?: LossReduction;
+  reduction?: "mean" | "sum" | "none";
 }
 
 /** What the backward needs from the forward. */

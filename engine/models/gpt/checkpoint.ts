@@ -1,7 +1,7 @@
 /**
  * Model checkpoints in the Hugging Face GPT-2 layout: `model.safetensors` (F32, names without
  * the `transformer.` prefix) and `config.json` (HF fields plus this engine's `extra` object),
- * so {@linkcode loadHfGpt2} and `transformers` read them too. The caller adds `tokenizer.json`.
+ * so {@linkcode loadGpt2Dir} and `transformers` read them too. The caller adds `tokenizer.json`.
  *
  * Each file is written atomically, weights first and `config.json` last. Both carry the same
  * random `checkpoint_id`, so a save interrupted between the two files is detected on load
@@ -16,15 +16,12 @@ import { loadGpt2Dir } from "./hf_gpt2.ts";
 import type { GPT } from "./model.ts";
 import { platform } from "../../platform/mod.ts";
 
-/** JSON values accepted in a checkpoint's `extra` object. */
-export type CheckpointExtra = Record<string, unknown>;
-
 /** What {@linkcode loadCheckpoint} returns. */
 export interface LoadedCheckpoint {
   /** The model. */
   model: GPT;
   /** The `extra` object given to {@linkcode saveCheckpoint} (`{}` for plain HF directories). */
-  extra: CheckpointExtra;
+  extra: Record<string, unknown>;
 }
 
 const ID_KEY = "checkpoint_id";
@@ -39,7 +36,7 @@ const ID_KEY = "checkpoint_id";
 export async function saveCheckpoint(
   dir: string,
   model: GPT,
-  extra: CheckpointExtra = {},
+  extra: Record<string, unknown> = {},
 ): Promise<void> {
   // Serialise first: a value without a JSON form fails before any file is touched.
   const json = JSON.parse(JSON.stringify({ ...configToHf(model.config), extra }));
@@ -73,7 +70,7 @@ export async function loadCheckpoint(
   return {
     model,
     extra: extra !== null && typeof extra === "object" && !Array.isArray(extra)
-      ? extra as CheckpointExtra
+      ? extra as Record<string, unknown>
       : {},
   };
 }

@@ -47,7 +47,11 @@ export type GPTConfigInit = Omit<GPTConfig, "dInner" | "tieWordEmbeddings"> & {
   readonly tieWordEmbeddings?: boolean;
 };
 
-/** Names of the built-in presets. */
+/**
+ * Names of the built-in presets (for {@linkcode gptConfig}). `tiny` is sized for the synthetic
+ * world (about 1k token types, facts of a few dozen tokens) so that it memorises a couple of
+ * thousand facts in minutes on a software adapter; `gpt2` is GPT-2 small (124M).
+ */
 export type GPTPreset = "tiny" | "gpt2";
 
 /**

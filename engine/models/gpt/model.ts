@@ -53,7 +53,10 @@ export class GPT extends Module {
   readonly wte: Embedding;
   /** Position embedding `[nCtx, d]`. */
   readonly wpe: Embedding;
-  /** The blocks `h.0 … h.{L−1}`. */
+  /**
+   * The blocks `h.0 … h.{L−1}` (for editors and tests, which import `Block` from its file).
+   * @internal
+   */
   readonly h: ModuleList<Block>;
   /** Final LayerNorm. */
   readonly ln_f: LayerNorm;

