@@ -10,11 +10,15 @@ import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
 import { editorRunBytes, lmRunBytes, memitBytes } from "../malmen/workflows/footprint.ts";
-import { DEFAULT_WORLD, WORLD_BUDGET, WORLD_MODEL } from "../malmen/workflows/settings.ts";
+import {
+  DEFAULT_WORLD,
+  WORLD_BUDGET,
+  WORLD_MODEL,
+  worldMalmenSettings,
+} from "../malmen/workflows/settings.ts";
 import { gptConfig } from "../engine/models/gpt/config.ts";
 import { worldRuns } from "../malmen/workflows/world.ts";
 import {
-  budgetBar,
   COMMON_HELP,
   COMMON_OPTIONS,
   int,
@@ -23,6 +27,7 @@ import {
   num,
   pct,
   pickBackend,
+  Progress,
   RANGES,
   requireOutput,
   runCli,
@@ -38,12 +43,19 @@ MEMIT (key statistics over the LM's training texts, settings chosen on the valid
 edits held-out facts (subjects never seen in meta-training, paraphrases in held-out templates)
 with MALMEN, MEND, fine-tuning and MEMIT, and prints the report.
 
+The budgets are counted in steps and every run is seeded, so the result does not depend on
+machine load; the minutes are safety caps, and the report says if one was hit.
+
 Options:
   --m N            facts edited at once (default 512)
+  --seed N         world seed (default ${DEFAULT_WORLD.seed ?? 1}): another seed draws other people,
+                   facts, templates and splits
   --out DIR        output folder (default runs/demo): lm/, malmen/, mend/, memit/, report.{md,json},
                    edits.json (the edited facts, an input for deno task edit)
-  --lm-minutes X   language-model time budget (default 8; stops early at 99.5% accuracy)
-  --meta-minutes X meta-training budget per editor (default 2)
+  --lm-epochs N    language-model epochs (default ${WORLD_BUDGET.lmEpochs}; stops early at 99.5% accuracy)
+  --meta-steps N   meta-training steps per editor (default ${WORLD_BUDGET.metaSteps}, ${WORLD_BUDGET.nEdits} facts each)
+  --lm-minutes X   language-model time cap (default ${WORLD_BUDGET.lmMinutes})
+  --meta-minutes X meta-training time cap per editor (default ${WORLD_BUDGET.metaMinutes})
   --quick          a small world and short budgets (smoke test, ~2 minutes)
   --resume         reuse the finished runs in --out and resume interrupted ones (default:
                    train everything afresh)
@@ -64,6 +76,9 @@ await runCli(async () => {
     args: Deno.args,
     options: {
       m: { type: "string" },
+      seed: { type: "string" },
+      "lm-epochs": { type: "string" },
+      "meta-steps": { type: "string" },
       out: { type: "string", default: "runs/demo" },
       "lm-minutes": { type: "string" },
       "meta-minutes": { type: "string" },
@@ -77,6 +92,9 @@ await runCli(async () => {
   const t0 = performance.now();
   const quick = v.quick;
   const mWanted = int("m", v.m, quick ? 32 : 512);
+  const seed = int("seed", v.seed, DEFAULT_WORLD.seed ?? 1, 0, RANGES.seed.max);
+  const lmEpochs = int("lm-epochs", v["lm-epochs"], quick ? 40 : WORLD_BUDGET.lmEpochs);
+  const metaSteps = int("meta-steps", v["meta-steps"], quick ? 10 : WORLD_BUDGET.metaSteps);
   const lmMinutes = num(
     "lm-minutes",
     v["lm-minutes"],
@@ -95,34 +113,52 @@ await runCli(async () => {
   await requireOutput("out", out, demoBytes(quick), "the runs and reports");
   await removeStaleTemps(out);
   const stop = stopOnSigint();
-  const bars = new Map<string, ReturnType<typeof budgetBar>>();
-  const bar = (key: string, label: string, seconds: number) => {
-    if (!bars.has(key)) bars.set(key, budgetBar(label, seconds));
-    return bars.get(key)!;
+  // Step-counted bars: the budgets are steps, the minutes only caps.
+  const bars = new Map<string, Progress>();
+  const bar = (key: string, label: string, total: number, done: number, info: string) => {
+    if (!bars.has(key)) bars.set(key, new Progress({ label, total }));
+    bars.get(key)!.setTotal(total);
+    bars.get(key)!.update(done, info);
   };
+  const world = { ...(quick ? QUICK.world : DEFAULT_WORLD), seed };
   const runs = await worldRuns({
     dir: out,
     backend,
-    world: quick ? QUICK.world : DEFAULT_WORLD,
+    world,
     model: quick ? QUICK.model : {},
     editor: quick ? { rank: 64 } : {},
-    budget: { lmMinutes, metaMinutes, nEdits: quick ? 16 : WORLD_BUDGET.nEdits },
+    budget: {
+      lmEpochs,
+      lmMinutes,
+      metaSteps,
+      metaMinutes,
+      nEdits: quick ? 16 : WORLD_BUDGET.nEdits,
+    },
     retrain: !v.resume,
     stop,
     log,
-    onLmStep: (i) => bar("lm", "1/3 language model", lmMinutes * 60).update(lmStepText(i)),
+    onLmStep: (i) => bar("lm", "1/3 language model", i.total, i.step, lmStepText(i, true)),
     onEditorStep: (name, i) =>
-      bar(name, `2/3 meta-train ${name}`, metaMinutes * 60).update(
-        `step ${i.step} meta-loss ${i.loss.toFixed(3)}${
+      bar(
+        name,
+        `2/3 meta-train ${name}`,
+        i.total,
+        i.step,
+        `meta-loss ${i.loss.toFixed(3)}${
           i.val ? ` val ES ${pct(i.val.es)} GS ${pct(i.val.gs)} LS ${pct(i.val.ls)}` : ""
         }`,
       ),
   });
+  // What stopped each training: its step budget, its target, or a time cap (named in the report).
+  const caps: string[] = [];
   const { model, lm, setup } = runs;
   if (lm.interrupted || lm.done === null) return stopped(out);
   bars.get("lm")?.finish(
     `answer acc ${pct(lm.done.answerAcc)}, paraphrase acc ${pct(lm.done.paraphraseAcc)}`,
   );
+  if (lm.done.seconds >= lmMinutes * 60) {
+    caps.push(`the language model hit its ${lmMinutes}-minute cap at step ${lm.done.steps}`);
+  }
   await writeFileAtomic(
     `${out}/lm/loss.svg`,
     linePlot([{ name: "loss", points: lm.history.map((h) => [h.step, h.loss] as const) }], {
@@ -145,6 +181,12 @@ await runCli(async () => {
     const r = await runs.editor(name);
     editors.push(r.editor);
     if (r.interrupted) return stopped(out);
+    const { trainedSteps, seconds: metaSeconds } = r.provenance;
+    if (trainedSteps < metaSteps && metaSeconds >= metaMinutes * 60) {
+      caps.push(
+        `${name} hit its ${metaMinutes}-minute cap after ${trainedSteps} of ${metaSteps} steps`,
+      );
+    }
     const val = r.provenance.val;
     bars.get(name)?.finish(
       `checkpoint of step ${r.provenance.step}` +
@@ -162,20 +204,32 @@ await runCli(async () => {
     reports.push(editReport(await scoreEdit(model, editor, edits), edits));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const budgets = caps.length === 0
+    ? `Every training ran to its step budget or target (no time cap hit).`
+    : `Time caps hit: ${caps.join("; ")}.`;
   const md =
-    `# Demo report\n\nSynthetic world: ${setup.world.facts.length} facts; LM answer accuracy ${
-      pct(lm.done.answerAcc)
-    } (paraphrases ${pct(lm.done.paraphraseAcc)}); ${m} held-out facts edited at once. Total time ${
+    `# Demo report\n\nSynthetic world (seed ${seed}): ${setup.world.facts.length} facts; ` +
+    `LM answer accuracy ${pct(lm.done.answerAcc)} (paraphrases ${
+      pct(lm.done.paraphraseAcc)
+    }) after ${lm.done.steps} steps; ${m} held-out facts edited at once. ${budgets} Total time ${
       seconds.toFixed(0)
     } s.\n\n${markdownSummary(reports)}\n`;
   await writeFileAtomic(`${out}/report.md`, md);
   await writeJsonAtomic(`${out}/report.json`, {
     seconds,
-    lm: { answer_acc: lm.done.answerAcc, paraphrase_acc: lm.done.paraphraseAcc },
+    seed,
+    caps_hit: caps,
+    lm: {
+      answer_acc: lm.done.answerAcc,
+      paraphrase_acc: lm.done.paraphraseAcc,
+      steps: lm.done.steps,
+    },
     edits: reports,
   });
   console.log(`\n${md}\nReports written to ${out}/report.md and ${out}/report.json.`);
-  if (v.json) { for (const r of reports) console.log(JSON.stringify(scoreLine(r))); }
+  if (v.json) {
+    for (const r of reports) console.log(JSON.stringify({ ...scoreLine(r), seed }));
+  }
   for (const e of [...editors, memit.editor]) e.dispose();
   model.dispose();
 });
@@ -184,7 +238,11 @@ await runCli(async () => {
 function demoBytes(quick: boolean): number {
   const model = quick ? QUICK.model : {};
   const config = gptConfig("tiny", { ...WORLD_MODEL, vocabSize: 50257, ...model });
-  const editor = { ...defaultEditorConfig(config.nLayer), ...(quick ? { rank: 64 } : {}) };
+  const editor = {
+    ...defaultEditorConfig(config.nLayer),
+    ...worldMalmenSettings(config.nLayer),
+    ...(quick ? { rank: 64 } : {}),
+  };
   return lmRunBytes(config) + 2 * editorRunBytes(config, editor) + memitBytes(config);
 }
 

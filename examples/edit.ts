@@ -62,8 +62,9 @@ Options:
   --editor-dir DIR    trained editor run, used at its checkpoint chosen on the validation
                       split, or a checkpoint folder; for memit its folder (key covariances and
                       settings, e.g. runs/demo/memit). Default runs/<editor>; not used by ft
-  --passes N          MALMEN/MEND edit passes (default 1): each further pass edits again on
-                      the model edited so far (more edit success, less locality)
+  --passes N          MALMEN/MEND edit passes (default: the editor's setting, 1 unless it was
+                      meta-trained with more): each further pass edits again on the model
+                      edited so far (more edit success, less locality)
   --ft-lr X           FT's Adam learning rate (default ${FT_DEFAULTS.ftLr}; the CounterFact
                       report's choice on val is in its setup)
   --ft-epochs N       FT's passes over the edit tuples (default ${FT_DEFAULTS.ftEpochs}, at least
@@ -113,7 +114,7 @@ await runCli(async () => {
   });
   if (v.help) return console.log(HELP);
   // Validate every flag, the inputs and the output before loading anything heavy.
-  const passes = int("passes", v.passes, 1);
+  const passes = optionalNum("passes", v.passes, { integer: true, min: 1 });
   const ftLr = num("ft-lr", v["ft-lr"], FT_DEFAULTS.ftLr, RANGES.lr);
   const ftEpochs = int("ft-epochs", v["ft-epochs"], FT_DEFAULTS.ftEpochs);
   const shuffle = optionalNum("shuffle", v.shuffle, RANGES.seed);

@@ -24,6 +24,7 @@ import {
   COMMON_OPTIONS,
   dataFlag,
   int,
+  intList,
   linePlot,
   lmFlag,
   lmStepText,
@@ -83,6 +84,13 @@ Editor (--editor malmen or mend):
   --edit-loss                also train on the edit prompts (CE over edit tuples)
   --key-prior MU             preservation prior μ·E[uuᵀ] over the LM's own facts in the
                              least-squares solve (MALMEN; default 0 = the paper's ridge)
+  --layers-edited LIST       edited blocks, e.g. 0,1,2,3 (default: the last half)
+  --key-positions answer|first  keys at every answer token (default) or the first only
+  --edit-key-prior MU        the prior of edits only (MALMEN; default --key-prior)
+  --edit-eta-scale X         factor on each edit pass's shift (default 1)
+  --edit-passes N            edit passes (default 1); saved with the editor
+  The demo's MALMEN uses --layers-edited 0,1,2,3 --key-positions first --edit-key-prior
+  3000 --edit-eta-scale 3 --edit-passes 7 (chosen on val facts of other worlds).
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
   --force                    resume or --init-from an editor made for another LM
@@ -129,6 +137,11 @@ await runCli(async () => {
       "loc-coef": { type: "string" },
       "edit-loss": { type: "boolean", default: false },
       "key-prior": { type: "string" },
+      "edit-key-prior": { type: "string" },
+      "edit-eta-scale": { type: "string" },
+      "edit-passes": { type: "string" },
+      "key-positions": { type: "string" },
+      "layers-edited": { type: "string" },
       resample: { type: "boolean", default: false },
       seed: { type: "string" },
       resume: { type: "boolean", default: false },
@@ -233,6 +246,18 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
 async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpec, seed: number) {
   const flag = (f: string) => v[f] as string | undefined;
   const keyPrior = num("key-prior", flag("key-prior"), 0, RANGES.weight);
+  const editKeyPrior = optionalNum("edit-key-prior", flag("edit-key-prior"), RANGES.weight);
+  const editEtaScale = num("edit-eta-scale", flag("edit-eta-scale"), 1, RANGES.positive);
+  const editPasses = int("edit-passes", flag("edit-passes"), 1);
+  const keyPositions = oneOf(
+    "key-positions",
+    flag("key-positions") ?? "answer",
+    [
+      "answer",
+      "first",
+    ] as const,
+  );
+  const edited = flag("layers-edited");
   const nEdits = int("n-edits", flag("n-edits"), 64);
   const steps = optionalNum("steps", flag("steps"), RANGES.count);
   const minutes = optionalNum("minutes", flag("minutes"), RANGES.positive);
@@ -250,19 +275,32 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
   if (initFrom !== undefined) await requireEditorRun("init-from", initFrom);
   const out = flag("out") ?? `runs/${name}`;
   await refuseOverwrite(out, v);
+  const layers = edited === undefined ? {} : { layers: intList("layers-edited", edited, 0) };
   const config = {
     ...defaultEditorConfig(lmConfig.nLayer),
+    ...layers,
     seed,
     locCoef: settings.locCoef,
     editLoss: v["edit-loss"] as boolean,
     keyPrior,
+    editKeyPrior,
+    editEtaScale,
+    editPasses,
+    keyPositions,
   };
+  const usesPrior = keyPrior > 0 || (editKeyPrior ?? 0) > 0;
+  const missing = config.layers.find((l) => l >= lmConfig.nLayer);
+  if (missing !== undefined) {
+    throw new UsageError(
+      `--layers-edited: the LM has blocks 0 to ${lmConfig.nLayer - 1}, not ${missing}`,
+    );
+  }
   const backend = await pickBackend(flag("backend"));
   await requireOutput("out", out, editorRunBytes(lmConfig, config), "the checkpoints");
   const stop = stopOnSigint();
   const { model, tokenizer } = await loadLm(lm, backend);
   const facts = editorData(splits, tokenizer, model.config.nCtx, {
-    keyPrior: keyPrior > 0,
+    keyPrior: usesPrior,
     resample: v.resample as boolean,
   });
   // With a time limit the bar counts seconds of the budget (steps would show a useless ETA
@@ -275,7 +313,7 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
     config,
     initFrom,
     force: v.force as boolean,
-    keyPriorFacts: keyPrior > 0 ? facts.keyPriorFacts : undefined,
+    keyPriorFacts: usesPrior ? facts.keyPriorFacts : undefined,
     resample: facts.resample,
     nEdits,
     steps,

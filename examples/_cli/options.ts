@@ -98,15 +98,17 @@ export function int(
 }
 
 /**
- * Parses a comma-separated list of positive integers (e.g. `--m 16,64,256`).
+ * Parses a comma-separated list of integers ≥ `min` (e.g. `--m 16,64,256`).
  * @param name Flag name (for the error).
  * @param value Raw value.
+ * @param min Smallest allowed (default 1).
  */
-export function intList(name: string, value: string): number[] {
+export function intList(name: string, value: string, min = 1): number[] {
   return value.split(",").map((s) => {
     const n = Number(s);
-    if (s.trim() === "" || !inRange(n, { integer: true, min: 1 })) {
-      throw new UsageError(`--${name} must list positive integers, got "${s}"`);
+    if (s.trim() === "" || !inRange(n, { integer: true, min })) {
+      const what = min === 1 ? "positive integers" : `integers ≥ ${min}`;
+      throw new UsageError(`--${name} must list ${what}, got "${s}"`);
     }
     return n;
   });

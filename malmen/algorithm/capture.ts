@@ -5,7 +5,9 @@
  * token-mean cross-entropy of the mini-batch.
  * @module
  */
+import { upload } from "../../engine/alloc.ts";
 import { tidy } from "../../engine/scope.ts";
+import type { Tensor } from "../../engine/tensor.ts";
 import { lmLoss } from "../../engine/models/gpt/model.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { CapturedRows } from "../../engine/models/gpt/capture.ts";
@@ -14,6 +16,16 @@ import { batches } from "../eval/requests.ts";
 import { editedLayer } from "./shifts.ts";
 
 export type { CapturedRows };
+
+/**
+ * Where keys and value-gradients are taken: `answer`, at every position that predicts an answer
+ * token (about 3 rows per fact on the world, as in MALMEN's code); `first`, only at the position
+ * that predicts the first answer token (one row per fact). That position's output feeds every
+ * later answer prediction, so its value-gradient still carries the whole answer's loss, and one
+ * row per fact leaves the single least-squares ΔW fewer rows to fit (chosen on validation
+ * facts of worlds other than the default; see BENCHMARKS.md).
+ */
+export type KeyPositions = "answer" | "first";
 
 /** One LM mini-batch's captured rows: one entry per edited layer, in `layers` order. */
 export type BatchRows = readonly CapturedRows[];
@@ -41,18 +53,21 @@ export function checkLayers(layers: readonly number[], nLayer: number): void {
  * @param model The LM (shifts as they are: normally none).
  * @param pairs Prompt/answer ids of the mini-batch.
  * @param layers Edited block indices.
+ * @param at Which positions give rows (default `answer`).
  * @returns One entry per layer, in `layers` order.
  */
 export function captureBatch(
   model: GPT,
   pairs: readonly PromptAnswer[],
   layers: readonly number[],
+  at: KeyPositions = "answer",
 ): CapturedRows[] {
   checkLayers(layers, model.config.nLayer);
   const batch = editBatch(pairs, { backend: model.backend, maxLength: model.config.nCtx });
   const targets = layers.map((l) => editedLayer(model, l));
+  const rows = at === "first" ? firstPositions(batch.hostPositions, batch.counts, model) : null;
   try {
-    const taps = targets.map((t) => t.startCapture(batch.positions));
+    const taps = targets.map((t) => t.startCapture(rows ?? batch.positions));
     tidy(() => {
       const logits = model.forward(batch.ids, { at: batch.positions });
       lmLoss(logits, batch.targets).backward();
@@ -73,8 +88,21 @@ export function captureBatch(
     return out;
   } finally {
     for (const t of targets) t.stopCapture();
+    rows?.dispose();
     disposeBatch(batch);
   }
+}
+
+// The first supervised position of each example (positions are ordered by example).
+function firstPositions(positions: Int32Array, counts: readonly number[], model: GPT): Tensor {
+  const first = new Int32Array(counts.length);
+  let offset = 0;
+  counts.forEach((c, i) => {
+    if (c < 1) throw new RangeError(`Edit tuple ${i} of the mini-batch has no answer token`);
+    first[i] = positions[offset];
+    offset += c;
+  });
+  return upload(first, [first.length], "int32", model.backend);
 }
 
 /**
@@ -84,6 +112,7 @@ export function captureBatch(
  * @param pairs Edit tuples.
  * @param layers Edited layers.
  * @param lmBatch Facts per LM mini-batch.
+ * @param at Which positions give rows (default `answer`).
  * @yields Each mini-batch's rows.
  */
 export function* captureStream(
@@ -91,9 +120,10 @@ export function* captureStream(
   pairs: readonly PromptAnswer[],
   layers: readonly number[],
   lmBatch: number,
+  at: KeyPositions = "answer",
 ): Generator<BatchRows> {
   for (const mb of batches(pairs, lmBatch)) {
-    const rows = captureBatch(model, mb, layers);
+    const rows = captureBatch(model, mb, layers, at);
     try {
       yield rows;
     } finally {
@@ -117,6 +147,7 @@ export interface EditCache {
  * @param layers Edited layers.
  * @param lmBatch Facts per LM mini-batch.
  * @param onBatch Called with each mini-batch's rows (e.g. to update the normaliser).
+ * @param at Which positions give rows (default `answer`).
  * @returns The cache (caller disposes with {@linkcode disposeCache}).
  */
 export function cacheEdits(
@@ -125,10 +156,11 @@ export function cacheEdits(
   layers: readonly number[],
   lmBatch: number,
   onBatch?: (rows: BatchRows) => void,
+  at: KeyPositions = "answer",
 ): EditCache {
   const cache: EditCache = { batches: [], rows: 0 };
   for (const mb of batches(pairs, lmBatch)) {
-    const rows = captureBatch(model, mb, layers);
+    const rows = captureBatch(model, mb, layers, at);
     cache.batches.push(rows);
     onBatch?.(rows);
     cache.rows += rows[0]?.keys.shape[0] ?? 0;

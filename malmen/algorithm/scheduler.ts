@@ -61,6 +61,7 @@ export async function metaStep(
     c.layers,
     c.lmBatch,
     (rows) => rows.forEach((r) => normalizer.update(r.keys, r.valueGrads)),
+    c.keyPositions,
   );
   const aggregators = editor.aggregators();
   const leaves: Tensor[] = [];

@@ -7,6 +7,7 @@
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import type { EditRequest } from "../eval/requests.ts";
+import type { KeyPositions } from "../algorithm/capture.ts";
 
 /** Names of the editors. */
 export type EditorName = "malmen" | "mend" | "ft" | "memit";
@@ -34,6 +35,27 @@ export interface EditorConfig {
    * (see `malmen/algorithm/key_prior.ts`). Default 0: the paper's plain ridge. Ignored by MEND and FT.
    */
   keyPrior?: number;
+  /**
+   * Weight μ of the key prior in the solves of an edit (not of meta-training), default
+   * `keyPrior`. An edit of hundreds of facts at once needs more preservation than the meta-steps'
+   * smaller batches, so the two are set apart.
+   */
+  editKeyPrior?: number;
+  /**
+   * Where keys and value-gradients are captured (default `answer`: every answer token; `first`:
+   * the first answer token only, one row per fact). Used by meta-training and editing alike.
+   */
+  keyPositions?: KeyPositions;
+  /**
+   * Edit passes of MALMEN/MEND (default 1, as in MALMEN): each further pass captures on the model
+   * with the shifts so far and adds its own shift. An edit-time setting.
+   */
+  editPasses?: number;
+  /**
+   * Factor on each edit pass's shift, the same as scaling the learned step size η at edit time
+   * (default 1; the shift is linear in η for both aggregations).
+   */
+  editEtaScale?: number;
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */
   rank: number;
   /** Residual blocks of the hyper-network. */

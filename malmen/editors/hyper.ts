@@ -7,7 +7,8 @@
  * @module
  */
 import { alias } from "../../engine/ops/copy.ts";
-import { addInto } from "../../engine/ops/elementwise.ts";
+import { addInto, mul } from "../../engine/ops/elementwise.ts";
+import { noGrad } from "../../engine/autograd.ts";
 import { keep } from "../../engine/scope.ts";
 import type { Tensor } from "../../engine/tensor.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
@@ -67,14 +68,16 @@ export class HyperEditor implements Editor {
    * Owned by the editor; set through {@linkcode HyperEditor.setKeyMoments}.
    */
   keyPrior: Tensor[] | null = null;
+  /** The prior of edits, μ_edit·E[uuᵀ] (`config.editKeyPrior`), or null. */
+  #editPrior: Tensor[] | null = null;
   #keyMoments: Tensor[] | null = null;
   /**
-   * Edit passes (default 1, as in MALMEN). With more, each further pass captures keys and
-   * value-gradients on the model with the shifts so far and adds its own shift, so facts the
-   * first shift missed get a second request. An edit-time setting: meta-training uses one pass.
-   * Measured on the world (BENCHMARKS.md): 2 passes help at m = 64 and trade LS for ES at 512.
+   * Edit passes (default `config.editPasses`, else 1 as in MALMEN). With more, each further
+   * pass captures keys and value-gradients on the model with the shifts so far and adds its own
+   * shift, so facts the first shift missed get a second request. An edit-time setting:
+   * meta-training uses one pass.
    */
-  editPasses = 1;
+  editPasses: number;
   /**
    * The identity of the LM this editor is made for (recorded by `save`, checked by `load`), or
    * null when unknown.
@@ -92,6 +95,7 @@ export class HyperEditor implements Editor {
     this.config = config;
     this.lm = identityOf(model);
     this.aggregation = AGGREGATIONS[name];
+    this.editPasses = config.editPasses ?? 1;
     const d = model.config.dModel;
     this.net = new HyperNetwork({
       dIn: model.config.dInner,
@@ -105,9 +109,17 @@ export class HyperEditor implements Editor {
     });
   }
 
-  /** Whether this editor's solve uses a key prior (`config.keyPrior` > 0, least squares). */
+  /**
+   * Whether this editor's solves use a key prior (`config.keyPrior` or `config.editKeyPrior`
+   * > 0, least squares), so it needs the key statistics.
+   */
   get usesKeyPrior(): boolean {
-    return this.name === "malmen" && (this.config.keyPrior ?? 0) > 0;
+    return this.name === "malmen" && (this.#priorWeight(false) > 0 || this.#priorWeight(true) > 0);
+  }
+
+  #priorWeight(edit: boolean): number {
+    const meta = this.config.keyPrior ?? 0;
+    return edit ? this.config.editKeyPrior ?? meta : meta;
   }
 
   /** E[uuᵀ] per edited layer, when set. */
@@ -135,12 +147,17 @@ export class HyperEditor implements Editor {
     }
     this.#disposePrior();
     this.#keyMoments = moments;
-    if (this.usesKeyPrior) this.keyPrior = scaledPrior(moments, this.config.keyPrior!);
+    if (this.name !== "malmen") return;
+    const [meta, edit] = [this.#priorWeight(false), this.#priorWeight(true)];
+    if (meta > 0) this.keyPrior = scaledPrior(moments, meta);
+    if (edit > 0) this.#editPrior = scaledPrior(moments, edit);
   }
 
   #disposePrior(): void {
-    for (const p of [...(this.keyPrior ?? []), ...(this.#keyMoments ?? [])]) p.dispose();
+    const all = [...(this.keyPrior ?? []), ...(this.#editPrior ?? []), ...(this.#keyMoments ?? [])];
+    for (const p of all) p.dispose();
     this.keyPrior = null;
+    this.#editPrior = null;
     this.#keyMoments = null;
   }
 
@@ -151,8 +168,12 @@ export class HyperEditor implements Editor {
    * @returns The aggregators, in `config.layers` order.
    */
   aggregators(trackFit = false): Aggregator[] {
+    return this.#aggregators(this.keyPrior, trackFit);
+  }
+
+  #aggregators(prior: Tensor[] | null, trackFit: boolean): Aggregator[] {
     return this.config.layers.map((_, k) =>
-      this.aggregation.create(this.net, k, { prior: this.keyPrior?.[k], trackFit })
+      this.aggregation.create(this.net, k, { prior: prior?.[k], trackFit })
     );
   }
 
@@ -189,15 +210,19 @@ export class HyperEditor implements Editor {
   // One edit computed on the model as it is (its current shifts included): phases A and B,
   // streamed so each LM mini-batch's rows are freed once aggregated.
   async #pass(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
-    const { layers, lmBatch, chunk } = this.config;
-    const aggregators = this.aggregators(this.measureFit);
+    const { layers, lmBatch, chunk, keyPositions, editEtaScale = 1 } = this.config;
+    const aggregators = this.#aggregators(this.#editPrior, this.measureFit);
     try {
-      const rows = captureStream(model, requests.map((r) => r.edit), layers, lmBatch);
+      const edits = requests.map((r) => r.edit);
+      const rows = captureStream(model, edits, layers, lmBatch, keyPositions);
       const shifts = await aggregateRows(rows, aggregators, chunk);
       const fits: (number | null)[] = [];
       if (this.measureFit) { for (const a of aggregators) fits.push(await a.fit()); }
       this.lastFit = fits.length > 0 && fits.every((f) => f !== null) ? fits as number[] : null;
-      return new Map(layers.map((l, i) => [l, keep(alias(shifts[i]))]));
+      // The shift is linear in η (D = η·…, and both aggregations are linear in D).
+      const scaled = (s: Tensor) =>
+        editEtaScale === 1 ? alias(s) : noGrad(() => mul(s, editEtaScale));
+      return new Map(layers.map((l, i) => [l, keep(scaled(shifts[i]))]));
     } finally {
       for (const a of aggregators) a.dispose();
     }

@@ -68,7 +68,8 @@ export interface EditorTrainOptions {
   initFrom?: string;
   /**
    * The LM's own training facts, for the key statistics of a key prior
-   * (`config.keyPrior` > 0; computed once and saved with every checkpoint).
+   * (`config.keyPrior` or `config.editKeyPrior` > 0; computed once and saved with every
+   * checkpoint).
    */
   keyPriorFacts?: readonly PromptAnswer[];
   /**
@@ -255,7 +256,9 @@ async function metaTrain(
     if (latest === null) await clearCheckpoints(o.outDir);
     if (editor.usesKeyPrior && editor.keyMoments === null) {
       if (o.keyPriorFacts === undefined) {
-        throw new Error("config.keyPrior > 0 needs keyPriorFacts (the LM's own training facts)");
+        throw new Error(
+          "A key prior (config.keyPrior or editKeyPrior > 0) needs keyPriorFacts (the LM's own training facts)",
+        );
       }
       editor.setKeyMoments(
         keySecondMoments(model, o.keyPriorFacts, o.config.layers, o.config.lmBatch),

@@ -65,7 +65,7 @@ export interface OpenEditorOptions extends ProvenanceOptions {
   ftLr?: number;
   /** FT's passes over the edit tuples (default `defaultEditorConfig`'s). */
   ftEpochs?: number;
-  /** MALMEN/MEND edit passes (default 1). */
+  /** MALMEN/MEND edit passes (default: the editor's `config.editPasses`, else 1). */
   passes?: number;
 }
 
@@ -100,6 +100,6 @@ export async function openEditor(
     editor.dispose();
     throw new TypeError(`"${dir}" holds a ${editor.name} editor, not ${name}`);
   }
-  editor.editPasses = options.passes ?? 1;
+  if (options.passes !== undefined) editor.editPasses = options.passes;
   return editor;
 }

@@ -41,7 +41,8 @@ export function lmRunBytes(config: GPTConfig): number {
  */
 export function editorRunBytes(model: GPTConfig, editor: EditorConfig): number {
   const p = hyperNetworkParameterCount(model, editor);
-  const moments = (editor.keyPrior ?? 0) > 0 ? editor.layers.length * model.dInner ** 2 : 0;
+  const prior = Math.max(editor.keyPrior ?? 0, editor.editKeyPrior ?? 0);
+  const moments = prior > 0 ? editor.layers.length * model.dInner ** 2 : 0;
   return (3 * 3 * p + 2 * p + 5 * moments) * F32 + SLACK;
 }
 

@@ -21,7 +21,14 @@ import { latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { type MemitRun, memitRun } from "./memit_run.ts";
-import { DEFAULT_WORLD, memitGrid, WORLD_BUDGET, type WorldBudget } from "./settings.ts";
+import {
+  DEFAULT_WORLD,
+  memitGrid,
+  WORLD_BUDGET,
+  type WorldBudget,
+  worldEditorSettings,
+  worldMalmenSettings,
+} from "./settings.ts";
 import { modelConfigFor, type WorldSetup, worldSetup } from "./setup.ts";
 import { isNotFound, platform } from "../../engine/platform/mod.ts";
 
@@ -38,7 +45,10 @@ export interface WorldRunsOptions {
   world?: WorldOptions;
   /** Model overrides of the tiny preset (e.g. a wider FFN). */
   model?: Partial<GPTConfig>;
-  /** Editor overrides of `defaultEditorConfig`. */
+  /**
+   * Editor overrides of `defaultEditorConfig` with the world settings
+   * (`worldMalmenSettings`, `worldEditorSettings`), for every editor.
+   */
   editor?: Partial<EditorConfig>;
   /** MEMIT's settings over `defaultMemitSettings`. */
   memit?: Partial<MemitSettings>;
@@ -79,8 +89,10 @@ export interface WorldRuns {
   val: EditRequest[];
   /** Held-out edit facts (subjects never meta-trained on). */
   edits: EditRequest[];
-  /** The editor settings meta-training uses. */
+  /** The settings every editor shares (edited layers, key positions); FT's. */
   editorConfig: EditorConfig;
+  /** The settings of one hyper-network editor (MALMEN adds its edit-time settings). */
+  configOf: (name: "malmen" | "mend") => EditorConfig;
   /** An editor at its best validation checkpoint (meta-trained first when allowed). */
   editor: (name: "malmen" | "mend") => Promise<EditorRun>;
   /** The MEMIT editor of `<dir>/memit` (its statistics computed first when allowed). */
@@ -105,6 +117,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
       outDir: lmDir,
       config: modelConfigFor(setup.tokenizer, options.model),
       backend: options.backend,
+      maxEpochs: budget.lmEpochs,
       maxSeconds: budget.lmMinutes * 60,
       retrain: options.retrain,
       stop: options.stop,
@@ -121,7 +134,18 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     toRequests(tokenizer, records, model.config.nCtx);
   const train = requests(setup.world.train);
   const val = requests(setup.world.val);
-  const editorConfig = { ...defaultEditorConfig(model.config.nLayer), ...options.editor };
+  const nLayer = model.config.nLayer;
+  const configOf = (name: "malmen" | "mend"): EditorConfig => ({
+    ...defaultEditorConfig(nLayer),
+    ...(name === "malmen" ? worldMalmenSettings(nLayer) : worldEditorSettings(nLayer)),
+    ...options.editor,
+  });
+  const editorConfig = {
+    ...defaultEditorConfig(nLayer),
+    ...worldEditorSettings(nLayer),
+    ...options.editor,
+  };
+  const trainingTexts = setup.corpus.training.map((f) => encodeFact(tokenizer, f));
   const editor = async (name: "malmen" | "mend"): Promise<EditorRun> => {
     const dir = runPath(options.dir, name);
     if (!canTrain) {
@@ -131,9 +155,10 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     return await editorRun(model, train, val, {
       outDir: dir,
       editor: name,
-      config: editorConfig,
+      config: configOf(name),
       nEdits: Math.min(budget.nEdits, train.length),
-      steps: 1_000_000,
+      steps: budget.metaSteps,
+      keyPriorFacts: trainingTexts,
       valEvery: budget.valEvery,
       metaLr: budget.metaLr,
       valEdits: Math.min(val.length, budget.nEdits),
@@ -147,10 +172,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
   const memit = (): Promise<MemitRun> =>
     memitRun(model, {
       dir: runPath(options.dir, "memit"),
-      texts: setup.corpus.training.map((f) => {
-        const p = encodeFact(tokenizer, f);
-        return [...p.prompt, ...p.answer];
-      }),
+      texts: trainingTexts.map((p) => [...p.prompt, ...p.answer]),
       val,
       settings: options.memit,
       grid: options.memitGrid ?? memitGrid(model.config.nLayer),
@@ -167,6 +189,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     val,
     edits: requests(setup.world.edit),
     editorConfig,
+    configOf,
     editor,
     memit,
   };

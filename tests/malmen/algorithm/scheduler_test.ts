@@ -44,10 +44,12 @@ interface Variant {
   editLoss?: boolean;
   /** A key prior μ·E[uuᵀ] in the least-squares solve (random SPD statistics). */
   keyPrior?: boolean;
+  /** Keys and value-gradients at the first answer token only. */
+  firstKeys?: boolean;
 }
 
 function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {}) {
-  const { dInner, editLoss = false, keyPrior = false } = v;
+  const { dInner, editLoss = false, keyPrior = false, firstKeys = false } = v;
   const model = new GPT(
     gptConfig({
       vocabSize: V,
@@ -70,6 +72,7 @@ function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {})
     etaInit: 0.3,
     editLoss,
     keyPrior: keyPrior ? 0.7 : 0,
+    keyPositions: firstKeys ? "first" as const : "answer" as const,
   };
   const editor = new HyperEditor(editorName, model, config);
   randomize(editor.net);
@@ -138,7 +141,8 @@ async function plainGrads(
   for (const p of net.parameters().values()) p.requiresGrad = true;
   const reqs = requests(5);
   const c = editor.config;
-  const cache = cacheEdits(model, reqs.map((r) => r.edit), c.layers, c.lmBatch);
+  const at = c.keyPositions;
+  const cache = cacheEdits(model, reqs.map((r) => r.edit), c.layers, c.lmBatch, undefined, at);
   tidy(() => {
     c.layers.forEach((layer, k) => {
       const keys = concat(cache.batches.map((b) => b[k].keys));
@@ -245,6 +249,12 @@ Deno.test("`metaStep()` with a key prior equals plain autograd through the prior
   // 5 facts give fewer rows than d_in = 32: without the prior this would be the dual form.
   await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { keyPrior: true });
   await assertChangesGradient({ keyPrior: true }, "lamHat");
+});
+
+Deno.test("`metaStep()` with keys at the first answer token equals plain autograd (float64)", async () => {
+  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { firstKeys: true });
+  await compare(CPU, "mend", { atol: 1e-9, rtol: 1e-6 }, { firstKeys: true });
+  await assertChangesGradient({ firstKeys: true }, "eta");
 });
 
 gpuTest(
