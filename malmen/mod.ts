@@ -27,6 +27,7 @@
 // Editors.
 export { defaultEditorConfig } from "./editors/editor.ts";
 export type { Editor, EditorConfig, EditorName } from "./editors/editor.ts";
+export type { KeyPositions } from "./algorithm/capture.ts";
 export { HyperEditor } from "./editors/hyper.ts";
 export type { EditorLoadOptions } from "./editors/hyper.ts";
 export { FtEditor } from "./editors/ft.ts";
