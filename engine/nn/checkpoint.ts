@@ -50,7 +50,15 @@ export async function saveModule(
   await writeSafetensors(path, tensors, metadata);
 }
 
-function refuseNonFinite(tensors: ReadonlyMap<string, HostTensor>, context: string): void {
+/**
+ * Throws a `NonFiniteError` naming the first tensors that hold NaN or ±Inf.
+ * @param tensors Name → host values.
+ * @param context What was being done (the error's first words).
+ */
+export function refuseNonFinite(
+  tensors: ReadonlyMap<string, HostTensor>,
+  context: string,
+): void {
   assertFinite([...tensors].map(([name, t]) => [`tensor "${name}"`, t.data] as const), context);
 }
 

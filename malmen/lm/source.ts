@@ -53,7 +53,7 @@ export function lmSourceLabel(source: LmSource): string {
  * identity whether it is read from a run or from an HF directory it was written to.
  * @param source A run directory (its latest checkpoint) or an HF GPT-2 directory.
  * @param backend Where the parameters go.
- * @param options `allowNonFinite` to load a diverged run checkpoint.
+ * @param options `allowNonFinite` to load a diverged checkpoint or HF directory.
  * @returns Model, tokenizer, checkpoint step (0 for an HF directory) and identity.
  */
 export async function loadLm(
@@ -63,7 +63,10 @@ export async function loadLm(
 ): Promise<LoadedLm> {
   if (source.kind === "run") return await loadLmRun(source.dir, backend, options);
   const dir = source.dir.replace(/\/+$/, "");
-  const { model, extra } = await loadCheckpoint(dir, { backend });
+  const { model, extra } = await loadCheckpoint(dir, {
+    backend,
+    allowNonFinite: options.allowNonFinite,
+  });
   try {
     const tokenizer = await loadHfTokenizer(dir, model.config.vocabSize, extra.tokenizer);
     model.setTrainable(false);

@@ -54,7 +54,7 @@ export async function saveCheckpoint(
  */
 export async function loadCheckpoint(
   dir: string,
-  options: { backend?: Backend } = {},
+  options: { backend?: Backend; allowNonFinite?: boolean } = {},
 ): Promise<LoadedCheckpoint> {
   const { model, json, metadata } = await loadGpt2Dir(dir, options);
   const a = json[ID_KEY];

@@ -12,6 +12,7 @@ import type { Backend } from "../../backend.ts";
 import { fmtShape } from "../../shape.ts";
 import { readSafetensors, readSafetensorsHeader } from "../../io/safetensors.ts";
 import type { HostTensor } from "../../nn/host_io.ts";
+import { refuseNonFinite } from "../../nn/checkpoint.ts";
 import { configFromHf, type GPTConfig, parameterShapes } from "./config.ts";
 import { GPT } from "./model.ts";
 import { platform } from "../../platform/mod.ts";
@@ -22,6 +23,11 @@ export interface HfLoadOptions {
   backend?: Backend;
   /** Reject tensors the model has no use for (default true). */
   strict?: boolean;
+  /**
+   * Load NaN and ±Inf weights too (default false: the directory is refused with an error naming
+   * the tensor), e.g. to inspect a diverged model.
+   */
+  allowNonFinite?: boolean;
 }
 
 /** A loaded checkpoint directory. */
@@ -91,6 +97,12 @@ export async function loadGpt2Dir(dir: string, options: HfLoadOptions = {}): Pro
     });
     const state = new Map<string, HostTensor>();
     for (const [ours, theirs] of names) state.set(ours, tensors.get(theirs)!);
+    if (!options.allowNonFinite) {
+      refuseNonFinite(
+        state,
+        `"${weightsPath}" holds non-finite values (a diverged or damaged model; load it anyway for inspection with allowNonFinite, --allow-non-finite in the CLIs)`,
+      );
+    }
     model.loadStateDict(state);
     return { model, json, metadata };
   } catch (e) {

@@ -200,3 +200,27 @@ Deno.test("`saveCheckpoint()` rejects extra values without a JSON form before wr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("`loadHfGpt2()` refuses weights holding NaN by tensor name, unless asked to load them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const source = randomModel(SMALL, CPU, 4);
+    await writeHfDir(dir, source, (t) => {
+      const w = t.get("transformer.h.1.mlp.c_proj.weight")!;
+      const data = Float32Array.from(w.data as Float32Array);
+      data[5] = NaN;
+      t.set("transformer.h.1.mlp.c_proj.weight", { ...w, data });
+    });
+    await assertRejects(
+      () => loadHfGpt2(dir, { backend: CPU }),
+      /model\.safetensors" holds non-finite values[\s\S]*h\.1\.mlp\.c_proj\.weight/,
+    );
+    await assertRejects(() => loadCheckpoint(dir, { backend: CPU }), /non-finite/);
+    const loaded = await loadHfGpt2(dir, { backend: CPU, allowNonFinite: true });
+    const w = await loaded.parameters().get("h.1.mlp.c_proj.weight")!.toArray();
+    assertEquals(Number.isNaN(w[5]), true);
+    loaded.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
