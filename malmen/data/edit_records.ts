@@ -90,7 +90,7 @@ export function parseEditRecords(
 }
 
 /**
- * Reads an edit-data file of either format (see {@link parseEditRecords}).
+ * Reads an edit-data file of either format (see `parseEditRecords`).
  * @param path File path or file URL.
  * @param options zsRE empty-`alt` handling.
  * @returns The records in file order.

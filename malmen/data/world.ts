@@ -103,16 +103,19 @@ export interface WorldSubjects {
  * ```
  */
 export interface World {
-  /** The options it was generated from. */
-  options: ResolvedWorldOptions;
+  /** The options it was generated from, every default filled in. */
+  options: Required<WorldOptions>;
   /** The relations (same as `RELATIONS`). */
   relations: readonly Relation[];
   /** Every entity name by kind; each relation's valid objects are `entities[objectKind]`. */
   entities: Record<EntityKind, string[]>;
   /** Every true fact, `facts[i].id === i`. */
   facts: Fact[];
-  /** Which subjects went to which split. */
-  subjects: WorldSubjects;
+  /**
+   * Subject names per split, disjoint: those of the `train`, `val` and `edit` records, and
+   * `locality`, the subjects whose facts are only ever locality probes.
+   */
+  subjects: Record<keyof SplitFractions, string[]>;
   /** Edit records for editor meta-training, one per fact of a train subject, shuffled. */
   train: EditRecord[];
   /** Edit records for editor validation. */
@@ -135,7 +138,7 @@ export interface World {
  * is a training-template prompt of a same-relation fact of a locality subject (a fact the LM
  * was trained on and that no split ever edits, so edits in one batch never collide with it).
  * The same options always give a byte-identical world.
- * @param options Seed, sizes and split fractions (defaults: {@link DEFAULT_WORLD_OPTIONS}).
+ * @param options Seed, sizes and split fractions (defaults: `DEFAULT_WORLD_OPTIONS`).
  * @throws {RangeError} If a size or fraction is invalid.
  * @example
  * ```ts

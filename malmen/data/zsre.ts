@@ -43,7 +43,7 @@ export const ZSRE_FIELDS: readonly string[] = [
  * console.log(parseZsre("[]", "z.json", { emptyAlt: policy }).length); // 0
  * ```
  */
-export type EmptyAltPolicy = "keep" | "skip" | "error";
+export type EmptyAltPolicy = NonNullable<ZsreOptions["emptyAlt"]>;
 
 /**
  * Options for the zsRE loaders.
@@ -56,7 +56,7 @@ export type EmptyAltPolicy = "keep" | "skip" | "error";
  */
 export interface ZsreOptions {
   /** Handling of records with an empty `alt`; default `"keep"`. */
-  emptyAlt?: EmptyAltPolicy;
+  emptyAlt?: "keep" | "skip" | "error";
 }
 
 /**

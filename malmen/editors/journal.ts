@@ -33,7 +33,7 @@ export interface JournalMeta {
   [key: string]: string | number | undefined;
 }
 
-/** Options of {@linkcode readJournalEntry}. */
+/** Options for reading journal entries (`Journal.readShifts`, `readJournalEntry`). */
 export interface JournalReadOptions extends ProvenanceOptions {
   /** Read shifts holding NaN or ±Inf too (default false: refused). */
   allowNonFinite?: boolean;

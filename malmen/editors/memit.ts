@@ -30,7 +30,7 @@ import { defaultEditorConfig, type Editor, type EditorConfig } from "./editor.ts
  * MALMEN's first key sits). A small LM need not store a fact at its subject: the setting is
  * chosen on the validation split.
  */
-export type MemitPosition = "subject" | "prompt";
+export type MemitPosition = MemitSettings["position"];
 
 /**
  * MEMIT's settings: how the target values are optimised (steps, lr, klWeight, decay, clamp,
@@ -39,8 +39,8 @@ export type MemitPosition = "subject" | "prompt";
 export interface MemitSettings extends Omit<MemitTargetOptions, "layer"> {
   /** Edited blocks, ascending; the targets live after the last one. */
   layers: number[];
-  /** The edited token. */
-  position: MemitPosition;
+  /** The edited token: `"subject"` or `"prompt"` (`MemitPosition`). */
+  position: "subject" | "prompt";
   /** λ: weight of the key covariance E[kkᵀ] in the solve. */
   lambda: number;
 }

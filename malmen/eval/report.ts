@@ -2,7 +2,6 @@
  * Edit reports: per-request and aggregated scores before and after, as JSON and Markdown.
  * @module
  */
-import type { DegenerateRequest } from "./degenerate.ts";
 import type { EditScores } from "./edit_and_score.ts";
 import { type RequestScores, type ScoreSummary, summarize } from "./metrics.ts";
 import type { EditRequest } from "./requests.ts";
@@ -45,13 +44,13 @@ function without(s: RequestScores, drop: ReadonlySet<number>): RequestScores {
  * Builds the JSON report.
  * @param outcome The edit outcome.
  * @param requests The requests (same order).
- * @param flagged Requests that cannot be measured (see `degenerate.ts`): flagged in their rows
- *   and left out of the aggregates.
+ * @param flagged Requests that cannot be measured (index and why, as `findDegenerate` in
+ *   `degenerate.ts` finds them): flagged in their rows and left out of the aggregates.
  */
 export function editReport(
   outcome: EditScores,
   requests: readonly EditRequest[],
-  flagged: readonly DegenerateRequest[] = [],
+  flagged: readonly { index: number; kind: string }[] = [],
 ): EditReport {
   const b = outcome.perRequestBefore;
   const a = outcome.perRequest;

@@ -137,7 +137,7 @@ export class ProvenanceError extends Error {
   }
 }
 
-/** Options of {@linkcode checkMadeFor}. */
+/** Options of whatever checks what it is used with was made for this LM (`checkMadeFor`). */
 export interface ProvenanceOptions {
   /** Use it with another LM anyway (the CLIs' `--force`). */
   force?: boolean;

@@ -7,7 +7,7 @@
 import type { Backend } from "../../engine/backend.ts";
 import { GPT } from "../../engine/models/gpt/model.ts";
 import { type GPTConfig, gptConfig } from "../../engine/models/gpt/config.ts";
-import { loadModule } from "../../engine/nn/checkpoint.ts";
+import { type CheckpointLoadOptions, loadModule } from "../../engine/nn/checkpoint.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { tokenizerFromJSON } from "../../engine/models/tokenizer/json.ts";
 import { type Hash, lmIdentity, setIdentity } from "./identity.ts";
@@ -24,15 +24,6 @@ export interface LoadedLm {
   step: number;
   /** The model's identity (also remembered for `identityOf(model)`). */
   identity: Hash;
-}
-
-/** Options of {@linkcode loadLmRun}. */
-export interface LmLoadOptions {
-  /**
-   * Load a checkpoint holding NaN or ±Inf values, for inspection (default false: refused with
-   * an error naming the tensor).
-   */
-  allowNonFinite?: boolean;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -62,7 +53,7 @@ async function readJson(path: string): Promise<unknown> {
 export async function loadLmRun(
   dir: string,
   backend: Backend,
-  options: LmLoadOptions = {},
+  options: Pick<CheckpointLoadOptions, "allowNonFinite"> = {},
 ): Promise<LoadedLm> {
   const latest = await latestCheckpoint(dir);
   if (latest === null) {

@@ -7,12 +7,13 @@
  */
 import type { Backend } from "../../engine/backend.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../engine/models/gpt/checkpoint.ts";
+import type { CheckpointLoadOptions } from "../../engine/nn/checkpoint.ts";
 import type { GPT } from "../../engine/models/gpt/model.ts";
 import { Gpt2Tokenizer } from "../../engine/models/tokenizer/gpt2.ts";
 import { loadHfTokenizer, writeHfVocabulary } from "../../engine/models/tokenizer/hf_tokenizer.ts";
 import type { Tokenizer } from "../../engine/models/tokenizer/tokenizer.ts";
 import { identify } from "./identity.ts";
-import { type LmLoadOptions, type LoadedLm, loadLmRun } from "./load.ts";
+import { type LoadedLm, loadLmRun } from "./load.ts";
 import { platform } from "../../engine/platform/mod.ts";
 
 /** The prefix that marks an HF GPT-2 directory on the command line. */
@@ -59,7 +60,7 @@ export function lmSourceLabel(source: LmSource): string {
 export async function loadLm(
   source: LmSource,
   backend: Backend,
-  options: LmLoadOptions = {},
+  options: Pick<CheckpointLoadOptions, "allowNonFinite"> = {},
 ): Promise<LoadedLm> {
   if (source.kind === "run") return await loadLmRun(source.dir, backend, options);
   const dir = source.dir.replace(/\/+$/, "");

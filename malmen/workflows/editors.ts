@@ -83,7 +83,7 @@ export async function openEditor(
   name: EditorName,
   model: GPT,
   options: OpenEditorOptions = {},
-): Promise<OpenedEditor> {
+): Promise<Editor & { dispose?: () => void }> {
   if (name === "ft") {
     const config = defaultEditorConfig(model.config.nLayer);
     return new FtEditor({

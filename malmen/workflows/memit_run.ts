@@ -23,14 +23,7 @@ import { runPath } from "../lm/run_dir.ts";
 import type { RunOptions } from "./runs.ts";
 
 /** One candidate's validation result. */
-export interface MemitCandidate {
-  /** The candidate's settings (over the base settings). */
-  settings: Partial<MemitSettings>;
-  /** Scores after editing the validation facts. */
-  val: ScoreSummary;
-  /** Its selection score (harmonic mean of ES, GS, LS). */
-  selection: number;
-}
+export type MemitCandidate = MemitProvenance["grid"][number];
 
 /** How a MEMIT editor was set up. */
 export interface MemitProvenance {
@@ -41,7 +34,14 @@ export interface MemitProvenance {
   /** Validation facts each candidate edited (0 when there was no choice). */
   valFacts: number;
   /** Every candidate tried on val, in order (empty when the settings were given). */
-  grid: MemitCandidate[];
+  grid: {
+    /** The candidate's settings (over the base settings). */
+    settings: Partial<MemitSettings>;
+    /** Scores after editing the validation facts. */
+    val: ScoreSummary;
+    /** Its selection score (harmonic mean of ES, GS, LS). */
+    selection: number;
+  }[];
   /** Seconds spent on statistics and selection. */
   seconds: number;
 }

@@ -44,18 +44,7 @@ export interface RunOptions {
 }
 
 /** What a finished LM run measured (its `done.json`). */
-export interface LmDone {
-  /** Steps trained. */
-  steps: number;
-  /** Training wall time, resumed parts included. */
-  seconds: number;
-  /** Facts scored. */
-  facts: number;
-  /** Teacher-forced answer accuracy on the facts. */
-  answerAcc: number;
-  /** The same on held-out phrasings. */
-  paraphraseAcc: number;
-}
+export type LmDone = NonNullable<LmRun["done"]>;
 
 /** A loaded (or just trained) LM. */
 export interface LmRun {
@@ -63,8 +52,19 @@ export interface LmRun {
   model: GPT;
   /** Its tokenizer. */
   tokenizer: Tokenizer;
-  /** What training measured (null when it was interrupted). */
-  done: LmDone | null;
+  /** What training measured (its `done.json`; null when it was interrupted). */
+  done: {
+    /** Steps trained. */
+    steps: number;
+    /** Training wall time, resumed parts included. */
+    seconds: number;
+    /** Facts scored. */
+    facts: number;
+    /** Teacher-forced answer accuracy on the facts. */
+    answerAcc: number;
+    /** The same on held-out phrasings. */
+    paraphraseAcc: number;
+  } | null;
   /** Loss curve. */
   history: HistoryPoint[];
   /** Whether training stopped on request (then resume later). */

@@ -41,7 +41,7 @@ export interface WorldRunsOptions {
   dir: string;
   /** Where to run. */
   backend: Backend;
-  /** The world (default {@linkcode DEFAULT_WORLD}). */
+  /** The world (default: the demo's, `DEFAULT_WORLD` in `malmen/workflows/settings.ts`). */
   world?: WorldOptions;
   /** Model overrides of the tiny preset (e.g. a wider FFN). */
   model?: Partial<GPTConfig>;
@@ -52,9 +52,9 @@ export interface WorldRunsOptions {
   editor?: Partial<EditorConfig>;
   /** MEMIT's settings over `defaultMemitSettings`. */
   memit?: Partial<MemitSettings>;
-  /** MEMIT candidates chosen among on the validation split (default {@linkcode memitGrid}). */
+  /** MEMIT candidates chosen among on the validation split (default `memitGrid`). */
   memitGrid?: readonly Partial<MemitSettings>[];
-  /** Budgets (default {@linkcode WORLD_BUDGET}). */
+  /** Budgets (default `WORLD_BUDGET` in `malmen/workflows/settings.ts`). */
   budget?: Partial<WorldBudget>;
   /**
    * Train what is missing (default true). False only loads, with a clear error naming what is
