@@ -5,7 +5,6 @@
 // print the report.
 import { parseArgs } from "node:util";
 import { removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "../engine/io/atomic.ts";
-import { FtEditor } from "../malmen/editors/ft.ts";
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { type EditReport, editReport, markdownSummary } from "../malmen/eval/report.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
@@ -196,10 +195,12 @@ await runCli(async () => {
 
   log("setting up MEMIT (key statistics, settings chosen on the validation split)...");
   const memit = await runs.memit();
+  log("choosing FT's edited blocks on the validation split...");
+  const ft = await runs.ft();
 
   // Edit m held-out facts at once with each editor, from the unedited model.
   const reports: EditReport[] = [];
-  for (const editor of [...editors, new FtEditor(runs.editorConfig), memit.editor]) {
+  for (const editor of [...editors, ft.editor, memit.editor]) {
     log(`3/3 editing ${m} facts with ${editor.name}...`);
     reports.push(editReport(await scoreEdit(model, editor, edits), edits));
   }
@@ -211,14 +212,17 @@ await runCli(async () => {
     `# Demo report\n\nSynthetic world (seed ${seed}): ${setup.world.facts.length} facts; ` +
     `LM answer accuracy ${pct(lm.done.answerAcc)} (paraphrases ${
       pct(lm.done.paraphraseAcc)
-    }) after ${lm.done.steps} steps; ${m} held-out facts edited at once. ${budgets} Total time ${
-      seconds.toFixed(0)
-    } s.\n\n${markdownSummary(reports)}\n`;
+    }) after ${lm.done.steps} steps; ${m} held-out facts edited at once; FT edits blocks ${
+      ft.editor.config.layers.join(", ")
+    } (chosen on the validation split). ${budgets} Total time ${seconds.toFixed(0)} s.\n\n${
+      markdownSummary(reports)
+    }\n`;
   await writeFileAtomic(`${out}/report.md`, md);
   await writeJsonAtomic(`${out}/report.json`, {
     seconds,
     seed,
     caps_hit: caps,
+    ft_choice: ft.grid,
     lm: {
       answer_acc: lm.done.answerAcc,
       paraphrase_acc: lm.done.paraphraseAcc,

@@ -116,3 +116,11 @@ export function harmonicMean(parts: readonly number[]): number {
 export function selectionScore(s: ScoreSummary): number {
   return harmonicMean([s.es, s.gs, s.ls]);
 }
+
+/**
+ * A fraction as a percentage with one decimal, for progress messages (`0.953` → `95.3%`).
+ * @param x The fraction.
+ */
+export function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}

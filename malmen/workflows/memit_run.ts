@@ -16,7 +16,7 @@ import {
   type MemitSettings,
 } from "../editors/memit.ts";
 import { scoreEdit } from "../eval/edit_and_score.ts";
-import { type ScoreSummary, selectionScore } from "../eval/metrics.ts";
+import { pct, type ScoreSummary, selectionScore } from "../eval/metrics.ts";
 import type { EditRequest } from "../eval/requests.ts";
 import type { ProvenanceOptions } from "../lm/identity.ts";
 import { runPath } from "../lm/run_dir.ts";
@@ -162,5 +162,3 @@ async function readProvenance(path: string): Promise<MemitProvenance | null> {
   return meta.provenance ??
     { settings: meta.settings, texts: 0, valFacts: 0, grid: [], seconds: 0 };
 }
-
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;

@@ -21,6 +21,7 @@ import { latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { type MemitRun, memitRun } from "./memit_run.ts";
+import { chooseFtLayers, type FtChoice } from "./ft_choice.ts";
 import {
   DEFAULT_WORLD,
   memitGrid,
@@ -97,6 +98,11 @@ export interface WorldRuns {
   editor: (name: "malmen" | "mend") => Promise<EditorRun>;
   /** The MEMIT editor of `<dir>/memit` (its statistics computed first when allowed). */
   memit: () => Promise<MemitRun>;
+  /**
+   * FT on its layers chosen on the validation split: the hyper-network editors' layers or the
+   * last half of the blocks (`defaultEditorConfig`).
+   */
+  ft: () => Promise<FtChoice>;
 }
 
 /**
@@ -180,6 +186,14 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
       retrain: options.retrain,
       log: options.log,
     });
+  const ft = (): Promise<FtChoice> =>
+    chooseFtLayers(
+      model,
+      editorConfig,
+      [editorConfig.layers, defaultEditorConfig(nLayer).layers],
+      val,
+      options.log,
+    );
   return {
     setup,
     lm,
@@ -192,6 +206,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     configOf,
     editor,
     memit,
+    ft,
   };
 }
 
