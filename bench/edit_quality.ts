@@ -1,8 +1,7 @@
 // Edit quality on the embedded world: m = 512 held-out facts edited at once by MALMEN and the
-// MEND-sum baseline (each at its checkpoint chosen on the validation split), fine-tuning and
-// MEMIT (its settings chosen on the validation split), ES / GS / LS after the edit.
-import { defaultEditorConfig } from "../malmen/editors/editor.ts";
-import { FtEditor } from "../malmen/editors/ft.ts";
+// MEND-sum baseline (each at its checkpoint chosen on the validation split), fine-tuning (its
+// edited blocks chosen on the validation split, as in the demo) and MEMIT (its settings chosen
+// on the validation split), ES / GS / LS after the edit.
 import { scoreEdit } from "../malmen/eval/edit_and_score.ts";
 import { worldRuns } from "../malmen/workflows/world.ts";
 import { scoreLine } from "../examples/_cli/score_line.ts";
@@ -20,7 +19,7 @@ export const editQualityBench: Bench = {
     const editors = [
       (await runs.editor("malmen")).editor,
       (await runs.editor("mend")).editor,
-      new FtEditor(defaultEditorConfig(runs.model.config.nLayer)),
+      (await runs.ft()).editor,
       (await runs.memit()).editor,
     ];
     for (const editor of editors) {
