@@ -22,6 +22,8 @@ import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { type MemitRun, memitRun } from "./memit_run.ts";
 import { chooseFtLayers, type FtChoice } from "./ft_choice.ts";
+import type { FtEditor } from "../editors/ft.ts";
+import type { ScoreSummary } from "../eval/metrics.ts";
 import {
   DEFAULT_WORLD,
   memitGrid,
@@ -102,7 +104,12 @@ export interface WorldRuns {
    * FT on its layers chosen on the validation split: the hyper-network editors' layers or the
    * last half of the blocks (`defaultEditorConfig`).
    */
-  ft: () => Promise<FtChoice>;
+  ft: () => Promise<{
+    /** FT on the chosen blocks. */
+    editor: FtEditor;
+    /** Each tried block set with its validation scores and selection score, in order. */
+    grid: { layers: number[]; val: ScoreSummary; selection: number }[];
+  }>;
 }
 
 /**
