@@ -47,21 +47,21 @@ export async function chooseFtLayers(
 ): Promise<FtChoice> {
   const unique = [...new Map(layerSets.map((l) => [l.join(","), [...l]])).values()];
   if (unique.length === 0) throw new RangeError("Choosing FT's layers needs at least one set");
-  if (unique.length > 1 && val.length === 0) {
-    throw new RangeError("Choosing FT's layers needs validation facts");
+  if (unique.length === 1) {
+    return { editor: new FtEditor({ ...config, layers: unique[0] }), grid: [] };
   }
+  if (val.length === 0) throw new RangeError("Choosing FT's layers needs validation facts");
   const grid: FtCandidate[] = [];
-  let best = unique[0];
-  for (const layers of unique.length > 1 ? unique : []) {
+  for (const layers of unique) {
     const { after } = await scoreEdit(model, new FtEditor({ ...config, layers }), val, false);
-    const selection = selectionScore(after);
-    grid.push({ layers, val: after, selection });
+    grid.push({ layers, val: after, selection: selectionScore(after) });
     log?.(
       `FT on blocks ${layers.join(", ")}: val ES ${pct(after.es)} GS ${pct(after.gs)} LS ${
         pct(after.ls)
       }`,
     );
-    if (selection > Math.max(...grid.slice(0, -1).map((c) => c.selection), -1)) best = layers;
   }
+  // The first of equals wins, as in MEMIT's choice.
+  const best = grid.reduce((a, b) => (b.selection > a.selection ? b : a)).layers;
   return { editor: new FtEditor({ ...config, layers: best }), grid };
 }

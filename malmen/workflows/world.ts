@@ -21,7 +21,8 @@ import { latestCheckpoint, runPath } from "../lm/run_dir.ts";
 import type { StepInfo } from "../lm/train.ts";
 import { type EditorRun, editorRun, type LmRun, lmRun, loadEditorRun } from "./runs.ts";
 import { type MemitRun, memitRun } from "./memit_run.ts";
-import { chooseFtLayers, type FtChoice } from "./ft_choice.ts";
+// `FtChoice` is written out in `WorldRuns.ft`: the public surface does not name it.
+import { chooseFtLayers } from "./ft_choice.ts";
 import type { FtEditor } from "../editors/ft.ts";
 import type { ScoreSummary } from "../eval/metrics.ts";
 import {
@@ -92,10 +93,6 @@ export interface WorldRuns {
   val: EditRequest[];
   /** Held-out edit facts (subjects never meta-trained on). */
   edits: EditRequest[];
-  /** The settings every editor shares (edited layers, key positions); FT's. */
-  editorConfig: EditorConfig;
-  /** The settings of one hyper-network editor (MALMEN adds its edit-time settings). */
-  configOf: (name: "malmen" | "mend") => EditorConfig;
   /** An editor at its best validation checkpoint (meta-trained first when allowed). */
   editor: (name: "malmen" | "mend") => Promise<EditorRun>;
   /** The MEMIT editor of `<dir>/memit` (its statistics computed first when allowed). */
@@ -193,7 +190,7 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
       retrain: options.retrain,
       log: options.log,
     });
-  const ft = (): Promise<FtChoice> =>
+  const ft = () =>
     chooseFtLayers(
       model,
       editorConfig,
@@ -209,8 +206,6 @@ export async function worldRuns(options: WorldRunsOptions): Promise<WorldRuns> {
     train,
     val,
     edits: requests(setup.world.edit),
-    editorConfig,
-    configOf,
     editor,
     memit,
     ft,
