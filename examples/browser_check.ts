@@ -109,7 +109,7 @@ await runCli(async () => {
       flows.push({ mode, ...r });
     }
     result.edit_ok = flows.every((r) => r.after !== r.before && r.reapplied === r.after);
-    result.revert_ok = flows.every((r) => r.reverted === r.before);
+    result.revert_ok = flows.every((r) => r.reverted === r.before && r.shownReverted === r.before);
     const tab = flows[1];
     result.in_browser_compute = tab.summary.includes("computed in this tab") &&
       (await app.session.journal()).find((e) => e.id === tab.entry)?.computedIn === "tab";

@@ -200,6 +200,8 @@ export interface FlowResult {
   before: string;
   /** After it. */
   after: string;
+  /** On show right after the revert, before asking again (the page re-asks by itself). */
+  shownReverted: string;
   /** After reverting the entry. */
   reverted: string;
   /** After re-applying it. */
@@ -225,9 +227,12 @@ export async function askEditRevert(
   const { entry, summary } = await edit(page, o.editor);
   const after = await ask(page, o.prompt);
   await toggleEntry(page, entry, "revert");
+  const shownReverted = await page.evaluate<string>(
+    `document.getElementById("answer").dataset.answer`,
+  );
   const reverted = await ask(page, o.prompt);
   await toggleEntry(page, entry, "apply");
   const reapplied = await ask(page, o.prompt);
   await toggleEntry(page, entry, "revert");
-  return { before, after, reverted, reapplied, entry, summary };
+  return { before, after, shownReverted, reverted, reapplied, entry, summary };
 }

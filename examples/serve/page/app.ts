@@ -28,6 +28,9 @@ const state = {
   tab: null as Promise<TabCompute> | null,
   pending: [] as Pending[],
   busy: false,
+  // The prompt whose answer is on show. It is asked again whenever the model changes (an edit,
+  // a revert, a re-apply), so the page never shows the answer of a model that is gone.
+  asked: null as string | null,
 };
 
 function setStatus(text: string): void {
@@ -75,7 +78,9 @@ async function toggle(id: string, apply: boolean): Promise<void> {
   try {
     await state.compute.setApplied(id, apply);
     showJournal(await api.journal());
-    setStatus(`Entry ${id} ${apply ? "re-applied" : "reverted"}.`);
+    const done = `Entry ${id} ${apply ? "re-applied" : "reverted"}`;
+    await reask(`after entry ${id} was ${apply ? "re-applied" : "reverted"}`);
+    setStatus(`${done}.`);
   } catch (e) {
     showError("journal-error", e);
   } finally {
@@ -83,24 +88,40 @@ async function toggle(id: string, apply: boolean): Promise<void> {
   }
 }
 
-async function ask(event: Event): Promise<void> {
-  event.preventDefault();
-  const prompt = ($("prompt") as HTMLInputElement).value;
+// Shows the model's greedy continuation of `prompt`, with an optional note on why it was asked.
+async function showAnswer(prompt: string, note = ""): Promise<void> {
   const answer = $("answer");
   answer.dataset.state = "busy";
   answer.textContent = "…";
-  setBusy(true);
   try {
     const text = await state.compute.ask(prompt);
     answer.replaceChildren(
       prompt,
       Object.assign(document.createElement("mark"), { textContent: text }),
+      ...(note
+        ? [Object.assign(document.createElement("small"), { textContent: ` (${note})` })]
+        : []),
     );
     answer.dataset.answer = text;
     answer.dataset.state = "done";
+    state.asked = prompt;
   } catch (e) {
     answer.textContent = (e as Error).message;
     answer.dataset.state = "error";
+    state.asked = null;
+  }
+}
+
+// The model changed: the answer on show, if any, is asked again.
+async function reask(note: string): Promise<void> {
+  if (state.asked !== null) await showAnswer(state.asked, note);
+}
+
+async function ask(event: Event): Promise<void> {
+  event.preventDefault();
+  setBusy(true);
+  try {
+    await showAnswer(($("prompt") as HTMLInputElement).value);
   } finally {
     setBusy(false);
   }
@@ -168,6 +189,7 @@ async function edit(): Promise<void> {
     state.pending = [];
     showPending();
     showJournal(await api.journal());
+    await reask(`after entry ${entry.id}`);
     // "done" once the journal lists the entry too (the browser checks act on it next).
     section.dataset.entry = entry.id;
     section.dataset.state = "done";

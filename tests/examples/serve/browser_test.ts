@@ -138,6 +138,7 @@ Deno.test({
             const r = await drive.askEditRevert(page, { prompt, records: edits, editor: "ft" });
             notStrictEqual(r.after, r.before, "the edit changed the answer");
             strictEqual(r.reverted, r.before, "revert brought the old answer back");
+            strictEqual(r.shownReverted, r.before, "the page re-asked by itself after the revert");
             strictEqual(r.reapplied, r.after, "re-apply brought the new answer back");
             ok(
               r.summary.includes(
