@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../engine/io/atomic.ts";
 import { defaultEditorConfig } from "../malmen/editors/editor.ts";
+import { KEY_POSITIONS } from "../malmen/algorithm/capture.ts";
 import { trainEditor } from "../malmen/editors/train_editor.ts";
 import { type DataSpec, loadDataRecords, loadDataSplits } from "../malmen/data/data_source.ts";
 import { MEMIT_FILE } from "../malmen/editors/memit.ts";
@@ -85,11 +86,12 @@ Editor (--editor malmen or mend):
   --key-prior MU             preservation prior μ·E[uuᵀ] over the LM's own facts in the
                              least-squares solve (MALMEN; default 0 = the paper's ridge)
   --layers-edited LIST       edited blocks, e.g. 0,1,2,3 (default: the last half)
-  --key-positions answer|first  keys at every answer token (default) or the first only
+  --key-positions answer|first|all  keys at every answer token (default), the first only, or
+                             every prompt and answer position
   --edit-key-prior MU        the prior of edits only (MALMEN; default --key-prior)
   --edit-eta-scale X         factor on each edit pass's shift (default 1)
   --edit-passes N            edit passes (default 1); saved with the editor
-  The demo's MALMEN uses --layers-edited 0,1,2,3 --key-positions first --edit-key-prior
+  The demo's MALMEN uses --layers-edited 0,1,2,3 --key-positions all --edit-key-prior
   3000 --edit-eta-scale 3 --edit-passes 7 (chosen on val facts of other worlds).
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
@@ -252,10 +254,7 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
   const keyPositions = oneOf(
     "key-positions",
     flag("key-positions") ?? "answer",
-    [
-      "answer",
-      "first",
-    ] as const,
+    KEY_POSITIONS,
   );
   const edited = flag("layers-edited");
   const nEdits = int("n-edits", flag("n-edits"), 64);

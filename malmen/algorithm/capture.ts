@@ -23,9 +23,15 @@ export type { CapturedRows };
  * that predicts the first answer token (one row per fact). That position's output feeds every
  * later answer prediction, so its value-gradient still carries the whole answer's loss, and one
  * row per fact leaves the single least-squares ΔW fewer rows to fit (chosen on validation
- * facts of worlds other than the default; see BENCHMARKS.md).
+ * facts of worlds other than the default; see BENCHMARKS.md); `all`, at every position of the
+ * prompt and the answer that can change an answer prediction (the value-gradient of a prompt
+ * position reaches the loss through attention, so subject tokens give rows too, as FT's gradient
+ * does).
  */
-export type KeyPositions = "answer" | "first";
+export type KeyPositions = (typeof KEY_POSITIONS)[number];
+
+/** Every {@linkcode KeyPositions} value (a saved editor's is checked against these). */
+export const KEY_POSITIONS = ["answer", "first", "all"] as const;
 
 /** One LM mini-batch's captured rows: one entry per edited layer, in `layers` order. */
 export type BatchRows = readonly CapturedRows[];
@@ -63,9 +69,14 @@ export function captureBatch(
   at: KeyPositions = "answer",
 ): CapturedRows[] {
   checkLayers(layers, model.config.nLayer);
+  if (!KEY_POSITIONS.includes(at)) {
+    throw new RangeError(`Key positions must be one of ${KEY_POSITIONS.join(", ")}, got "${at}"`);
+  }
   const batch = editBatch(pairs, { backend: model.backend, maxLength: model.config.nCtx });
   const targets = layers.map((l) => editedLayer(model, l));
-  const rows = at === "first" ? firstPositions(batch.hostPositions, batch.counts, model) : null;
+  const rows = at === "answer"
+    ? null
+    : keyRows(at, batch.hostPositions, batch.counts, batch.ids.shape[1], model);
   try {
     const taps = targets.map((t) => t.startCapture(rows ?? batch.positions));
     tidy(() => {
@@ -93,16 +104,24 @@ export function captureBatch(
   }
 }
 
-// The first supervised position of each example (positions are ordered by example).
-function firstPositions(positions: Int32Array, counts: readonly number[], model: GPT): Tensor {
-  const first = new Int32Array(counts.length);
+// The rows of `first` or `all` from the supervised positions (flat, ordered by example).
+function keyRows(
+  at: "first" | "all",
+  positions: Int32Array,
+  counts: readonly number[],
+  length: number,
+  model: GPT,
+): Tensor {
+  const rows: number[] = [];
   let offset = 0;
   counts.forEach((c, i) => {
     if (c < 1) throw new RangeError(`Edit tuple ${i} of the mini-batch has no answer token`);
-    first[i] = positions[offset];
+    const first = positions[offset];
+    const to = at === "first" ? first : positions[offset + c - 1];
+    for (let p = at === "first" ? first : i * length; p <= to; p++) rows.push(p);
     offset += c;
   });
-  return upload(first, [first.length], "int32", model.backend);
+  return upload(Int32Array.from(rows), [rows.length], "int32", model.backend);
 }
 
 /**

@@ -43,7 +43,8 @@ export interface EditorConfig {
   editKeyPrior?: number;
   /**
    * Where keys and value-gradients are captured (default `answer`: every answer token; `first`:
-   * the first answer token only, one row per fact). Used by meta-training and editing alike.
+   * the first answer token only, one row per fact; `all`: every prompt and answer position).
+   * Used by meta-training and editing alike.
    */
   keyPositions?: KeyPositions;
   /**

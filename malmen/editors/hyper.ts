@@ -17,7 +17,7 @@ import { assertFinite } from "../../engine/nn/finite.ts";
 import { writeJsonAtomic } from "../../engine/io/atomic.ts";
 import { fmtShape } from "../../engine/shape.ts";
 import type { Aggregation, Aggregator } from "../algorithm/aggregation.ts";
-import { captureStream } from "../algorithm/capture.ts";
+import { captureStream, KEY_POSITIONS } from "../algorithm/capture.ts";
 import { HyperNetwork } from "../algorithm/hypernet.ts";
 import { readLayerMatrices, scaledPrior, writeLayerMatrices } from "../algorithm/key_prior.ts";
 import type { NormalizerState } from "../algorithm/normalizer.ts";
@@ -292,6 +292,14 @@ export class HyperEditor implements Editor {
     if (meta.name !== "malmen" && meta.name !== "mend") {
       throw new TypeError(
         `${dir}/editor.json: field "name" must be "malmen" or "mend", got "${meta.name}"`,
+      );
+    }
+    const at = meta.config?.keyPositions;
+    if (at !== undefined && !KEY_POSITIONS.includes(at)) {
+      throw new TypeError(
+        `${dir}/editor.json: field "config.keyPositions" must be one of ${
+          KEY_POSITIONS.join(", ")
+        }, got "${at}"`,
       );
     }
     checkMadeFor(`The editor in "${dir}"`, meta.lm, model, options);

@@ -24,6 +24,10 @@ const USAGE_ERRORS: [string[], string][] = [
     ["examples/train.ts", "--editor", "malmen", "--n-edits=-5"],
     '--n-edits must be an integer ≥ 1, got "-5"',
   ],
+  [
+    ["examples/train.ts", "--editor", "malmen", "--key-positions", "subject"],
+    '--key-positions must be answer, first or all, got "subject"',
+  ],
   [["examples/edit.ts", "--input", "x.json", "--m=-1"], '--m must be an integer ≥ 1, got "-1"'],
   [["examples/demo.ts", "--m", "0"], '--m must be an integer ≥ 1, got "0"'],
   [

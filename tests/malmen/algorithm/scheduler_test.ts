@@ -21,7 +21,7 @@ import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { defaultEditorConfig } from "../../../malmen/editors/editor.ts";
 import type { HyperNetwork } from "../../../malmen/algorithm/hypernet.ts";
 import { ridgeSolve } from "../../../malmen/algorithm/ridge_solve.ts";
-import { cacheEdits, disposeCache } from "../../../malmen/algorithm/capture.ts";
+import { cacheEdits, disposeCache, type KeyPositions } from "../../../malmen/algorithm/capture.ts";
 import { clearShifts, getShift, setShift } from "../../../malmen/algorithm/shifts.ts";
 import { answerLogProbs, klDivergence } from "../../../malmen/algorithm/meta_loss.ts";
 import { metaStep } from "../../../malmen/algorithm/scheduler.ts";
@@ -44,12 +44,12 @@ interface Variant {
   editLoss?: boolean;
   /** A key prior μ·E[uuᵀ] in the least-squares solve (random SPD statistics). */
   keyPrior?: boolean;
-  /** Keys and value-gradients at the first answer token only. */
-  firstKeys?: boolean;
+  /** Where keys and value-gradients are taken (default every answer token). */
+  keyPositions?: KeyPositions;
 }
 
 function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {}) {
-  const { dInner, editLoss = false, keyPrior = false, firstKeys = false } = v;
+  const { dInner, editLoss = false, keyPrior = false, keyPositions = "answer" } = v;
   const model = new GPT(
     gptConfig({
       vocabSize: V,
@@ -72,7 +72,7 @@ function setup(backend: Backend, editorName: "malmen" | "mend", v: Variant = {})
     etaInit: 0.3,
     editLoss,
     keyPrior: keyPrior ? 0.7 : 0,
-    keyPositions: firstKeys ? "first" as const : "answer" as const,
+    keyPositions,
   };
   const editor = new HyperEditor(editorName, model, config);
   randomize(editor.net);
@@ -251,11 +251,16 @@ Deno.test("`metaStep()` with a key prior equals plain autograd through the prior
   await assertChangesGradient({ keyPrior: true }, "lamHat");
 });
 
-Deno.test("`metaStep()` with keys at the first answer token equals plain autograd (float64)", async () => {
-  await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { firstKeys: true });
-  await compare(CPU, "mend", { atol: 1e-9, rtol: 1e-6 }, { firstKeys: true });
-  await assertChangesGradient({ firstKeys: true }, "eta");
-});
+for (const keyPositions of ["first", "all"] as const) {
+  const where = keyPositions === "first"
+    ? "the first answer token"
+    : "every prompt and answer token";
+  Deno.test(`\`metaStep()\` with keys at ${where} equals plain autograd (float64)`, async () => {
+    await compare(CPU, "malmen", { atol: 1e-9, rtol: 1e-6 }, { keyPositions });
+    await compare(CPU, "mend", { atol: 1e-9, rtol: 1e-6 }, { keyPositions });
+    await assertChangesGradient({ keyPositions }, "eta");
+  });
+}
 
 gpuTest(
   "`metaStep()` MALMEN gradients on WebGPU match plain autograd within float32 tolerance",

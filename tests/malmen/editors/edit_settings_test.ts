@@ -1,12 +1,17 @@
 // The edit-time settings of the hyper-network editors: where keys are taken, the edit's own key
 // prior, the shift scale and the number of passes saved with the editor.
-import { deepStrictEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { defaultEditorConfig, type EditorConfig } from "../../../malmen/editors/editor.ts";
 import { captureBatch, disposeRows } from "../../../malmen/algorithm/capture.ts";
 import { keySecondMoments } from "../../../malmen/algorithm/key_prior.ts";
 import type { Tensor } from "../../../engine/tensor.ts";
+import { zeros } from "../../../engine/ops/creation.ts";
+import { tidy } from "../../../engine/scope.ts";
+import { lmLoss } from "../../../engine/models/gpt/model.ts";
+import { disposeBatch, editBatch } from "../../../engine/models/gpt/batch.ts";
+import { editedLayer } from "../../../malmen/algorithm/shifts.ts";
 import { randomRequests } from "../_requests.ts";
 import { frozenLm } from "../_lm.ts";
 
@@ -49,6 +54,70 @@ Deno.test("keys at the first answer token are the answer rows at each fact's fir
   }
   disposeRows(all);
   disposeRows(first);
+  lm.dispose();
+});
+
+// Σ over rows of keyᵀ·valueGrad, as [in, out] (the layer's weight layout).
+async function outerSum(keys: Tensor, grads: Tensor): Promise<Float64Array> {
+  const [n, din] = keys.shape;
+  const dout = grads.shape[1];
+  const k = await keys.toArray();
+  const g = await grads.toArray();
+  const out = new Float64Array(din * dout);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < din; i++) {
+      for (let j = 0; j < dout; j++) out[i * dout + j] += k[r * din + i] * g[r * dout + j];
+    }
+  }
+  return out;
+}
+
+Deno.test("keys at every position are the prompt and answer rows, and account for the whole ∂L/∂W", async () => {
+  const lm = frozenLm(V);
+  const pairs = randomRequests(9, V, 4).map((r) => r.edit);
+  const all = captureBatch(lm, pairs, [0, 1], "all");
+  const answer = captureBatch(lm, pairs, [0, 1]);
+  // ∂L/∂W of each edited layer, independently: the gradient of a zero leaf shift.
+  const leaves = [0, 1].map((l) => {
+    const layer = editedLayer(lm, l);
+    const leaf = zeros([layer.inFeatures, layer.outFeatures], { backend: lm.backend });
+    leaf.requiresGrad = true;
+    layer.setShift(leaf);
+    return leaf;
+  });
+  const batch = editBatch(pairs, { backend: lm.backend, maxLength: lm.config.nCtx });
+  tidy(() => lmLoss(lm.forward(batch.ids, { at: batch.positions }), batch.targets).backward());
+  disposeBatch(batch);
+  // Fact i gives prompt + answer − 1 rows; its answer rows are its last answer-length ones.
+  const counts = pairs.map((p) => p.prompt.length + p.answer.length - 1);
+  const total = counts.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < 2; k++) {
+    deepStrictEqual(all[k].keys.shape[0], total);
+    for (const field of ["keys", "valueGrads"] as const) {
+      const a = await all[k][field].toArray();
+      const width = all[k][field].shape[1];
+      let start = 0;
+      const want: number[] = [];
+      pairs.forEach((p, i) => {
+        const from = start + p.prompt.length - 1;
+        want.push(...a.slice(from * width, (from + p.answer.length) * width));
+        start += counts[i];
+      });
+      const got = await answer[k][field].toArray();
+      assertClose(got, Float64Array.from(want), { atol: 0, rtol: 0 }, `layer ${k} ${field}`);
+    }
+    const grad = Float64Array.from(await leaves[k].grad!.toArray());
+    assertClose(await outerSum(all[k].keys, all[k].valueGrads), grad, { atol: 1e-12, rtol: 1e-9 });
+    // In block 0 the prompt rows carry part of it (their outputs reach later answer positions
+    // through block 1's attention); in the last block they cannot, so the answer rows are all.
+    const partial = await outerSum(answer[k].keys, answer[k].valueGrads);
+    const short = partial.some((x, i) => Math.abs(x - grad[i]) > 1e-6);
+    deepStrictEqual(short, k === 0, `layer ${k}: do the prompt rows add to ∂L/∂W?`);
+  }
+  for (const l of [0, 1]) editedLayer(lm, l).setShift(null);
+  leaves.forEach((t) => t.dispose());
+  disposeRows(all);
+  disposeRows(answer);
   lm.dispose();
 });
 
@@ -100,6 +169,14 @@ Deno.test("`editKeyPrior` is the prior of edits only; meta-training keeps `keyPr
   deepStrictEqual(loaded.editPasses, 3);
   deepStrictEqual(loaded.config.keyPositions, "first");
   ok(loaded.keyMoments !== null, "the key statistics are saved with an edit prior");
+  // A saved editor with key positions this code does not know is refused, naming the field.
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/editor.json`));
+  meta.config.keyPositions = "subject";
+  await Deno.writeTextFile(`${dir}/editor.json`, JSON.stringify(meta));
+  await rejects(
+    HyperEditor.load(dir, lm),
+    /field "config.keyPositions" must be one of answer, first, all, got "subject"/,
+  );
   for (const e of [both, editOnly, none, saved, loaded]) e.dispose();
   lm.dispose();
   await Deno.remove(dir, { recursive: true });

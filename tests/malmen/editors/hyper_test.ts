@@ -24,8 +24,8 @@ function requests(count: number): EditRequest[] {
   return randomRequests(count, V, 3);
 }
 
-for (const name of ["malmen", "mend"] as const) {
-  Deno.test(`\`computeShifts()\` (${name}) streaming equals the shift of the cached rows when m is not a multiple of the batch`, async () => {
+for (const [name, at] of [["malmen", "answer"], ["mend", "answer"], ["malmen", "all"]] as const) {
+  Deno.test(`\`computeShifts()\` (${name}, keys at ${at}) streaming equals the shift of the cached rows when m is not a multiple of the batch`, async () => {
     const lm = frozenLm(V);
     const editor = new HyperEditor(name, lm, {
       ...defaultEditorConfig(2),
@@ -33,6 +33,7 @@ for (const name of ["malmen", "mend"] as const) {
       chunk: 4,
       rank: 5,
       etaInit: 0.1,
+      keyPositions: at,
     });
     const reqs = requests(7);
     const streamed = await editor.computeShifts(lm, reqs);
@@ -41,6 +42,8 @@ for (const name of ["malmen", "mend"] as const) {
       reqs.map((r) => r.edit),
       editor.config.layers,
       editor.config.lmBatch,
+      undefined,
+      at,
     );
     const aggregators = editor.aggregators();
     const shifts = await aggregateRows(cache.batches, aggregators, editor.config.chunk);

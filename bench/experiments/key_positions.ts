@@ -1,0 +1,110 @@
+// Research on a world run: MALMEN (or MEND-sum) meta-trained with keys at other positions (each in a folder of
+// its own beside the run, `<runs>-keys-<at>`, reusing the run's LM), then the edit-time settings
+// tried on the validation facts only. Prints one JSON line per key position and setting; the
+// world settings in malmen/workflows/settings.ts were read off these lines (BENCHMARKS.md).
+import { parseArgs } from "node:util";
+import { scoreEdit } from "../../malmen/eval/edit_and_score.ts";
+import { selectionScore } from "../../malmen/eval/metrics.ts";
+import { worldRuns } from "../../malmen/workflows/world.ts";
+import { DEFAULT_WORLD } from "../../malmen/workflows/settings.ts";
+import type { WorldOptions } from "../../malmen/data/world.ts";
+import type { KeyPositions } from "../../malmen/mod.ts";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  int,
+  intList,
+  oneOf,
+  pickBackend,
+  r4,
+  runCli,
+  stopOnSigint,
+  UsageError,
+} from "../../examples/_cli/mod.ts";
+
+const HELP = `Usage: deno run -A bench/experiments/key_positions.ts --runs DIR [options]
+
+Options:
+  --runs DIR       a world run folder: its LM is trained there first when missing
+  --seed N         the world's seed when DIR holds none yet (default 1, the default world)
+  --editor NAME    malmen (default) or mend
+  --at LIST        key positions to meta-train with (default first,all)
+  --steps N        meta-steps (default 30, the demo's budget)
+  --passes LIST    edit passes tried on val (default 1,3,7)
+  --eta-scales LIST  factors on each pass's shift tried on val (default 1,3)
+${COMMON_HELP}`;
+
+await runCli(async () => {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string" },
+      seed: { type: "string", default: "1" },
+      editor: { type: "string", default: "malmen" },
+      at: { type: "string", default: "first,all" },
+      steps: { type: "string", default: "30" },
+      passes: { type: "string", default: "1,3,7" },
+      "eta-scales": { type: "string", default: "1,3" },
+      ...COMMON_OPTIONS,
+    },
+  });
+  if (v.help) return console.log(HELP);
+  if (v.runs === undefined) throw new UsageError("--runs DIR is required (see --help)");
+  const runsDir = v.runs.replace(/\/+$/, "");
+  const positions = v.at!.split(",").map((a) =>
+    oneOf("at", a.trim(), ["answer", "first", "all"] as const) as KeyPositions
+  );
+  const name = oneOf("editor", v.editor!, ["malmen", "mend"] as const);
+  const steps = int("steps", v.steps, 1);
+  const passes = intList("passes", v.passes!);
+  const scales = intList("eta-scales", v["eta-scales"]!);
+  const world: WorldOptions = await Deno.readTextFile(`${runsDir}/world.json`).then(
+    (t) => JSON.parse(t),
+    () => ({ ...DEFAULT_WORLD, seed: int("seed", v.seed, 1) }),
+  );
+  const backend = await pickBackend(v.backend);
+  const stop = stopOnSigint("Stopping after the current step...");
+  const log = (m: string) => console.error(m);
+  (await worldRuns({ dir: runsDir, backend, world, stop, log })).model.dispose();
+  for (const at of positions) {
+    const dir = `${runsDir}-keys-${at}`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.symlink(await Deno.realPath(`${runsDir}/lm`), `${dir}/lm`).catch(() => {});
+    await Deno.copyFile(`${runsDir}/world.json`, `${dir}/world.json`);
+    const runs = await worldRuns({
+      dir,
+      backend,
+      world,
+      editor: { keyPositions: at },
+      budget: { metaSteps: steps, metaMinutes: 60 },
+      stop,
+      log,
+    });
+    const { editor, provenance } = await runs.editor(name);
+    for (const p of passes) {
+      for (const s of scales) {
+        if (stop.requested) break;
+        editor.editPasses = p;
+        editor.config.editEtaScale = s;
+        const { after } = await scoreEdit(runs.model, editor, runs.val, false);
+        console.log(JSON.stringify({
+          experiment: "key_positions",
+          editor: name,
+          world_seed: world.seed,
+          at,
+          checkpoint_step: provenance.step,
+          passes: p,
+          eta_scale: s,
+          m: runs.val.length,
+          val_es: r4(after.es),
+          val_gs: r4(after.gs),
+          val_ls: r4(after.ls),
+          val_selection: r4(selectionScore(after)),
+          val_score: r4(after.score),
+        }));
+      }
+    }
+    editor.dispose();
+    runs.model.dispose();
+  }
+});
