@@ -28,10 +28,10 @@ export type { CapturedRows };
  * position reaches the loss through attention, so subject tokens give rows too, as FT's gradient
  * does).
  */
-export type KeyPositions = (typeof KEY_POSITIONS)[number];
+export type KeyPositions = "answer" | "first" | "all";
 
 /** Every {@linkcode KeyPositions} value (a saved editor's is checked against these). */
-export const KEY_POSITIONS = ["answer", "first", "all"] as const;
+export const KEY_POSITIONS: readonly KeyPositions[] = ["answer", "first", "all"];
 
 /** One LM mini-batch's captured rows: one entry per edited layer, in `layers` order. */
 export type BatchRows = readonly CapturedRows[];
