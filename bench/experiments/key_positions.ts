@@ -32,6 +32,7 @@ Options:
   --steps N        meta-steps (default 30, the demo's budget)
   --passes LIST    edit passes tried on val (default 1,3,7)
   --eta-scales LIST  factors on each pass's shift tried on val (default 1,3)
+  --key-priors LIST  edit key priors μ tried on val (MALMEN; default 3000)
 ${COMMON_HELP}`;
 
 await runCli(async () => {
@@ -45,6 +46,7 @@ await runCli(async () => {
       steps: { type: "string", default: "30" },
       passes: { type: "string", default: "1,3,7" },
       "eta-scales": { type: "string", default: "1,3" },
+      "key-priors": { type: "string", default: "3000" },
       ...COMMON_OPTIONS,
     },
   });
@@ -58,6 +60,7 @@ await runCli(async () => {
   const steps = int("steps", v.steps, 1);
   const passes = intList("passes", v.passes!);
   const scales = intList("eta-scales", v["eta-scales"]!);
+  const priors = intList("key-priors", v["key-priors"]!, 0);
   const world: WorldOptions = await Deno.readTextFile(`${runsDir}/world.json`).then(
     (t) => JSON.parse(t),
     () => ({ ...DEFAULT_WORLD, seed: int("seed", v.seed, 1) }),
@@ -81,28 +84,32 @@ await runCli(async () => {
       log,
     });
     const { editor, provenance } = await runs.editor(name);
-    for (const p of passes) {
-      for (const s of scales) {
-        if (stop.requested) break;
-        editor.editPasses = p;
-        editor.config.editEtaScale = s;
-        const { after } = await scoreEdit(runs.model, editor, runs.val, false);
-        console.log(JSON.stringify({
-          experiment: "key_positions",
-          editor: name,
-          world_seed: world.seed,
-          at,
-          checkpoint_step: provenance.step,
-          passes: p,
-          eta_scale: s,
-          m: runs.val.length,
-          val_es: r4(after.es),
-          val_gs: r4(after.gs),
-          val_ls: r4(after.ls),
-          val_selection: r4(selectionScore(after)),
-          val_score: r4(after.score),
-        }));
-      }
+    for (
+      const [p, scale, mu] of passes.flatMap((p) =>
+        scales.flatMap((s) => priors.map((mu) => [p, s, mu]))
+      )
+    ) {
+      if (stop.requested) break;
+      editor.editPasses = p;
+      editor.config.editEtaScale = scale;
+      if (name === "malmen") editor.setEditKeyPrior(mu);
+      const { after } = await scoreEdit(runs.model, editor, runs.val, false);
+      console.log(JSON.stringify({
+        experiment: "key_positions",
+        editor: name,
+        world_seed: world.seed,
+        at,
+        checkpoint_step: provenance.step,
+        passes: p,
+        eta_scale: scale,
+        edit_key_prior: mu,
+        m: runs.val.length,
+        val_es: r4(after.es),
+        val_gs: r4(after.gs),
+        val_ls: r4(after.ls),
+        val_selection: r4(selectionScore(after)),
+        val_score: r4(after.score),
+      }));
     }
     editor.dispose();
     runs.model.dispose();

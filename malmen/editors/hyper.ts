@@ -153,6 +153,27 @@ export class HyperEditor implements Editor {
     if (edit > 0) this.#editPrior = scaledPrior(moments, edit);
   }
 
+  /**
+   * Sets the weight μ of the edit prior (`config.editKeyPrior`) of an editor that holds key
+   * statistics, e.g. to try edit-time settings on validation facts without reloading; the next
+   * edit solves with μ·E[uuᵀ] (none at μ = 0). Meta-training's prior is unchanged.
+   * @param mu The new weight, ≥ 0.
+   * @throws {RangeError} For a negative or non-finite μ, or an editor without key statistics.
+   */
+  setEditKeyPrior(mu: number): void {
+    if (!(Number.isFinite(mu) && mu >= 0)) {
+      throw new RangeError(`The edit key prior must be a number ≥ 0, got "${mu}"`);
+    }
+    if (this.#keyMoments === null) {
+      throw new RangeError(
+        "This editor holds no key statistics (set config.keyPrior to train one)",
+      );
+    }
+    for (const p of this.#editPrior ?? []) p.dispose();
+    this.config.editKeyPrior = mu;
+    this.#editPrior = this.name === "malmen" && mu > 0 ? scaledPrior(this.#keyMoments, mu) : null;
+  }
+
   #disposePrior(): void {
     const all = [...(this.keyPrior ?? []), ...(this.#editPrior ?? []), ...(this.#keyMoments ?? [])];
     for (const p of all) p.dispose();

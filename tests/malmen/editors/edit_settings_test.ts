@@ -1,6 +1,6 @@
 // The edit-time settings of the hyper-network editors: where keys are taken, the edit's own key
 // prior, the shift scale and the number of passes saved with the editor.
-import { deepStrictEqual, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
 import { assertClose } from "../../_check.ts";
 import { HyperEditor } from "../../../malmen/editors/hyper.ts";
 import { defaultEditorConfig, type EditorConfig } from "../../../malmen/editors/editor.ts";
@@ -161,6 +161,19 @@ Deno.test("`editKeyPrior` is the prior of edits only; meta-training keeps `keyPr
   none.net.loadStateDict(both.net.stateDict());
   const plain = await arrays(await none.computeShifts(lm, reqs));
   ok(plain[0].some((v, j) => Math.abs(v - want[0][j]) > 1e-6), "the prior must change the edit");
+  // `setEditKeyPrior()` after the fact gives the edit of an editor made with that prior, and 0
+  // gives the plain one; bad weights and an editor without statistics are refused.
+  const tuned = withMoments(config({ keyPrior: 0, editKeyPrior: 1 }));
+  tuned.net.loadStateDict(both.net.stateDict());
+  tuned.setEditKeyPrior(4);
+  const tunedShifts = await arrays(await tuned.computeShifts(lm, reqs));
+  want.forEach((w, i) => assertClose(tunedShifts[i], w, { atol: 1e-12, rtol: 1e-9 }));
+  tuned.setEditKeyPrior(0);
+  const unprimed = await arrays(await tuned.computeShifts(lm, reqs));
+  plain.forEach((w, i) => assertClose(unprimed[i], w, { atol: 1e-12, rtol: 1e-9 }));
+  throws(() => tuned.setEditKeyPrior(-1), /must be a number ≥ 0, got "-1"/);
+  throws(() => none.setEditKeyPrior(4), /holds no key statistics/);
+  tuned.dispose();
   // A saved editor keeps the edit prior and the edit settings.
   const dir = await Deno.makeTempDir();
   const saved = withMoments(config({ editKeyPrior: 4, editPasses: 3, keyPositions: "first" }));
