@@ -90,9 +90,13 @@ Editor (--editor malmen or mend):
                              every prompt and answer position
   --edit-key-prior MU        the prior of edits only (MALMEN; default --key-prior)
   --edit-eta-scale X         factor on each edit pass's shift (default 1)
+  --edit-eta-scale-by-size LIST  factors for smaller edits as MAX_FACTS:SCALE pairs, e.g.
+                             8:1,32:2 (an edit of m facts at once takes the first pair with
+                             m ≤ MAX_FACTS, --edit-eta-scale above them)
   --edit-passes N            edit passes (default 1); saved with the editor
   The demo's MALMEN uses --layers-edited 0,1,2,3 --key-positions all --edit-key-prior
-  3000 --edit-eta-scale 3 --edit-passes 7 (chosen on val facts of other worlds).
+  3000 --edit-eta-scale 3 --edit-eta-scale-by-size 16:1,56:2 --edit-passes 7 (chosen on
+  val facts of other worlds).
   --resample                 world only: redraw targets, templates and locality probes of
                              the training facts every epoch
   --force                    resume or --init-from an editor made for another LM
@@ -141,6 +145,7 @@ await runCli(async () => {
       "key-prior": { type: "string" },
       "edit-key-prior": { type: "string" },
       "edit-eta-scale": { type: "string" },
+      "edit-eta-scale-by-size": { type: "string" },
       "edit-passes": { type: "string" },
       "key-positions": { type: "string" },
       "layers-edited": { type: "string" },
@@ -245,11 +250,32 @@ async function trainLanguageModel(v: Flags, data: DataSpec, seed: number) {
   r.model.dispose();
 }
 
+// "8:1,32:2" → [[8, 1], [32, 2]]: integer sizes ≥ 1 in increasing order, finite scales > 0.
+function scaleBySize(value: string | undefined): [number, number][] | undefined {
+  if (value === undefined) return undefined;
+  const flag = "--edit-eta-scale-by-size";
+  const pairs = value.split(",").map((item): [number, number] => {
+    const parts = item.split(":");
+    const [m, s] = parts.map((p) => (p.trim() === "" ? NaN : Number(p)));
+    if (parts.length !== 2 || !Number.isInteger(m) || m < 1 || !(s > 0 && isFinite(s))) {
+      throw new UsageError(
+        `${flag} must be MAX_FACTS:SCALE pairs (an integer ≥ 1 and a number > 0), got "${value}"`,
+      );
+    }
+    return [m, s];
+  });
+  if (pairs.some(([m], i) => i > 0 && m <= pairs[i - 1][0])) {
+    throw new UsageError(`${flag}: the sizes must increase, got "${value}"`);
+  }
+  return pairs;
+}
+
 async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpec, seed: number) {
   const flag = (f: string) => v[f] as string | undefined;
   const keyPrior = num("key-prior", flag("key-prior"), 0, RANGES.weight);
   const editKeyPrior = optionalNum("edit-key-prior", flag("edit-key-prior"), RANGES.weight);
   const editEtaScale = num("edit-eta-scale", flag("edit-eta-scale"), 1, RANGES.positive);
+  const editEtaScaleBySize = scaleBySize(flag("edit-eta-scale-by-size"));
   const editPasses = int("edit-passes", flag("edit-passes"), 1);
   const keyPositions = oneOf(
     "key-positions",
@@ -284,6 +310,7 @@ async function trainHyperEditor(v: Flags, name: "malmen" | "mend", data: DataSpe
     keyPrior,
     editKeyPrior,
     editEtaScale,
+    editEtaScaleBySize,
     editPasses,
     keyPositions,
   };

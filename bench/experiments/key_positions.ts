@@ -4,7 +4,10 @@
 // world settings in malmen/workflows/settings.ts were read off these lines (BENCHMARKS.md).
 import { parseArgs } from "node:util";
 import { scoreEdit } from "../../malmen/eval/edit_and_score.ts";
-import { selectionScore } from "../../malmen/eval/metrics.ts";
+import { harmonicMean, type ScoreSummary, selectionScore } from "../../malmen/eval/metrics.ts";
+import type { EditRequest } from "../../malmen/eval/requests.ts";
+import type { Editor } from "../../malmen/editors/editor.ts";
+import type { GPT } from "../../engine/models/gpt/model.ts";
 import { worldRuns } from "../../malmen/workflows/world.ts";
 import { DEFAULT_WORLD } from "../../malmen/workflows/settings.ts";
 import type { WorldOptions } from "../../malmen/data/world.ts";
@@ -33,6 +36,7 @@ Options:
   --passes LIST    edit passes tried on val (default 1,3,7)
   --eta-scales LIST  factors on each pass's shift tried on val (default 1,3)
   --key-priors LIST  edit key priors μ tried on val (MALMEN; default 3000)
+  --group N        edit the validation facts N at a time and average (default: all at once)
 ${COMMON_HELP}`;
 
 await runCli(async () => {
@@ -47,6 +51,7 @@ await runCli(async () => {
       passes: { type: "string", default: "1,3,7" },
       "eta-scales": { type: "string", default: "1,3" },
       "key-priors": { type: "string", default: "3000" },
+      group: { type: "string" },
       ...COMMON_OPTIONS,
     },
   });
@@ -61,6 +66,7 @@ await runCli(async () => {
   const passes = intList("passes", v.passes!);
   const scales = intList("eta-scales", v["eta-scales"]!);
   const priors = intList("key-priors", v["key-priors"]!, 0);
+  const group = v.group === undefined ? undefined : int("group", v.group, 1);
   const world: WorldOptions = await Deno.readTextFile(`${runsDir}/world.json`).then(
     (t) => JSON.parse(t),
     () => ({ ...DEFAULT_WORLD, seed: int("seed", v.seed, 1) }),
@@ -92,8 +98,9 @@ await runCli(async () => {
       if (stop.requested) break;
       editor.editPasses = p;
       editor.config.editEtaScale = scale;
+      editor.config.editEtaScaleBySize = undefined; // the grid's scale at every size
       if (name === "malmen") editor.setEditKeyPrior(mu);
-      const { after } = await scoreEdit(runs.model, editor, runs.val, false);
+      const after = await scoreInGroups(runs.model, editor, runs.val, group ?? runs.val.length);
       console.log(JSON.stringify({
         experiment: "key_positions",
         editor: name,
@@ -103,7 +110,7 @@ await runCli(async () => {
         passes: p,
         eta_scale: scale,
         edit_key_prior: mu,
-        m: runs.val.length,
+        m: Math.min(group ?? runs.val.length, runs.val.length),
         val_es: r4(after.es),
         val_gs: r4(after.gs),
         val_ls: r4(after.ls),
@@ -115,3 +122,22 @@ await runCli(async () => {
     runs.model.dispose();
   }
 });
+
+// Edits `val` in consecutive groups of `group` facts (each from the unedited model) and averages
+// the scores over facts.
+async function scoreInGroups(
+  model: GPT,
+  editor: Editor,
+  val: readonly EditRequest[],
+  group: number,
+): Promise<ScoreSummary> {
+  const keys = ["es", "gs", "ls", "efficacy", "paraphrase", "neighborhood"] as const;
+  const sum = { es: 0, gs: 0, ls: 0, efficacy: 0, paraphrase: 0, neighborhood: 0 };
+  for (let i = 0; i < val.length; i += group) {
+    const part = val.slice(i, i + group);
+    const { after } = await scoreEdit(model, editor, part, false);
+    for (const k of keys) sum[k] += after[k] * part.length;
+  }
+  for (const k of keys) sum[k] /= val.length;
+  return { ...sum, score: harmonicMean([sum.efficacy, sum.paraphrase, sum.neighborhood]) };
+}

@@ -57,6 +57,13 @@ export interface EditorConfig {
    * (default 1; the shift is linear in η for both aggregations).
    */
   editEtaScale?: number;
+  /**
+   * Shift factors for smaller edits, as `[maxFacts, scale]` pairs in increasing `maxFacts`: an
+   * edit of m facts at once uses the scale of the first pair with m ≤ maxFacts, and
+   * `editEtaScale` above them all. A shift scaled up for hundreds of facts at once over-edits a
+   * handful, whose solve already fits them (measured on validation facts in BENCHMARKS.md).
+   */
+  editEtaScaleBySize?: readonly (readonly [number, number])[];
   /** Low-rank width of the hyper-network (capped at d_in + d_out). */
   rank: number;
   /** Residual blocks of the hyper-network. */

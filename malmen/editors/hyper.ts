@@ -91,6 +91,7 @@ export class HyperEditor implements Editor {
    *   recorded as the one the editor is made for).
    */
   constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
+    checkScaleBySize(config.editEtaScaleBySize);
     this.name = name;
     this.config = config;
     this.lm = identityOf(model);
@@ -207,11 +208,12 @@ export class HyperEditor implements Editor {
     if (!(Number.isInteger(this.editPasses) && this.editPasses >= 1)) {
       throw new RangeError(`editPasses must be an integer ≥ 1, got "${this.editPasses}"`);
     }
+    const scale = this.etaScaleFor(requests.length);
     clearShifts(model);
     let total: Map<number, Tensor> | null = null;
     try {
       for (let p = 0; p < this.editPasses; p++) {
-        const step = await this.#pass(model, requests);
+        const step = await this.#pass(model, requests, scale);
         if (total === null) total = step;
         else {
           for (const [layer, t] of step) {
@@ -228,10 +230,24 @@ export class HyperEditor implements Editor {
     return total!;
   }
 
+  /**
+   * The factor on each pass's shift for an edit of `m` facts at once: the scale of the first
+   * `config.editEtaScaleBySize` pair whose size bound holds m, else `config.editEtaScale` (1).
+   * @param m Facts edited at once.
+   */
+  etaScaleFor(m: number): number {
+    const bySize = this.config.editEtaScaleBySize ?? [];
+    return bySize.find(([maxFacts]) => m <= maxFacts)?.[1] ?? this.config.editEtaScale ?? 1;
+  }
+
   // One edit computed on the model as it is (its current shifts included): phases A and B,
   // streamed so each LM mini-batch's rows are freed once aggregated.
-  async #pass(model: GPT, requests: readonly EditRequest[]): Promise<Map<number, Tensor>> {
-    const { layers, lmBatch, chunk, keyPositions, editEtaScale = 1 } = this.config;
+  async #pass(
+    model: GPT,
+    requests: readonly EditRequest[],
+    editEtaScale: number,
+  ): Promise<Map<number, Tensor>> {
+    const { layers, lmBatch, chunk, keyPositions } = this.config;
     const aggregators = this.#aggregators(this.#editPrior, this.measureFit);
     try {
       const edits = requests.map((r) => r.edit);
@@ -376,4 +392,18 @@ async function readJson(path: string): Promise<unknown> {
   } catch {
     throw new TypeError(`"${path}" is not valid JSON`);
   }
+}
+
+// `[maxFacts, scale]` pairs: integer sizes ≥ 1 in increasing order, finite scales > 0.
+function checkScaleBySize(pairs: EditorConfig["editEtaScaleBySize"]): void {
+  (pairs ?? []).forEach((pair, i) => {
+    const [maxFacts, scale] = Array.isArray(pair) ? pair : [NaN, NaN];
+    const previous = i > 0 ? pairs![i - 1][0] : 0;
+    if (!(Number.isInteger(maxFacts) && maxFacts > previous && scale > 0 && isFinite(scale))) {
+      throw new RangeError(
+        `editEtaScaleBySize[${i}] must be [maxFacts, scale] with an integer maxFacts above ${previous} ` +
+          `and a finite scale > 0, got ${JSON.stringify(pair)}`,
+      );
+    }
+  });
 }

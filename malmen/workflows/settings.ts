@@ -74,7 +74,7 @@ export const WORLD_BUDGET: Readonly<WorldBudget> = {
 /**
  * MALMEN's settings for world runs over `defaultEditorConfig`: every block edited; keys at every
  * prompt and answer position (so the subject's tokens give rows too); at edit time a key prior
- * μ = 3000, the shift of each pass ×3 and 7 passes. Chosen on the validation facts of worlds
+ * μ = 3000, the shift of each pass ×3 (×1 up to 16 facts at once, ×2 up to 56) and 7 passes. Chosen on the validation facts of worlds
  * other than the default (seeds 4 and 5, `bench/experiments/key_positions.ts`; the edit-time
  * settings earlier on another research world), never on the default world's edit split;
  * measured in BENCHMARKS.md.
@@ -86,6 +86,9 @@ export function worldMalmenSettings(nLayer: number): Partial<EditorConfig> {
     keyPositions: "all",
     editKeyPrior: 3000,
     editEtaScale: 3,
+    // Smaller edits take smaller factors: best on validation were ×1 at 8 facts at once, ×2 at
+    // 32 and ×3 at 97; the bounds are the geometric midpoints.
+    editEtaScaleBySize: [[16, 1], [56, 2]],
     editPasses: 7,
   };
 }

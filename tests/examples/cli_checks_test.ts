@@ -28,6 +28,14 @@ const USAGE_ERRORS: [string[], string][] = [
     ["examples/train.ts", "--editor", "malmen", "--key-positions", "subject"],
     '--key-positions must be answer, first or all, got "subject"',
   ],
+  [
+    ["examples/train.ts", "--editor", "malmen", "--edit-eta-scale-by-size", "8:1,4:2"],
+    '--edit-eta-scale-by-size: the sizes must increase, got "8:1,4:2"',
+  ],
+  [
+    ["examples/train.ts", "--editor", "malmen", "--edit-eta-scale-by-size", "8"],
+    '--edit-eta-scale-by-size must be MAX_FACTS:SCALE pairs (an integer ≥ 1 and a number > 0), got "8"',
+  ],
   [["examples/edit.ts", "--input", "x.json", "--m=-1"], '--m must be an integer ≥ 1, got "-1"'],
   [["examples/demo.ts", "--m", "0"], '--m must be an integer ≥ 1, got "0"'],
   [

@@ -121,7 +121,7 @@ Deno.test("keys at every position are the prompt and answer rows, and account fo
   lm.dispose();
 });
 
-Deno.test("`editEtaScale` multiplies the shift of an edit by the factor", async () => {
+Deno.test("`editEtaScale` multiplies the shift of an edit by the factor, `editEtaScaleBySize` by edit size", async () => {
   const lm = frozenLm(V);
   const reqs = randomRequests(6, V, 5);
   const plain = new HyperEditor("malmen", lm, config());
@@ -133,8 +133,26 @@ Deno.test("`editEtaScale` multiplies the shift of an edit by the factor", async 
     ok(x.some((v) => Math.abs(v) > 1e-9), "the shift must not be zero");
     assertClose(b[i], x.map((v) => 3 * v), { atol: 1e-12, rtol: 1e-9 });
   });
+  // By size: 6 facts fall under the second bound (×2); 7 facts would be above both (×3).
+  const bySize = new HyperEditor(
+    "malmen",
+    lm,
+    config({ editEtaScale: 3, editEtaScaleBySize: [[4, 1], [6, 2]] }),
+  );
+  bySize.net.loadStateDict(plain.net.stateDict());
+  deepStrictEqual([1, 4, 5, 6, 7, 512].map((m) => bySize.etaScaleFor(m)), [1, 1, 2, 2, 3, 3]);
+  const c = await arrays(await bySize.computeShifts(lm, reqs));
+  a.forEach((x, i) => assertClose(c[i], x.map((v) => 2 * v), { atol: 1e-12, rtol: 1e-9 }));
+  for (const bad of [[[4, 1], [4, 2]], [[0, 1]], [[4, 0]], [[2.5, 1]]]) {
+    throws(
+      () =>
+        new HyperEditor("malmen", lm, config({ editEtaScaleBySize: bad as [number, number][] })),
+      /editEtaScaleBySize\[\d\] must be \[maxFacts, scale\]/,
+    );
+  }
   plain.dispose();
   scaled.dispose();
+  bySize.dispose();
   lm.dispose();
 });
 
