@@ -69,9 +69,6 @@ export function captureBatch(
   at: KeyPositions = "answer",
 ): CapturedRows[] {
   checkLayers(layers, model.config.nLayer);
-  if (!KEY_POSITIONS.includes(at)) {
-    throw new RangeError(`Key positions must be one of ${KEY_POSITIONS.join(", ")}, got "${at}"`);
-  }
   const batch = editBatch(pairs, { backend: model.backend, maxLength: model.config.nCtx });
   const targets = layers.map((l) => editedLayer(model, l));
   const rows = at === "answer"
@@ -116,9 +113,10 @@ function keyRows(
   let offset = 0;
   counts.forEach((c, i) => {
     if (c < 1) throw new RangeError(`Edit tuple ${i} of the mini-batch has no answer token`);
-    const first = positions[offset];
-    const to = at === "first" ? first : positions[offset + c - 1];
-    for (let p = at === "first" ? first : i * length; p <= to; p++) rows.push(p);
+    // `first`: the first supervised position; `all`: the example's start to its last one.
+    const from = at === "first" ? positions[offset] : i * length;
+    const to = at === "first" ? from : positions[offset + c - 1];
+    for (let p = from; p <= to; p++) rows.push(p);
     offset += c;
   });
   return upload(Int32Array.from(rows), [rows.length], "int32", model.backend);

@@ -91,7 +91,8 @@ export class HyperEditor implements Editor {
    *   recorded as the one the editor is made for).
    */
   constructor(name: "malmen" | "mend", model: GPT, config: EditorConfig) {
-    checkScaleBySize(config.editEtaScaleBySize);
+    const bad = settingProblem(config);
+    if (bad !== null) throw new RangeError(`${bad.field} ${bad.problem}`);
     this.name = name;
     this.config = config;
     this.lm = identityOf(model);
@@ -331,13 +332,9 @@ export class HyperEditor implements Editor {
         `${dir}/editor.json: field "name" must be "malmen" or "mend", got "${meta.name}"`,
       );
     }
-    const at = meta.config?.keyPositions;
-    if (at !== undefined && !KEY_POSITIONS.includes(at)) {
-      throw new TypeError(
-        `${dir}/editor.json: field "config.keyPositions" must be one of ${
-          KEY_POSITIONS.join(", ")
-        }, got "${at}"`,
-      );
+    const bad = settingProblem(meta.config ?? {});
+    if (bad !== null) {
+      throw new TypeError(`${dir}/editor.json: field "config.${bad.field}" ${bad.problem}`);
     }
     checkMadeFor(`The editor in "${dir}"`, meta.lm, model, options);
     const editor = new HyperEditor(meta.name, model, meta.config);
@@ -394,16 +391,27 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-// `[maxFacts, scale]` pairs: integer sizes ≥ 1 in increasing order, finite scales > 0.
-function checkScaleBySize(pairs: EditorConfig["editEtaScaleBySize"]): void {
-  (pairs ?? []).forEach((pair, i) => {
-    const [maxFacts, scale] = Array.isArray(pair) ? pair : [NaN, NaN];
-    const previous = i > 0 ? pairs![i - 1][0] : 0;
+// The first edit setting this code cannot use, or null: key positions it does not know, or
+// `[maxFacts, scale]` pairs that are not integer sizes ≥ 1 in increasing order with finite
+// scales > 0. A saved editor's file is checked with it before anything is built.
+function settingProblem(
+  c: Partial<EditorConfig>,
+): { field: string; problem: string } | null {
+  if (c.keyPositions !== undefined && !KEY_POSITIONS.includes(c.keyPositions)) {
+    const problem = `must be one of ${KEY_POSITIONS.join(", ")}, got "${c.keyPositions}"`;
+    return { field: "keyPositions", problem };
+  }
+  const pairs = c.editEtaScaleBySize ?? [];
+  for (let i = 0; i < pairs.length; i++) {
+    const [maxFacts, scale] = Array.isArray(pairs[i]) ? pairs[i] : [NaN, NaN];
+    const previous = i > 0 ? pairs[i - 1][0] : 0;
     if (!(Number.isInteger(maxFacts) && maxFacts > previous && scale > 0 && isFinite(scale))) {
-      throw new RangeError(
-        `editEtaScaleBySize[${i}] must be [maxFacts, scale] with an integer maxFacts above ${previous} ` +
-          `and a finite scale > 0, got ${JSON.stringify(pair)}`,
-      );
+      return {
+        field: `editEtaScaleBySize[${i}]`,
+        problem: `must be [maxFacts, scale] with an integer maxFacts above ${previous} and a ` +
+          `finite scale > 0, got ${JSON.stringify(pairs[i])}`,
+      };
     }
-  });
+  }
+  return null;
 }

@@ -78,9 +78,9 @@ async function toggle(id: string, apply: boolean): Promise<void> {
   try {
     await state.compute.setApplied(id, apply);
     showJournal(await api.journal());
-    const done = `Entry ${id} ${apply ? "re-applied" : "reverted"}`;
-    await reask(`after entry ${id} was ${apply ? "re-applied" : "reverted"}`);
-    setStatus(`${done}.`);
+    const done = apply ? "re-applied" : "reverted";
+    await reask(`after entry ${id} was ${done}`);
+    setStatus(`Entry ${id} ${done}.`);
   } catch (e) {
     showError("journal-error", e);
   } finally {

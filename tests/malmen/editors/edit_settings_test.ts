@@ -150,6 +150,10 @@ Deno.test("`editEtaScale` multiplies the shift of an edit by the factor, `editEt
       /editEtaScaleBySize\[\d\] must be \[maxFacts, scale\]/,
     );
   }
+  throws(
+    () => new HyperEditor("malmen", lm, config({ keyPositions: "subject" as "all" })),
+    /^RangeError: keyPositions must be one of answer, first, all, got "subject"$/,
+  );
   plain.dispose();
   scaled.dispose();
   bySize.dispose();
